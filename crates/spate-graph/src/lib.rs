@@ -1,0 +1,1 @@
+//! Incremental graph analytics over edge streams for Spate: PageRank, components, triangles.

@@ -1,0 +1,1 @@
+//! Online machine learning for Spate: streaming k-means and streaming regression.

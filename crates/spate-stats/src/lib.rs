@@ -1,0 +1,1 @@
+//! Streaming statistics for Spate: mergeable moments, sketches, tests and drift detection.

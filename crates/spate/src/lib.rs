@@ -1,0 +1,1 @@
+//! Spate: streaming analytics over micro-batch RDDs. The facade crate with a prelude.
