@@ -1,0 +1,7 @@
+//! The integration tests of `spate-ml`, in one binary so linfa is linked once.
+
+// Tests unwrap freely: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod kmeans;
