@@ -1,0 +1,4 @@
+//! The crate's one integration-test binary (one binary keeps linking cheap on 2 cores).
+
+mod common;
+mod moments;
