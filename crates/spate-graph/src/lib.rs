@@ -1,1 +1,90 @@
-//! Incremental graph analytics over edge streams for Spate: PageRank, components, triangles.
+//! Incremental graph analytics over edge streams for Spate: PageRank, connected components,
+//! degrees and triangles, kept current batch by batch.
+//!
+//! Every algorithm is a plain struct holding its state, configured by a checked parameter
+//! builder, and fed one micro-batch of [`EdgeEvent`]s at a time:
+//!
+//! * `Algo::params()…build()?` validates parameters before any data flows;
+//! * `update(&mut self, batch: &[EdgeEvent]) -> Report` applies a batch and returns what it did
+//!   (graph counts, work counters, and for PageRank the error certificate);
+//! * query methods (`ranks`, `top_k`, `component_of`, `count`, …) read the current result;
+//! * the state is `Clone + Serialize + Deserialize`, so it can be checkpointed; decoding
+//!   validates it ([`GraphError::CorruptState`]).
+//!
+//! Nothing here knows about a runtime: a DStream adapter calls `update` once per batch.
+//!
+//! ```
+//! use spate_graph::{ConnectedComponents, EdgeEvent, IncrementalPageRank};
+//!
+//! let mut pagerank = IncrementalPageRank::params()
+//!     .damping(0.85)
+//!     .tolerance(1e-4)
+//!     .build()?;
+//! let mut components = ConnectedComponents::params().build()?;
+//!
+//! let batches = [
+//!     vec![EdgeEvent::insert(1, 2), EdgeEvent::insert(2, 3), EdgeEvent::insert(3, 1)],
+//!     vec![EdgeEvent::insert(4, 1), EdgeEvent::insert_weighted(5, 6, 2.0)],
+//!     vec![EdgeEvent::delete(3, 1)],
+//! ];
+//! for batch in &batches {
+//!     let report = pagerank.update(batch);
+//!     components.update(batch);
+//!     // The certificate is a proven bound on the L1 error of the ranks.
+//!     assert!(report.certificate <= 1e-4);
+//! }
+//! assert_eq!(components.count(), 2);
+//! let top = pagerank.top_k(3);
+//! assert_eq!(top.len(), 3);
+//! # Ok::<(), spate_graph::GraphError>(())
+//! ```
+//!
+//! # What is where
+//! * [`pagerank`]: [`PageRank`] (exact static solver over a [`CsrGraph`], the networkx
+//!   definition) and [`IncrementalPageRank`] (residual push with a certificate, falling back
+//!   to warm-started power iteration by a cost model; personalized; windowed).
+//! * [`ConnectedComponents`]: weakly connected components (union-find for inserts, re-scan of
+//!   the affected component for deletes).
+//! * [`DegreeStats`]: degree distributions, strengths and top-k degree.
+//! * [`TriangleCount`] (exact) and [`SampledTriangles`] (fixed memory, unbiased).
+//! * [`DirectedGraph`]: the dynamic weighted multigraph the directed algorithms maintain;
+//!   [`EdgeWindow`]: sliding windows (edges older than `W` batches expire).
+//! * [`EdgeListFormat`]: edge-list files (`src dst [weight] [time]`, gzip, CRLF, comments),
+//!   with malformed lines counted and reported by line number.
+//!
+//! Graph semantics shared by all: node ids are arbitrary `u64`; parallel edges are summed as
+//! weights; a delete retracts one inserted instance; a node is in the graph while it has an
+//! edge; events with a non-finite or non-positive weight and deletes of absent edges are
+//! counted in the report, never applied and never a panic.
+
+mod components;
+mod csr;
+mod degrees;
+mod error;
+mod event;
+mod graph;
+mod io;
+mod nodes;
+pub mod pagerank;
+mod topk;
+mod triangles;
+mod undirected;
+mod window;
+
+pub use components::{ComponentsReport, ConnectedComponents, ConnectedComponentsParams};
+pub use csr::CsrGraph;
+pub use degrees::{DegreeKind, DegreeStats, DegreeStatsParams, DegreesReport};
+pub use error::{GraphError, MalformedReason};
+pub use event::{BatchCounts, EdgeEvent, EdgeOp, NodeId};
+pub use graph::DirectedGraph;
+pub use io::{
+    Columns, EdgeList, EdgeListFormat, EdgeListReader, EdgeRecord, MalformedLine, ParseStats,
+};
+pub use pagerank::{
+    CostModel, IncrementalPageRank, IncrementalPageRankParams, PageRank, PageRankParams,
+    PageRankReport, PageRankResult, Ranks, UpdateMethod, UpdateStrategy,
+};
+pub use triangles::{
+    SampledTriangles, SampledTrianglesParams, TriangleCount, TriangleCountParams, TrianglesReport,
+};
+pub use window::EdgeWindow;

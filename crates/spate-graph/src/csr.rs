@@ -1,0 +1,296 @@
+//! Immutable compressed graphs for whole-graph passes (static PageRank, power iteration).
+
+use crate::error::GraphError;
+use crate::event::NodeId;
+use crate::graph::DirectedGraph;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// Rows per rayon task: large enough to amortize scheduling, small enough to balance skewed
+/// in-degrees on a few cores.
+const ROWS_PER_TASK: usize = 2048;
+
+/// In-edge ("pull") compressed rows: row `v` lists the sources of the edges into `v`.
+/// Pulling lets every row be computed independently, so the pass parallelizes with no atomics.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InCsr {
+    pub(crate) offsets: Vec<usize>,
+    pub(crate) sources: Vec<u32>,
+    /// `None` when every weight is 1: the pass then streams only `sources`.
+    pub(crate) weights: Option<Vec<f64>>,
+    /// `1 / out-weight`, or 0 for a node with no out-edges (dangling).
+    pub(crate) inv_out: Vec<f64>,
+}
+
+impl InCsr {
+    /// Build from `(src, dst, weight)` triples over dense indices `< n`, each pair at most once.
+    pub(crate) fn from_triples(n: usize, triples: &[(u32, u32, f64)]) -> Self {
+        let mut offsets = vec![0usize; n + 1];
+        let mut out_w = vec![0.0; n];
+        let mut unit = true;
+        for &(u, v, w) in triples {
+            offsets[v as usize + 1] += 1;
+            out_w[u as usize] += w;
+            unit &= w == 1.0;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut sources = vec![0u32; triples.len()];
+        let mut weights = if unit {
+            None
+        } else {
+            Some(vec![0.0; triples.len()])
+        };
+        for &(u, v, w) in triples {
+            let slot = &mut fill[v as usize];
+            sources[*slot] = u;
+            if let Some(ws) = weights.as_mut() {
+                ws[*slot] = w;
+            }
+            *slot += 1;
+        }
+        // Sorting sources within a row makes the gather of source values walk memory forward.
+        for v in 0..n {
+            let (a, b) = (offsets[v], offsets[v + 1]);
+            match weights.as_mut() {
+                None => sources[a..b].sort_unstable(),
+                Some(ws) => {
+                    let mut row: Vec<(u32, f64)> = sources[a..b]
+                        .iter()
+                        .copied()
+                        .zip(ws[a..b].iter().copied())
+                        .collect();
+                    row.sort_unstable_by_key(|&(s, _)| s);
+                    for (k, (s, w)) in row.into_iter().enumerate() {
+                        sources[a + k] = s;
+                        ws[a + k] = w;
+                    }
+                }
+            }
+        }
+        let inv_out = out_w
+            .iter()
+            .map(|&w| if w > 0.0 { 1.0 / w } else { 0.0 })
+            .collect();
+        Self {
+            offsets,
+            sources,
+            weights,
+            inv_out,
+        }
+    }
+
+    /// Build with the dynamic graph's own dense indexing (free slots become empty rows).
+    pub(crate) fn from_graph(g: &DirectedGraph) -> Self {
+        let n = g.capacity();
+        let mut triples = Vec::with_capacity(g.edge_count());
+        for u in 0..n as u32 {
+            for e in g.out_edges(u) {
+                triples.push((u, e.dst, e.weight));
+            }
+        }
+        Self::from_triples(n, &triples)
+    }
+
+    pub(crate) fn nodes(&self) -> usize {
+        self.inv_out.len()
+    }
+
+    pub(crate) fn edges(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// `y[u] = x[u] / out-weight(u)` (0 for dangling `u`); returns the sum of `x` over
+    /// dangling nodes, whose mass PageRank redistributes.
+    pub(crate) fn scale_by_out_weight(&self, x: &[f64], y: &mut [f64]) -> f64 {
+        y.par_chunks_mut(ROWS_PER_TASK)
+            .zip(x.par_chunks(ROWS_PER_TASK))
+            .zip(self.inv_out.par_chunks(ROWS_PER_TASK))
+            .map(|((y, x), inv)| {
+                let mut dangling = 0.0;
+                for ((y, &x), &inv) in y.iter_mut().zip(x).zip(inv) {
+                    *y = x * inv;
+                    if inv == 0.0 {
+                        dangling += x;
+                    }
+                }
+                dangling
+            })
+            .sum()
+    }
+
+    /// One pull pass: `next[v] = finish(v, Σ_{u→v} w_uv · y[u])`; returns `Σ_v |next[v] -
+    /// prev[v]|`, the L1 norm of the step (and so of the residual of `prev`).
+    pub(crate) fn pull<F>(&self, y: &[f64], prev: &[f64], next: &mut [f64], finish: F) -> f64
+    where
+        F: Fn(usize, f64) -> f64 + Sync,
+    {
+        let offsets = &self.offsets;
+        let sources = &self.sources;
+        next.par_chunks_mut(ROWS_PER_TASK)
+            .zip(prev.par_chunks(ROWS_PER_TASK))
+            .enumerate()
+            .map(|(task, (next, prev))| {
+                let base = task * ROWS_PER_TASK;
+                let mut step = 0.0;
+                for (k, (out, &old)) in next.iter_mut().zip(prev).enumerate() {
+                    let v = base + k;
+                    let (a, b) = (offsets[v], offsets[v + 1]);
+                    let sum = match &self.weights {
+                        None => sources[a..b].iter().map(|&u| y[u as usize]).sum::<f64>(),
+                        Some(w) => sources[a..b]
+                            .iter()
+                            .zip(&w[a..b])
+                            .map(|(&u, &w)| w * y[u as usize])
+                            .sum::<f64>(),
+                    };
+                    let value = finish(v, sum);
+                    step += (value - old).abs();
+                    *out = value;
+                }
+                step
+            })
+            .sum()
+    }
+
+    /// Bytes one pull pass must move at least: the row offsets, sources, weights, one read of
+    /// the scaled vector, one read of the previous vector and one write of the next.
+    pub(crate) fn pass_bytes(&self) -> usize {
+        let n = self.nodes();
+        let m = self.edges();
+        (n + 1) * std::mem::size_of::<usize>()
+            + m * 4
+            + self.weights.as_ref().map_or(0, |w| w.len() * 8)
+            + 3 * n * 8
+    }
+}
+
+/// An immutable directed graph in compressed form, the input of static [`crate::PageRank`].
+///
+/// Parallel edges are summed into one weighted edge; nodes are those that appear in an edge
+/// (plus any added with [`CsrGraph::from_edges_and_nodes`]).
+#[derive(Clone, Debug, Default)]
+pub struct CsrGraph {
+    pub(crate) ids: Vec<NodeId>,
+    pub(crate) index: FxHashMap<NodeId, u32>,
+    pub(crate) csr: InCsr,
+}
+
+impl CsrGraph {
+    /// Build from `(src, dst, weight)` edges. Parallel edges are summed.
+    ///
+    /// # Errors
+    /// [`GraphError::EdgeWeight`] for a weight that is not finite and > 0;
+    /// [`GraphError::TooLarge`] beyond `u32::MAX` nodes.
+    pub fn from_edges<I>(edges: I) -> Result<Self, GraphError>
+    where
+        I: IntoIterator<Item = (NodeId, NodeId, f64)>,
+    {
+        Self::from_edges_and_nodes(edges, std::iter::empty())
+    }
+
+    /// Build from edges plus extra (possibly isolated) nodes, as networkx does for a graph
+    /// with isolated nodes.
+    ///
+    /// # Errors
+    /// As [`CsrGraph::from_edges`].
+    pub fn from_edges_and_nodes<I, J>(edges: I, nodes: J) -> Result<Self, GraphError>
+    where
+        I: IntoIterator<Item = (NodeId, NodeId, f64)>,
+        J: IntoIterator<Item = NodeId>,
+    {
+        let mut ids = Vec::new();
+        let mut index: FxHashMap<NodeId, u32> = FxHashMap::default();
+        let mut intern = |id: NodeId, ids: &mut Vec<NodeId>| -> Result<u32, GraphError> {
+            if let Some(&i) = index.get(&id) {
+                return Ok(i);
+            }
+            let i = u32::try_from(ids.len()).map_err(|_| GraphError::TooLarge {
+                what: "nodes",
+                max: u64::from(u32::MAX),
+            })?;
+            ids.push(id);
+            index.insert(id, i);
+            Ok(i)
+        };
+        let mut pairs: FxHashMap<(u32, u32), f64> = FxHashMap::default();
+        for (s, d, w) in edges {
+            if !(w.is_finite() && w > 0.0) {
+                return Err(GraphError::EdgeWeight {
+                    src: s,
+                    dst: d,
+                    weight: w,
+                });
+            }
+            let u = intern(s, &mut ids)?;
+            let v = intern(d, &mut ids)?;
+            *pairs.entry((u, v)).or_insert(0.0) += w;
+        }
+        for id in nodes {
+            intern(id, &mut ids)?;
+        }
+        let mut triples: Vec<(u32, u32, f64)> =
+            pairs.into_iter().map(|((u, v), w)| (u, v, w)).collect();
+        // Hash order is arbitrary; fix it so sums (and so results) are reproducible.
+        triples.sort_unstable_by_key(|&(u, v, _)| (v, u));
+        let csr = InCsr::from_triples(ids.len(), &triples);
+        Ok(Self { ids, index, csr })
+    }
+
+    /// A compact snapshot of a dynamic graph's current edges.
+    #[must_use]
+    pub fn from_graph(g: &DirectedGraph) -> Self {
+        let mut ids = Vec::with_capacity(g.node_count());
+        let mut dense = vec![u32::MAX; g.capacity()];
+        for (i, id) in g.index().iter() {
+            dense[i as usize] = ids.len() as u32;
+            ids.push(id);
+        }
+        let mut triples = Vec::with_capacity(g.edge_count());
+        for (i, _) in g.index().iter() {
+            for e in g.out_edges(i) {
+                triples.push((dense[i as usize], dense[e.dst as usize], e.weight));
+            }
+        }
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
+        let csr = InCsr::from_triples(ids.len(), &triples);
+        Self { ids, index, csr }
+    }
+
+    /// Number of nodes.
+    #[must_use]
+    pub fn node_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Number of distinct edges.
+    #[must_use]
+    pub fn edge_count(&self) -> usize {
+        self.csr.edges()
+    }
+
+    /// Whether every edge has weight exactly 1 (the pass then skips the weight array).
+    #[must_use]
+    pub fn is_unweighted(&self) -> bool {
+        self.csr.weights.is_none()
+    }
+
+    /// The node ids in dense-index order.
+    #[must_use]
+    pub fn node_ids(&self) -> &[NodeId] {
+        &self.ids
+    }
+
+    /// Bytes a PageRank iteration must move at least (offsets, sources, weights if any, and
+    /// three passes over rank vectors): the denominator of a memory-bandwidth comparison.
+    #[must_use]
+    pub fn pass_bytes(&self) -> usize {
+        self.csr.pass_bytes()
+    }
+}

@@ -1,0 +1,449 @@
+//! Edge-list files: `src dst [weight] [time]`, whitespace- or comma-separated.
+
+use crate::error::{GraphError, MalformedReason};
+use crate::event::{EdgeEvent, NodeId};
+use flate2::read::MultiGzDecoder;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// What the fields after `src dst` mean.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Columns {
+    /// By field count: 2 → `src dst`, 3 → `src dst weight`, 4 → `src dst weight time`.
+    #[default]
+    Auto,
+    /// Exactly `src dst`.
+    SrcDst,
+    /// Exactly `src dst weight`.
+    SrcDstWeight,
+    /// Exactly `src dst time` (e.g. SNAP temporal networks such as CollegeMsg).
+    SrcDstTime,
+    /// Exactly `src dst weight time` (e.g. the SNAP bitcoin rating networks).
+    SrcDstWeightTime,
+}
+
+/// How to read an edge list.
+///
+/// * Fields are separated by commas (if the line has one) or by whitespace.
+/// * `#` starts a comment, to the end of the line; blank lines are skipped.
+/// * `\r\n` line endings and a UTF-8 byte-order mark are tolerated; gzip input is detected by
+///   its magic bytes.
+/// * Node ids are non-negative integers up to `u64::MAX`; weight and time are finite numbers
+///   (any sign: a signed rating is data, and the algorithms reject non-positive weights
+///   themselves, counting them).
+/// * A malformed line is counted and reported with its line number (the first
+///   [`max_reported`](Self::max_reported) in full); with [`strict`](Self::strict) it is an
+///   error instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeListFormat {
+    columns: Columns,
+    strict: bool,
+    max_reported: usize,
+}
+
+impl Default for EdgeListFormat {
+    fn default() -> Self {
+        Self {
+            columns: Columns::Auto,
+            strict: false,
+            max_reported: 100,
+        }
+    }
+}
+
+impl EdgeListFormat {
+    /// Lenient parsing with automatic columns.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The column layout.
+    #[must_use]
+    pub fn columns(mut self, columns: Columns) -> Self {
+        self.columns = columns;
+        self
+    }
+
+    /// Fail on the first malformed line instead of counting it.
+    #[must_use]
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// How many malformed lines to keep in full (all are counted). Default 100.
+    #[must_use]
+    pub fn max_reported(mut self, n: usize) -> Self {
+        self.max_reported = n;
+        self
+    }
+
+    /// Read a whole file (plain or gzip).
+    ///
+    /// # Errors
+    /// [`GraphError::Open`] if the file cannot be opened or read; [`GraphError::Malformed`]
+    /// in strict mode.
+    pub fn read_path<P: AsRef<Path>>(&self, path: P) -> Result<EdgeList, GraphError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|source| GraphError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.read(file).map_err(|e| match e {
+            GraphError::Io { source } => GraphError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// Read a whole stream (plain or gzip).
+    ///
+    /// # Errors
+    /// [`GraphError::Io`] on a read error; [`GraphError::Malformed`] in strict mode.
+    pub fn read<R: Read + 'static>(&self, reader: R) -> Result<EdgeList, GraphError> {
+        let mut lines = self.reader(reader)?;
+        let mut edges = Vec::new();
+        for record in lines.by_ref() {
+            edges.push(record?);
+        }
+        Ok(EdgeList {
+            edges,
+            stats: lines.stats,
+        })
+    }
+
+    /// An iterator over the records of a stream, for inputs too large to hold or to replay in
+    /// batches. Malformed lines are skipped and counted in [`EdgeListReader::stats`].
+    ///
+    /// # Errors
+    /// [`GraphError::Io`] if the first bytes cannot be read.
+    pub fn reader<R: Read + 'static>(&self, reader: R) -> Result<EdgeListReader, GraphError> {
+        let mut buffered = BufReader::new(reader);
+        let gz = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+        let input: Box<dyn BufRead> = if gz {
+            Box::new(BufReader::new(MultiGzDecoder::new(buffered)))
+        } else {
+            Box::new(buffered)
+        };
+        Ok(EdgeListReader {
+            input,
+            format: *self,
+            buf: Vec::new(),
+            stats: ParseStats::default(),
+            done: false,
+        })
+    }
+
+    fn parse_line(&self, text: &str) -> Result<Option<EdgeRecord>, MalformedReason> {
+        let content = text.split('#').next().unwrap_or("").trim();
+        if content.is_empty() {
+            return Ok(None);
+        }
+        let mut fields = [""; 4];
+        let mut n = 0;
+        let split: Box<dyn Iterator<Item = &str>> = if content.contains(',') {
+            Box::new(content.split(',').map(str::trim))
+        } else {
+            Box::new(content.split_whitespace())
+        };
+        for f in split {
+            if n < 4 {
+                fields[n] = f;
+            }
+            n += 1;
+        }
+        let (weight, time) = match (self.columns, n) {
+            (Columns::Auto | Columns::SrcDst, 2) => (None, None),
+            (Columns::Auto | Columns::SrcDstWeight, 3) => (Some(2), None),
+            (Columns::SrcDstTime, 3) => (None, Some(2)),
+            (Columns::Auto | Columns::SrcDstWeightTime, 4) => (Some(2), Some(3)),
+            _ => return Err(MalformedReason::FieldCount { found: n }),
+        };
+        let node = |i: usize| {
+            fields[i]
+                .parse::<NodeId>()
+                .map_err(|_| MalformedReason::NodeId { field: i })
+        };
+        let number = |i: usize, reason| {
+            fields[i]
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or(reason)
+        };
+        Ok(Some(EdgeRecord {
+            src: node(0)?,
+            dst: node(1)?,
+            weight: weight.map_or(Ok(1.0), |i| number(i, MalformedReason::Weight))?,
+            time: time.map(|i| number(i, MalformedReason::Time)).transpose()?,
+        }))
+    }
+}
+
+/// One edge read from a file.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EdgeRecord {
+    /// Source node.
+    pub src: NodeId,
+    /// Destination node.
+    pub dst: NodeId,
+    /// Weight (1 when the file has none).
+    pub weight: f64,
+    /// Timestamp, if the file has one.
+    pub time: Option<f64>,
+}
+
+impl EdgeRecord {
+    /// The event that inserts this edge.
+    #[must_use]
+    pub fn to_insert(&self) -> EdgeEvent {
+        EdgeEvent::insert_weighted(self.src, self.dst, self.weight)
+    }
+}
+
+/// A malformed line, kept for the report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MalformedLine {
+    /// 1-based line number.
+    pub line: u64,
+    /// What is wrong.
+    pub reason: MalformedReason,
+    /// The line's text (at most 200 bytes of it; lossy for invalid UTF-8).
+    pub text: String,
+}
+
+/// Line counts of a parse: every line is exactly one of edge, comment/blank or malformed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParseStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that produced an edge.
+    pub edges: u64,
+    /// Blank and comment-only lines.
+    pub skipped: u64,
+    /// Malformed lines (all counted, even beyond the ones kept in `malformed_lines`).
+    pub malformed: u64,
+    /// The first malformed lines in full.
+    pub malformed_lines: Vec<MalformedLine>,
+}
+
+/// A parsed edge list with its line accounting.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EdgeList {
+    /// The edges in file order.
+    pub edges: Vec<EdgeRecord>,
+    /// What every line turned out to be.
+    pub stats: ParseStats,
+}
+
+impl EdgeList {
+    /// Insert events for every edge, in order.
+    #[must_use]
+    pub fn insert_events(&self) -> Vec<EdgeEvent> {
+        self.edges.iter().map(EdgeRecord::to_insert).collect()
+    }
+
+    /// Stable sort by time; edges without a time keep their order and come first.
+    pub fn sort_by_time(&mut self) {
+        self.edges.sort_by(|a, b| {
+            a.time
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&b.time.unwrap_or(f64::NEG_INFINITY))
+        });
+    }
+}
+
+/// Streaming reader of edge records; see [`EdgeListFormat::reader`].
+pub struct EdgeListReader {
+    input: Box<dyn BufRead>,
+    format: EdgeListFormat,
+    buf: Vec<u8>,
+    stats: ParseStats,
+    done: bool,
+}
+
+impl std::fmt::Debug for EdgeListReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeListReader")
+            .field("format", &self.format)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EdgeListReader {
+    /// Line accounting so far.
+    #[must_use]
+    pub fn stats(&self) -> &ParseStats {
+        &self.stats
+    }
+
+    /// Up to `n` records; an empty vector at the end of input.
+    ///
+    /// # Errors
+    /// As the iterator.
+    pub fn next_batch(&mut self, n: usize) -> Result<Vec<EdgeRecord>, GraphError> {
+        let mut out = Vec::with_capacity(n.min(1 << 16));
+        while out.len() < n {
+            match self.next() {
+                Some(r) => out.push(r?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn malformed(&mut self, reason: MalformedReason) -> Result<(), GraphError> {
+        let line = self.stats.lines;
+        self.stats.malformed += 1;
+        if self.format.strict {
+            return Err(GraphError::Malformed { line, reason });
+        }
+        if self.stats.malformed_lines.len() < self.format.max_reported {
+            let end = self.buf.len().min(200);
+            let text = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+            self.stats
+                .malformed_lines
+                .push(MalformedLine { line, reason, text });
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for EdgeListReader {
+    type Item = Result<EdgeRecord, GraphError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            self.buf.clear();
+            match self.input.read_until(b'\n', &mut self.buf) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e.into()));
+                }
+            }
+            self.stats.lines += 1;
+            while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+                self.buf.pop();
+            }
+            let mut bytes: &[u8] = &self.buf;
+            if self.stats.lines == 1 {
+                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            }
+            let parsed = match std::str::from_utf8(bytes) {
+                Ok(text) => self.format.parse_line(text),
+                Err(_) => Err(MalformedReason::NotUtf8),
+            };
+            match parsed {
+                Ok(Some(record)) => {
+                    self.stats.edges += 1;
+                    return Some(Ok(record));
+                }
+                Ok(None) => self.stats.skipped += 1,
+                Err(reason) => {
+                    if let Err(e) = self.malformed(reason) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &'static str, format: EdgeListFormat) -> Result<EdgeList, GraphError> {
+        format.read(text.as_bytes())
+    }
+
+    #[test]
+    fn mixed_separators_comments_crlf_and_bom() {
+        let list = parse(
+            "\u{feff}# header\r\n1 2\r\n3,4,2.5\r\n\r\n5\t6 1 100.5 # trailing\n7, 8\n",
+            EdgeListFormat::new(),
+        )
+        .expect("parses");
+        let got: Vec<_> = list
+            .edges
+            .iter()
+            .map(|e| (e.src, e.dst, e.weight, e.time))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, 2, 1.0, None),
+                (3, 4, 2.5, None),
+                (5, 6, 1.0, Some(100.5)),
+                (7, 8, 1.0, None)
+            ]
+        );
+        assert_eq!(
+            (list.stats.lines, list.stats.skipped, list.stats.malformed),
+            (6, 2, 0)
+        );
+    }
+
+    #[test]
+    fn malformed_lines_are_counted_with_line_numbers() {
+        let list = parse(
+            "1 2\nx 2\n1 2 3 4 5\n1 2 nan\n-1 2\n3 4\n",
+            EdgeListFormat::new(),
+        )
+        .expect("lenient");
+        assert_eq!(list.edges.len(), 2);
+        assert_eq!(list.stats.malformed, 4);
+        let lines: Vec<_> = list
+            .stats
+            .malformed_lines
+            .iter()
+            .map(|m| (m.line, m.reason))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (2, MalformedReason::NodeId { field: 0 }),
+                (3, MalformedReason::FieldCount { found: 5 }),
+                (4, MalformedReason::Weight),
+                (5, MalformedReason::NodeId { field: 0 }),
+            ]
+        );
+        let err = parse("1 2\n1 x\n", EdgeListFormat::new().strict(true)).expect_err("strict");
+        assert!(matches!(err, GraphError::Malformed { line: 2, .. }));
+    }
+
+    #[test]
+    fn time_only_columns() {
+        let list = parse(
+            "1 2 1082040961\n",
+            EdgeListFormat::new().columns(Columns::SrcDstTime),
+        )
+        .expect("parses");
+        assert_eq!(list.edges[0].weight, 1.0);
+        assert_eq!(list.edges[0].time, Some(1_082_040_961.0));
+    }
+
+    #[test]
+    fn invalid_utf8_is_malformed_not_fatal() {
+        let bytes: &'static [u8] = b"1 2\n\xff\xfe 3\n4 5";
+        let list = EdgeListFormat::new().read(bytes).expect("lenient");
+        assert_eq!(list.edges.len(), 2);
+        assert_eq!(
+            list.stats.malformed_lines[0].reason,
+            MalformedReason::NotUtf8
+        );
+    }
+}
