@@ -71,3 +71,96 @@ pub(crate) fn max_abs_diff(
 pub(crate) fn vector(values: &[f64]) -> Array1<f64> {
     Array1::from(values.to_vec())
 }
+
+/// Least squares by Householder QR of the design matrix (with a column of ones when
+/// `intercept`): an independent reference that never forms the normal equations.
+/// Returns the slopes and the intercept.
+pub(crate) fn qr_least_squares(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    intercept: bool,
+) -> (Vec<f64>, f64) {
+    let (n, d) = x.dim();
+    let p = d + usize::from(intercept);
+    let mut a = Array2::<f64>::ones((n, p));
+    a.slice_mut(ndarray::s![.., ..d]).assign(x);
+    let mut b = y.clone();
+    for k in 0..p {
+        let norm = a
+            .slice(ndarray::s![k.., k])
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt();
+        let alpha = if a[(k, k)] > 0.0 { -norm } else { norm };
+        let mut v: Vec<f64> = a.slice(ndarray::s![k.., k]).to_vec();
+        v[0] -= alpha;
+        let vnorm2: f64 = v.iter().map(|x| x * x).sum();
+        if vnorm2 == 0.0 {
+            continue;
+        }
+        for j in k..p {
+            let s: f64 = (k..n).map(|i| v[i - k] * a[(i, j)]).sum::<f64>() * 2.0 / vnorm2;
+            for i in k..n {
+                a[(i, j)] -= s * v[i - k];
+            }
+        }
+        let s: f64 = (k..n).map(|i| v[i - k] * b[i]).sum::<f64>() * 2.0 / vnorm2;
+        for i in k..n {
+            b[i] -= s * v[i - k];
+        }
+    }
+    let mut w = vec![0.0; p];
+    for k in (0..p).rev() {
+        let s: f64 = (k + 1..p).map(|j| a[(k, j)] * w[j]).sum();
+        w[k] = (b[k] - s) / a[(k, k)];
+    }
+    let bias = if intercept { w[d] } else { 0.0 };
+    w.truncate(d);
+    (w, bias)
+}
+
+/// Solve a small dense system by Gaussian elimination with partial pivoting.
+pub(crate) fn gauss_solve(mut a: Array2<f64>, mut b: Vec<f64>) -> Vec<f64> {
+    let n = b.len();
+    for k in 0..n {
+        let p = (k..n)
+            .max_by(|&i, &j| a[(i, k)].abs().total_cmp(&a[(j, k)].abs()))
+            .unwrap();
+        for j in 0..n {
+            a.swap((k, j), (p, j));
+        }
+        b.swap(k, p);
+        for i in k + 1..n {
+            let f = a[(i, k)] / a[(k, k)];
+            for j in k..n {
+                a[(i, j)] -= f * a[(k, j)];
+            }
+            b[i] -= f * b[k];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for k in (0..n).rev() {
+        let s: f64 = (k + 1..n).map(|j| a[(k, j)] * x[j]).sum();
+        x[k] = (b[k] - s) / a[(k, k)];
+    }
+    x
+}
+
+/// `y = x·w + bias + noise·N(0, 1)`.
+pub(crate) fn linear_targets(
+    x: &Array2<f64>,
+    w: &[f64],
+    bias: f64,
+    noise: f64,
+    seed: u64,
+) -> Array1<f64> {
+    let mut rng = rng(seed);
+    x.rows()
+        .into_iter()
+        .map(|r| {
+            let z: f64 = rng.sample(StandardNormal);
+            r.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + bias + noise * z
+        })
+        .collect()
+}

@@ -5,3 +5,6 @@
 
 mod common;
 mod kmeans;
+mod laws;
+mod metrics;
+mod regression;

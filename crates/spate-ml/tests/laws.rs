@@ -1,0 +1,150 @@
+//! Property tests: merge laws of the summaries, and results independent of partition split.
+
+use crate::common::{blobs, linear_targets, max_abs_diff, normal};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
+use proptest::prelude::*;
+use spate_core::Merge;
+use spate_ml::{
+    KMeansStats, OnlineModel, StreamingKMeans, StreamingLeastSquares,
+    StreamingLinearRegressionWithSgd, StreamingLogisticRegressionWithSgd,
+};
+
+/// Cut `0..n` at the given fractions into contiguous, possibly empty, partitions.
+fn cuts(n: usize, fractions: &[f64]) -> Vec<usize> {
+    let mut c: Vec<usize> = fractions.iter().map(|f| (f * n as f64) as usize).collect();
+    c.push(0);
+    c.push(n);
+    c.sort_unstable();
+    c
+}
+
+fn parts<'a>(x: ArrayView2<'a, f64>, c: &[usize]) -> Vec<ArrayView2<'a, f64>> {
+    c.windows(2)
+        .map(|w| x.slice_move(s![w[0]..w[1], ..]))
+        .collect()
+}
+
+fn labeled<'a>(
+    x: ArrayView2<'a, f64>,
+    y: ArrayView1<'a, f64>,
+    c: &[usize],
+) -> Vec<(ArrayView2<'a, f64>, ArrayView1<'a, f64>)> {
+    c.windows(2)
+        .map(|w| {
+            (
+                x.slice_move(s![w[0]..w[1], ..]),
+                y.slice_move(s![w[0]..w[1]]),
+            )
+        })
+        .collect()
+}
+
+fn close(a: &KMeansStats, b: &KMeansStats) -> bool {
+    a.points() == b.points()
+        && a.skipped() == b.skipped()
+        && (a.cost() - b.cost()).abs() <= 1e-9 * a.cost().abs()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn kmeans_stats_merge_is_associative_commutative_with_identity(
+        seed in 0u64..1000,
+        f in proptest::collection::vec(0.0f64..1.0, 2),
+    ) {
+        let (points, _) = blobs(300, 3, 4, 5.0, seed);
+        let model = StreamingKMeans::params(3).random_centers(4, 0.0).seed(seed).build().unwrap();
+        let c = cuts(points.nrows(), &f);
+        let s: Vec<KMeansStats> = parts(points.view(), &c).into_iter().map(|p| model.summarize(p).unwrap()).collect();
+        let mut left = s[0].clone();
+        left.merge(&s[1]);
+        left.merge(&s[2]);
+        let mut bc = s[1].clone();
+        bc.merge(&s[2]);
+        let mut right = s[0].clone();
+        right.merge(&bc);
+        let mut swapped = s[2].clone();
+        swapped.merge(&s[0]);
+        swapped.merge(&s[1]);
+        let mut with_identity = KMeansStats::default();
+        with_identity.merge(&left);
+        with_identity.merge(&KMeansStats::default());
+        prop_assert!(close(&left, &right));
+        prop_assert!(close(&left, &swapped));
+        prop_assert_eq!(&with_identity, &left);
+        let whole = model.summarize(points.view()).unwrap();
+        prop_assert!(close(&left, &whole));
+    }
+
+    #[test]
+    fn kmeans_does_not_depend_on_partitioning(
+        seed in 0u64..1000,
+        f in proptest::collection::vec(0.0f64..1.0, 0..6),
+        decay in 0.0f64..=1.0,
+    ) {
+        let (points, _) = blobs(1200, 4, 3, 8.0, seed);
+        let build = || StreamingKMeans::params(4).decay(decay).kmeans_plus_plus(300).seed(seed).build().unwrap();
+        let (mut one, mut many) = (build(), build());
+        for batch in points.axis_chunks_iter(ndarray::Axis(0), 200) {
+            let a = one.update(batch).unwrap();
+            let b = many.update_partitions(&parts(batch, &cuts(batch.nrows(), &f))).unwrap();
+            prop_assert_eq!(a.points, b.points);
+            prop_assert_eq!(a.splits, b.splits);
+        }
+        prop_assert!(max_abs_diff(one.centers().iter().copied(), many.centers().iter().copied()) < 1e-9);
+        prop_assert!(max_abs_diff(one.weights().iter().copied(), many.weights().iter().copied()) < 1e-9);
+    }
+
+    #[test]
+    fn least_squares_does_not_depend_on_partitioning(
+        seed in 0u64..1000,
+        f in proptest::collection::vec(0.0f64..1.0, 0..6),
+        lambda in prop_oneof![Just(1.0), 0.9f64..1.0],
+    ) {
+        let x = normal(600, 3, seed) + 100.0;
+        let y = linear_targets(&x, &[1.0, -2.0, 0.5], 3.0, 1.0, seed + 1);
+        let build = || StreamingLeastSquares::params(3).forgetting_factor(lambda).ridge(1e-3).build().unwrap();
+        let (mut one, mut many) = (build(), build());
+        for start in (0..600).step_by(150) {
+            let (bx, by) = (x.slice(s![start..start + 150, ..]), y.slice(s![start..start + 150]));
+            one.update((bx, by)).unwrap();
+            many.update_partitions(&labeled(bx, by, &cuts(150, &f))).unwrap();
+        }
+        prop_assert!(max_abs_diff(one.weights().iter().copied(), many.weights().iter().copied()) < 1e-9);
+        prop_assert!((one.intercept() - many.intercept()).abs() < 1e-7);
+    }
+
+    #[test]
+    fn sgd_does_not_depend_on_partitioning(
+        seed in 0u64..1000,
+        f in proptest::collection::vec(0.0f64..1.0, 0..6),
+        fraction in prop_oneof![Just(1.0), 0.2f64..1.0],
+    ) {
+        let x = normal(400, 3, seed);
+        let y = linear_targets(&x, &[1.0, -2.0, 0.5], 0.0, 0.5, seed + 1);
+        let labels: Array1<f64> = y.mapv(|v| f64::from(v > 0.0));
+        let build = || StreamingLinearRegressionWithSgd::params(3).intercept(true).mini_batch_fraction(fraction).seed(seed).build().unwrap();
+        let build_logistic = || StreamingLogisticRegressionWithSgd::params(3).mini_batch_fraction(fraction).build().unwrap();
+        let (mut one, mut many) = (build(), build());
+        let (mut lone, mut lmany) = (build_logistic(), build_logistic());
+        for start in (0..400).step_by(100) {
+            let (bx, by, bl) = (x.slice(s![start..start + 100, ..]), y.slice(s![start..start + 100]), labels.slice(s![start..start + 100]));
+            let c = cuts(100, &f);
+            let a = one.update((bx, by)).unwrap();
+            let b = many.update_partitions(&labeled(bx, by, &c)).unwrap();
+            prop_assert_eq!((a.rows, a.steps, a.converged), (b.rows, b.steps, b.converged));
+            lone.update((bx, bl)).unwrap();
+            lmany.update_partitions(&labeled(bx, bl, &c)).unwrap();
+        }
+        prop_assert!(max_abs_diff(one.weights().iter().copied(), many.weights().iter().copied()) < 1e-9);
+        prop_assert!(max_abs_diff(lone.weights().iter().copied(), lmany.weights().iter().copied()) < 1e-9);
+    }
+}
+
+#[test]
+fn cuts_cover_the_range() {
+    assert_eq!(cuts(10, &[0.5, 0.25]), vec![0, 2, 5, 10]);
+    let x = Array2::<f64>::zeros((10, 1));
+    assert_eq!(parts(x.view(), &cuts(10, &[0.5])).len(), 2);
+}
