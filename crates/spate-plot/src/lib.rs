@@ -63,6 +63,7 @@
 //! what can fail.
 
 mod axis;
+mod clip;
 mod color;
 mod error;
 mod frame;

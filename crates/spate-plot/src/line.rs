@@ -4,6 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::axis::AxisLayout;
+use crate::clip::Rect;
 use crate::color::Rgb;
 use crate::error::PlotError;
 use crate::frame::{Cleaner, Frame, LegendEntry, Swatch, draw_chart, draw_err, frame_setters};
@@ -233,43 +234,44 @@ impl LineChart {
             &p.occupied,
             y_area,
             |chart| {
+                let rect = Rect::of(&p.x, &p.y);
                 for line in &p.lines {
                     let fill = line.color.to_plotters().mix(BAND_OPACITY).filled();
                     for band in line.bands.iter().flatten() {
-                        if let [(x, lo, hi)] = band[..] {
+                        // Clamping both edges is the band's intersection with the plot,
+                        // exact at the vertices (a fixed range may cut through a band).
+                        let upper = band.iter().map(|&(x, _, hi)| rect.clamp((x, hi)));
+                        let lower = band.iter().rev().map(|&(x, lo, _)| rect.clamp((x, lo)));
+                        if band.len() == 1 {
                             chart
                                 .draw_series(std::iter::once(PathElement::new(
-                                    vec![(x, lo), (x, hi)],
+                                    upper.chain(lower).collect::<Vec<_>>(),
                                     fill.stroke_width(LINE_WIDTH),
                                 )))
                                 .map_err(draw_err)?;
-                            continue;
+                        } else {
+                            chart
+                                .draw_series(std::iter::once(Polygon::new(
+                                    upper.chain(lower).collect::<Vec<_>>(),
+                                    fill,
+                                )))
+                                .map_err(draw_err)?;
                         }
-                        let outline: Vec<(f64, f64)> = band
-                            .iter()
-                            .map(|&(x, _, hi)| (x, hi))
-                            .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)))
-                            .collect();
-                        chart
-                            .draw_series(std::iter::once(Polygon::new(outline, fill)))
-                            .map_err(draw_err)?;
                     }
                 }
                 for line in &p.lines {
                     let c = line.color.to_plotters();
                     for seg in &line.segments {
-                        if seg.len() > 1 {
+                        for run in rect.polyline(seg).into_iter().filter(|r| r.len() > 1) {
                             chart
-                                .draw_series(LineSeries::new(
-                                    seg.iter().copied(),
-                                    c.stroke_width(LINE_WIDTH),
-                                ))
+                                .draw_series(LineSeries::new(run, c.stroke_width(LINE_WIDTH)))
                                 .map_err(draw_err)?;
                         }
                         if line.markers || seg.len() == 1 {
                             chart
                                 .draw_series(
                                     seg.iter()
+                                        .filter(|&&p| rect.contains(p))
                                         .map(|&p| Circle::new(p, MARKER_RADIUS, c.filled())),
                                 )
                                 .map_err(draw_err)?;

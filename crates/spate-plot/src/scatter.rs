@@ -4,6 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::clip::Rect;
 use crate::color::Rgb;
 use crate::error::PlotError;
 use crate::frame::{Cleaner, Frame, LegendEntry, Swatch, draw_chart, draw_err, frame_setters};
@@ -234,31 +235,35 @@ impl Draw for ScatterChart {
             &occupied,
             None,
             |chart| {
+                let rect = Rect::of(&x, &y);
                 for (color, g, pts) in &groups {
                     let style = color.to_plotters().mix(g.opacity).filled();
                     chart
-                        .draw_series(pts.iter().map(|&p| Circle::new(p, g.radius, style)))
+                        .draw_series(
+                            pts.iter()
+                                .filter(|&&p| rect.contains(p))
+                                .map(|&p| Circle::new(p, g.radius, style)),
+                        )
                         .map_err(draw_err)?;
                 }
                 for (color, segments) in &paths {
                     let c = color.to_plotters();
-                    for seg in segments.iter().filter(|s| s.len() > 1) {
-                        chart
-                            .draw_series(LineSeries::new(
-                                seg.iter().copied(),
-                                c.stroke_width(PATH_WIDTH),
-                            ))
-                            .map_err(draw_err)?;
-                    }
                     for seg in segments {
+                        for run in rect.polyline(seg).into_iter().filter(|r| r.len() > 1) {
+                            chart
+                                .draw_series(LineSeries::new(run, c.stroke_width(PATH_WIDTH)))
+                                .map_err(draw_err)?;
+                        }
                         chart
                             .draw_series(
                                 seg.iter()
+                                    .filter(|&&p| rect.contains(p))
                                     .map(|&p| Circle::new(p, PATH_MARKER_RADIUS, c.filled())),
                             )
                             .map_err(draw_err)?;
                     }
-                    if let Some(&last) = segments.last().and_then(|s| s.last()) {
+                    let last = segments.last().and_then(|s| s.last());
+                    if let Some(&last) = last.filter(|&&p| rect.contains(p)) {
                         chart
                             .draw_series([
                                 Circle::new(last, END_MARKER_RADIUS, c.filled()),

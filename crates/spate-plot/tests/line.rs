@@ -285,3 +285,33 @@ fn in_memory_png_matches_requested_size() {
     let img = image::load_from_memory(&out.bytes).unwrap().to_rgb8();
     assert_real_image(&img, 300, 200);
 }
+
+#[test]
+fn fixed_range_clips_data_to_the_plot_area() {
+    // A line shooting far above a fixed y range, with a band and markers.
+    let chart = LineChart::new("clipped")
+        .y_range(0.0, 1.0)
+        .legend(LegendPosition::Hidden)
+        .size(600, 400)
+        .series(
+            Series::from_values("spike", [0.5, 0.5, 50.0, 0.5, 0.5])
+                .color(RED)
+                .markers(true)
+                .band(Band::symmetric("", (0..5).map(|i| (i as f64, 0.5, 10.0)))),
+        );
+    let out = chart.render(Format::Png).unwrap();
+    let img = image::load_from_memory(&out.bytes).unwrap().to_rgb8();
+    let red = pixels_of(&img, RED);
+    assert!(!red.is_empty());
+    // Nothing red above the plot area's top edge (below the title, about y = 50).
+    let top = red.iter().map(|p| p.1).min().unwrap();
+    assert!(
+        top > 40,
+        "red pixel at y = {top}: the spike spilled over the title"
+    );
+
+    let svg = String::from_utf8(chart.render(Format::Svg).unwrap().bytes).unwrap();
+    // The spike's marker is outside and not drawn; the line is cut into two runs.
+    assert_eq!(count_tags(&svg, "circle", &fill(RED)), 4);
+    assert_eq!(count_tags(&svg, "polyline", &stroke(RED)), 2);
+}
