@@ -171,6 +171,17 @@ pub(crate) struct LegendEntry {
     pub(crate) swatch: Swatch,
 }
 
+/// Adds a legend entry unless the name is empty (unnamed items stay out of the legend).
+pub(crate) fn add_entry(legend: &mut Vec<LegendEntry>, name: &str, color: Rgb, swatch: Swatch) {
+    if !name.is_empty() {
+        legend.push(LegendEntry {
+            label: name.to_string(),
+            color,
+            swatch,
+        });
+    }
+}
+
 /// Maps user points to plot space, counting what cannot be drawn.
 pub(crate) struct Cleaner {
     x: Scale,

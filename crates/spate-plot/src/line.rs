@@ -7,7 +7,9 @@ use crate::axis::AxisLayout;
 use crate::clip::Rect;
 use crate::color::Rgb;
 use crate::error::PlotError;
-use crate::frame::{Cleaner, Frame, LegendEntry, Swatch, draw_chart, draw_err, frame_setters};
+use crate::frame::{
+    Cleaner, Frame, LegendEntry, Swatch, add_entry, draw_chart, draw_err, frame_setters,
+};
 use crate::output::{Draw, RenderSummary, output_methods};
 
 /// Opacity of band fills: low enough that nested bands (p05–p95 over p25–p75) and the
@@ -173,21 +175,10 @@ impl LineChart {
         let mut lines = Vec::with_capacity(self.series.len());
         for (i, s) in self.series.iter().enumerate() {
             let color = s.color.unwrap_or_else(|| Rgb::palette(i));
-            if !s.name.is_empty() {
-                legend.push(LegendEntry {
-                    label: s.name.clone(),
-                    color,
-                    swatch: Swatch::Line,
-                });
-            }
+            add_entry(&mut legend, &s.name, color, Swatch::Line);
             for (k, b) in s.bands.iter().enumerate() {
-                if !b.label.is_empty() {
-                    legend.push(LegendEntry {
-                        label: b.label.clone(),
-                        color,
-                        swatch: Swatch::Area(u8::try_from(k + 1).unwrap_or(u8::MAX)),
-                    });
-                }
+                let layers = u8::try_from(k + 1).unwrap_or(u8::MAX);
+                add_entry(&mut legend, &b.label, color, Swatch::Area(layers));
             }
             lines.push(PreparedSeries {
                 color,

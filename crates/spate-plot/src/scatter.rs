@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use crate::clip::Rect;
 use crate::color::Rgb;
 use crate::error::PlotError;
-use crate::frame::{Cleaner, Frame, LegendEntry, Swatch, draw_chart, draw_err, frame_setters};
+use crate::frame::{Cleaner, Frame, Swatch, add_entry, draw_chart, draw_err, frame_setters};
 use crate::output::{Draw, RenderSummary, output_methods};
 
 const PATH_WIDTH: u32 = 2;
@@ -193,13 +193,7 @@ impl Draw for ScatterChart {
             .enumerate()
             .map(|(i, g)| {
                 let color = g.color.unwrap_or_else(|| Rgb::palette(i));
-                if !g.name.is_empty() {
-                    legend.push(LegendEntry {
-                        label: g.name.clone(),
-                        color,
-                        swatch: Swatch::Marker,
-                    });
-                }
+                add_entry(&mut legend, &g.name, color, Swatch::Marker);
                 (color, g, cleaner.points(&g.points))
             })
             .collect();
@@ -209,13 +203,7 @@ impl Draw for ScatterChart {
             .enumerate()
             .map(|(i, t)| {
                 let color = t.color.unwrap_or_else(|| Rgb::palette(i));
-                if !t.name.is_empty() {
-                    legend.push(LegendEntry {
-                        label: t.name.clone(),
-                        color,
-                        swatch: Swatch::Line,
-                    });
-                }
+                add_entry(&mut legend, &t.name, color, Swatch::Line);
                 (color, cleaner.segments(&t.points))
             })
             .collect();
