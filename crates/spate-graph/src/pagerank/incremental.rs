@@ -369,14 +369,13 @@ struct Norms {
     abs_sum: f64,
     /// Whether any node is in the graph.
     nonempty: bool,
+    /// Slots of the state vectors.
+    nodes: usize,
 }
 
 impl Norms {
     /// Proven bound on `‖z/Σz − z*/Σz*‖₁`.
     fn certificate(&self, damping: f64, teleport_total: f64) -> f64 {
-        if self.residual == 0.0 {
-            return 0.0;
-        }
         if !self.nonempty {
             return 0.0;
         }
@@ -385,7 +384,8 @@ impl Norms {
         if self.sum <= 0.0 || lower <= 0.0 {
             return f64::INFINITY;
         }
-        (1.0 + self.abs_sum / self.sum) * rho / lower
+        // The last term covers rounding: normalizing sums n terms, each exact to an ulp.
+        (1.0 + self.abs_sum / self.sum) * rho / lower + self.nodes as f64 * f64::EPSILON
     }
 
     /// The largest `‖r‖₁` whose certificate is at most `tolerance` (at the current `z`).
@@ -521,6 +521,7 @@ impl IncrementalPageRank {
             sum,
             abs_sum,
             nonempty: self.graph.node_count() > 0,
+            nodes: self.z.len(),
         }
     }
 
@@ -731,6 +732,7 @@ impl IncrementalPageRank {
                 sum,
                 abs_sum,
                 nonempty: true,
+                nodes: n,
             };
             let target = SLACK * norms.allowed_residual(a, self.tolerance, teleport_total);
             if step <= target || iterations >= self.max_iterations {
@@ -748,8 +750,7 @@ impl IncrementalPageRank {
     /// The ranks of all nodes in the graph, summing to 1. O(n log n).
     #[must_use]
     pub fn ranks(&self) -> Ranks {
-        let sum = self.z_sum();
-        let scale = if sum > 0.0 { 1.0 / sum } else { 0.0 };
+        let scale = self.scale();
         Ranks::from_pairs(
             self.graph
                 .index()
@@ -763,19 +764,13 @@ impl IncrementalPageRank {
     #[must_use]
     pub fn rank(&self, node: NodeId) -> Option<f64> {
         let i = self.graph.index().get(node)?;
-        let sum = self.z_sum();
-        Some(if sum > 0.0 {
-            self.z[i as usize] / sum
-        } else {
-            0.0
-        })
+        Some(self.z[i as usize] * self.scale())
     }
 
     /// The `k` highest-ranked nodes, highest first. O(n + k log k).
     #[must_use]
     pub fn top_k(&self, k: usize) -> Vec<(NodeId, f64)> {
-        let sum = self.z_sum();
-        let scale = if sum > 0.0 { 1.0 / sum } else { 0.0 };
+        let scale = self.scale();
         crate::topk::top_k(
             self.graph
                 .index()
@@ -785,8 +780,10 @@ impl IncrementalPageRank {
         )
     }
 
-    fn z_sum(&self) -> f64 {
-        self.z.iter().sum()
+    /// `1/Σz`: ranks are `z` times this (0 for an empty graph).
+    fn scale(&self) -> f64 {
+        let sum: f64 = self.z.iter().sum();
+        if sum > 0.0 { 1.0 / sum } else { 0.0 }
     }
 
     /// Proven bound on the L1 distance of [`ranks`](Self::ranks) to the exact PageRank of the

@@ -1,0 +1,336 @@
+//! Incremental PageRank against exact recomputation after every batch.
+
+use crate::common::{Reference, StreamShape, fixture, random_stream};
+use proptest::prelude::*;
+use spate_graph::{
+    EdgeEvent, EdgeListFormat, EdgeOp, GraphError, IncrementalPageRank, Ranks, UpdateMethod,
+    UpdateStrategy,
+};
+
+const TOL: f64 = 1e-4;
+
+/// Feed `batches` to `pr` and a reference; after every batch the ranks are within the
+/// tolerance of the exact ones and the certificate bounds the true error.
+fn follow(pr: &mut IncrementalPageRank, batches: &[Vec<EdgeEvent>], sources: &[(u64, f64)]) {
+    let mut reference = Reference::default();
+    for (i, batch) in batches.iter().enumerate() {
+        let report = pr.update(batch);
+        reference.apply(batch);
+        let exact = reference.pagerank(sources);
+        let ours = pr.ranks();
+        let err = ours.l1_distance(&exact);
+        assert_eq!(ours.len(), exact.len(), "batch {i}: node sets differ");
+        assert!(
+            err <= TOL,
+            "batch {i}: L1 error {err:e} > {TOL:e} ({report:?})"
+        );
+        // The reference is itself exact only to 1e-13.
+        assert!(
+            report.certificate + 1e-13 >= err,
+            "batch {i}: certificate {:e} below the true error {err:e}",
+            report.certificate
+        );
+        assert!(report.certificate <= TOL);
+        assert!((ours.sum() - 1.0).abs() < 1e-9 || ours.is_empty());
+    }
+}
+
+fn shape() -> StreamShape {
+    StreamShape {
+        nodes: 120,
+        batches: 40,
+        batch: 25,
+        delete: 0.3,
+        weighted: true,
+    }
+}
+
+#[test]
+fn every_batch_is_within_tolerance_with_inserts_deletes_and_weights() {
+    for strategy in [
+        UpdateStrategy::Auto,
+        UpdateStrategy::Push,
+        UpdateStrategy::PowerIteration,
+    ] {
+        let mut pr = IncrementalPageRank::params()
+            .tolerance(TOL)
+            .strategy(strategy)
+            .build()
+            .expect("valid");
+        follow(&mut pr, &random_stream(1, shape()), &[]);
+    }
+}
+
+#[test]
+fn personalized_source_set() {
+    let sources = vec![(0, 1.0), (5 * 1_000_003, 3.0), (77 * 1_000_003, 0.5)];
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .personalization(sources.clone())
+        .build()
+        .expect("valid");
+    follow(&mut pr, &random_stream(2, shape()), &sources);
+}
+
+#[test]
+fn unweighted_stream_with_single_edge_batches() {
+    let shape = StreamShape {
+        batches: 150,
+        batch: 1,
+        weighted: false,
+        ..shape()
+    };
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .build()
+        .expect("valid");
+    follow(&mut pr, &random_stream(3, shape), &[]);
+}
+
+#[test]
+fn windowed_graph_equals_the_last_w_batches() {
+    let w = 4;
+    let shape = StreamShape {
+        delete: 0.0,
+        ..shape()
+    };
+    let batches = random_stream(4, shape);
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .window_batches(w)
+        .build()
+        .expect("valid");
+    for (i, batch) in batches.iter().enumerate() {
+        let report = pr.update(batch);
+        // Independent reference: rebuild from the inserts of the last w batches.
+        let mut reference = Reference::default();
+        for b in &batches[i.saturating_sub(w - 1)..=i] {
+            reference.apply(b);
+        }
+        let err = pr.ranks().l1_distance(&reference.pagerank(&[]));
+        assert!(
+            err <= TOL && err <= report.certificate,
+            "batch {i}: {err:e}"
+        );
+        if i >= w {
+            assert!(report.counts.expired > 0);
+        }
+    }
+}
+
+#[test]
+fn stale_ranks_would_have_failed_the_tolerance() {
+    let batches = random_stream(5, shape());
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .build()
+        .expect("valid");
+    let mut reference = Reference::default();
+    let mut failed_if_stale = 0;
+    for batch in &batches {
+        let stale = pr.ranks();
+        let report = pr.update(batch);
+        reference.apply(batch);
+        let exact = reference.pagerank(&[]);
+        if stale.l1_distance(&exact) > TOL {
+            failed_if_stale += 1;
+            assert!(
+                report.stale_certificate > TOL,
+                "certificate must see the staleness"
+            );
+            assert_ne!(report.method, UpdateMethod::None);
+        }
+        assert!(pr.ranks().l1_distance(&exact) <= TOL);
+    }
+    // 25-event batches on ~150 nodes move the ranks far beyond 1e-4 every time.
+    assert_eq!(failed_if_stale, batches.len());
+}
+
+#[test]
+fn insert_then_delete_returns_to_the_original_ranks() {
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .build()
+        .expect("valid");
+    for batch in random_stream(
+        6,
+        StreamShape {
+            delete: 0.0,
+            batches: 10,
+            ..shape()
+        },
+    ) {
+        pr.update(&batch);
+    }
+    let before = pr.ranks();
+    let extra = random_stream(
+        7,
+        StreamShape {
+            delete: 0.0,
+            batches: 1,
+            batch: 60,
+            ..shape()
+        },
+    );
+    pr.update(&extra[0]);
+    assert!(
+        pr.ranks().l1_distance(&before) > 2.0 * TOL,
+        "the batch must matter"
+    );
+    // The stream's deliberate junk (deletes of absent edges) is not part of what is undone.
+    let undo: Vec<EdgeEvent> = extra[0]
+        .iter()
+        .rev()
+        .filter(|e| e.op == EdgeOp::Insert)
+        .map(EdgeEvent::inverse)
+        .collect();
+    pr.update(&undo);
+    let back = pr.ranks();
+    assert!(
+        back.l1_distance(&before) <= 2.0 * TOL,
+        "{:e}",
+        back.l1_distance(&before)
+    );
+}
+
+#[test]
+fn real_stream_epinions_slice_in_batches() {
+    let list = EdgeListFormat::new()
+        .read_path(fixture("pagerank/epinions_10000.edges.gz"))
+        .expect("parses");
+    let events = list.insert_events();
+    let batches: Vec<Vec<EdgeEvent>> = events.chunks(1000).map(<[_]>::to_vec).collect();
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .build()
+        .expect("valid");
+    follow(&mut pr, &batches, &[]);
+}
+
+#[test]
+fn top_k_agrees_with_the_ranks() {
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(1e-8)
+        .build()
+        .expect("valid");
+    for batch in random_stream(8, shape()).iter().take(10) {
+        pr.update(batch);
+    }
+    let ranks = pr.ranks();
+    let top = pr.top_k(5);
+    assert_eq!(top, ranks.top_k(5));
+    assert!(top.windows(2).all(|w| w[0].1 >= w[1].1));
+    assert_eq!(pr.rank(top[0].0), Some(top[0].1));
+}
+
+#[test]
+fn checkpoint_restore_continues_identically() {
+    let batches = random_stream(9, shape());
+    let mut a = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .window_batches(8)
+        .build()
+        .expect("valid");
+    for batch in &batches[..20] {
+        a.update(batch);
+    }
+    let bytes = bincode::serialize(&a).expect("serializes");
+    let mut b: IncrementalPageRank = bincode::deserialize(&bytes).expect("restores");
+    let json = serde_json::to_string(&a).expect("serializes");
+    let mut c: IncrementalPageRank = serde_json::from_str(&json).expect("restores");
+    for batch in &batches[20..] {
+        let ra = a.update(batch);
+        let rb = b.update(batch);
+        let rc = c.update(batch);
+        assert_eq!(ra, rb);
+        assert_eq!(ra.certificate, rc.certificate);
+    }
+    assert_eq!(a.ranks(), b.ranks());
+    assert_eq!(a.ranks(), c.ranks());
+}
+
+#[test]
+fn corrupt_checkpoints_are_rejected() {
+    let mut pr = IncrementalPageRank::params().build().expect("valid");
+    pr.update(&[EdgeEvent::insert(1, 2)]);
+    let mut json: serde_json::Value = serde_json::to_value(&pr).expect("serializes");
+    json["z"] = serde_json::json!([0.5]);
+    let err = serde_json::from_value::<IncrementalPageRank>(json).expect_err("corrupt");
+    assert!(err.to_string().contains("corrupt"), "{err}");
+}
+
+#[test]
+fn parameters_are_checked() {
+    let p = IncrementalPageRank::params;
+    assert!(matches!(
+        p().damping(0.0).build(),
+        Err(GraphError::Damping { .. })
+    ));
+    assert!(matches!(
+        p().tolerance(f64::NAN).build(),
+        Err(GraphError::Tolerance { .. })
+    ));
+    assert!(matches!(
+        p().window_batches(0).build(),
+        Err(GraphError::WindowBatches)
+    ));
+    assert!(matches!(
+        p().personalization([]).build().map(|_| ()),
+        Ok(())
+    ));
+    assert!(matches!(
+        p().personalization([(1, 0.0)]).build(),
+        Err(GraphError::EmptyPersonalization)
+    ));
+    let bad = spate_graph::CostModel {
+        push_ns: -1.0,
+        ..Default::default()
+    };
+    assert!(matches!(
+        p().cost_model(bad).build(),
+        Err(GraphError::CostModel {
+            name: "push_ns",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn unusable_events_are_reported_not_applied() {
+    let mut pr = IncrementalPageRank::params().build().expect("valid");
+    let r = pr.update(&[
+        EdgeEvent::insert(1, 2),
+        EdgeEvent::insert_weighted(2, 3, 0.0),
+        EdgeEvent::delete(5, 6),
+    ]);
+    assert_eq!(
+        (
+            r.counts.inserted,
+            r.counts.rejected,
+            r.counts.missing_deletes
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(pr.node_count(), 2);
+    let empty = pr.update(&[EdgeEvent::delete(1, 2)]);
+    assert_eq!(empty.counts.nodes, 0);
+    assert_eq!(pr.ranks(), Ranks::default());
+    assert_eq!(empty.certificate, 0.0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any stream, any batching: within tolerance and certified after every batch.
+    #[test]
+    fn random_streams_stay_certified(
+        seed in 0u64..1_000_000,
+        nodes in 3u64..40,
+        batch in 1usize..30,
+        delete in 0.0f64..0.5,
+    ) {
+        let shape = StreamShape { nodes, batches: 12, batch, delete, weighted: seed % 2 == 0 };
+        let mut pr = IncrementalPageRank::params().tolerance(TOL).build().expect("valid");
+        follow(&mut pr, &random_stream(seed, shape), &[]);
+    }
+}
