@@ -81,4 +81,4 @@ pub use line::{Band, LineChart, Series};
 pub use output::{Format, MAX_SIDE, MIN_SIDE, RenderSummary, Rendered};
 pub use panels::Panels;
 pub use project::{Pca2, column_pair};
-pub use scatter::{PointGroup, ScatterChart, Trajectory};
+pub use scatter::{MAX_RADIUS, PointGroup, ScatterChart, Trajectory};

@@ -14,6 +14,9 @@ const PATH_WIDTH: u32 = 2;
 const PATH_MARKER_RADIUS: u32 = 3;
 const END_MARKER_RADIUS: u32 = 7;
 
+/// Largest dot radius [`PointGroup::radius`] accepts, in pixels.
+pub const MAX_RADIUS: u32 = 64;
+
 /// A named set of points drawn as dots of one colour, e.g. the points of one cluster.
 #[derive(Debug, Clone)]
 pub struct PointGroup {
@@ -72,9 +75,10 @@ impl PointGroup {
         self
     }
 
-    /// Sets the dot radius in pixels (default 2).
+    /// Sets the dot radius in pixels (default 2), at most [`MAX_RADIUS`].
     pub fn radius(mut self, radius: u32) -> Self {
-        self.radius = radius;
+        // Rasterizing a circle costs O(radius²) even when it is mostly off the image.
+        self.radius = radius.min(MAX_RADIUS);
         self
     }
 

@@ -134,3 +134,16 @@ fn single_point_and_nan_points() {
     assert_eq!(out.summary.points_drawn, 1);
     assert_eq!(out.summary.skipped_non_finite, 2);
 }
+
+#[test]
+fn odd_styles_do_not_panic() {
+    for (radius, opacity) in [(0, 1.0), (50, f64::NAN), (1, -3.0), (u32::MAX, 2.0)] {
+        let chart = ScatterChart::new("").group(
+            PointGroup::new("g", [(0.0, 0.0), (1.0, 1.0)])
+                .radius(radius)
+                .opacity(opacity),
+        );
+        chart.render(Format::Png).unwrap();
+        chart.render(Format::Svg).unwrap();
+    }
+}
