@@ -265,6 +265,12 @@ impl Moments {
             .then(|| (Dd::from_f64(self.shift).mul_f64(self.n as f64) + self.sums[0]).to_f64())
     }
 
+    /// The mean in double-double, so that differences of nearby large means (t-tests on
+    /// values around 1e9) do not lose the digits a single `f64` mean rounds away.
+    pub(crate) fn mean_dd(&self) -> Option<Dd> {
+        (self.n > 0).then(|| self.mean_offset() + Dd::from_f64(self.shift))
+    }
+
     /// Arithmetic mean, `None` when empty.
     pub fn mean(&self) -> Option<f64> {
         (self.n > 0).then(|| (self.mean_offset() + Dd::from_f64(self.shift)).to_f64())
