@@ -3,7 +3,6 @@
 use crate::error::StatsError;
 use crate::hash::stable_hash;
 use serde::{Deserialize, Serialize};
-use spate_core::{Merge, Retract};
 use std::hash::Hash;
 
 const DEFAULT_WIDTH: usize = 2719; // ⌈e / 0.001⌉
@@ -110,7 +109,7 @@ pub(crate) fn check_size(
 /// an inverse. `Default` is an empty sketch with the default parameters (ε ≈ 0.001, δ ≈ 0.01);
 /// an empty sketch takes on the shape of whatever is merged into it, so `Default` is the
 /// identity for every shape. Merging non-empty sketches of different shapes is an error in
-/// [`try_merge`](Self::try_merge) and a panic in [`Merge::merge`].
+/// [`try_merge`](Self::try_merge) and a panic in [`Merge::merge`](spate_core::Merge::merge).
 ///
 /// Cost: one hash and `depth` counter increments per item; counters are allocated on first use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,27 +255,4 @@ impl CountMinSketch {
     }
 }
 
-/// Counter-wise addition.
-///
-/// # Panics
-/// If both sketches are non-empty and have different shapes; see
-/// [`CountMinSketch::try_merge`].
-impl Merge for CountMinSketch {
-    fn merge(&mut self, other: &Self) {
-        if let Err(e) = self.try_merge(other) {
-            panic!("{e}");
-        }
-    }
-}
-
-/// Counter-wise (wrapping) subtraction: exact inverse of [`Merge::merge`].
-///
-/// # Panics
-/// If the shapes differ; see [`CountMinSketch::try_retract`].
-impl Retract for CountMinSketch {
-    fn retract(&mut self, other: &Self) {
-        if let Err(e) = self.try_retract(other) {
-            panic!("{e}");
-        }
-    }
-}
+merge_via_try!(CountMinSketch, retract);

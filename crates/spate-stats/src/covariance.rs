@@ -3,7 +3,7 @@
 use crate::error::StatsError;
 use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use serde::{Deserialize, Serialize};
-use spate_core::{Merge, Retract};
+use spate_core::Merge;
 
 const BLOCK_ROWS: usize = 1024;
 const REBASE_RATIO: f64 = 65_536.0;
@@ -247,27 +247,4 @@ fn recenter(
     (new_s1, new_s2)
 }
 
-/// See the type's docs.
-///
-/// # Panics
-/// If both summaries are non-empty and have different dimensions; see
-/// [`CovarianceMatrix::try_merge`].
-impl Merge for CovarianceMatrix {
-    fn merge(&mut self, other: &Self) {
-        if let Err(e) = self.try_merge(other) {
-            panic!("{e}");
-        }
-    }
-}
-
-/// See the type's docs for the accuracy of long retraction chains.
-///
-/// # Panics
-/// If the dimensions differ; see [`CovarianceMatrix::try_retract`].
-impl Retract for CovarianceMatrix {
-    fn retract(&mut self, other: &Self) {
-        if let Err(e) = self.try_retract(other) {
-            panic!("{e}");
-        }
-    }
-}
+merge_via_try!(CovarianceMatrix, retract);

@@ -19,6 +19,45 @@ pub struct DriftReport {
     pub last_position: Option<u64>,
 }
 
+/// The per-value step both detectors share a batch loop over.
+trait Detector {
+    fn step(&mut self, x: f64) -> bool;
+    fn last_detection(&self) -> Option<u64>;
+    fn skipped(&mut self) -> &mut u64;
+}
+
+fn feed<D: Detector>(d: &mut D, batch: &[f64]) -> DriftReport {
+    let mut report = DriftReport::default();
+    for &x in batch {
+        if !x.is_finite() {
+            *d.skipped() += 1;
+        } else if d.step(x) {
+            report.detections += 1;
+            report.last_position = d.last_detection();
+        }
+    }
+    report
+}
+
+macro_rules! detector {
+    ($t:ty) => {
+        impl Detector for $t {
+            fn step(&mut self, x: f64) -> bool {
+                <$t>::step(self, x)
+            }
+            fn last_detection(&self) -> Option<u64> {
+                self.last_detection
+            }
+            fn skipped(&mut self) -> &mut u64 {
+                &mut self.skipped_non_finite
+            }
+        }
+    };
+}
+
+detector!(Adwin);
+detector!(PageHinkley);
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Bucket {
     total: f64,
@@ -138,18 +177,7 @@ impl Adwin {
 
     /// Feed a batch in stream order.
     pub fn update(&mut self, batch: &[f64]) -> DriftReport {
-        let mut report = DriftReport::default();
-        for &x in batch {
-            if !x.is_finite() {
-                self.skipped_non_finite += 1;
-                continue;
-            }
-            if self.step(x) {
-                report.detections += 1;
-                report.last_position = self.last_detection;
-            }
-        }
-        report
+        feed(self, batch)
     }
 
     /// Feed one finite value; `true` if a change was detected at it.
@@ -455,18 +483,7 @@ impl PageHinkley {
 
     /// Feed a batch in stream order.
     pub fn update(&mut self, batch: &[f64]) -> DriftReport {
-        let mut report = DriftReport::default();
-        for &x in batch {
-            if !x.is_finite() {
-                self.skipped_non_finite += 1;
-                continue;
-            }
-            if self.step(x) {
-                report.detections += 1;
-                report.last_position = self.last_detection;
-            }
-        }
-        report
+        feed(self, batch)
     }
 
     /// Feed one finite value; `true` if a change was detected at it.

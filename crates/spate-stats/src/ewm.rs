@@ -3,7 +3,6 @@
 use crate::count_min::check_fraction;
 use crate::error::StatsError;
 use serde::{Deserialize, Serialize};
-use spate_core::Merge;
 
 const DEFAULT_ALPHA: f64 = 0.1;
 
@@ -63,7 +62,7 @@ impl EwMomentsParams {
 /// associative up to rounding and equals a single pass over the concatenated stream (tested to
 /// 1e-12). `Default` (α = 0.1, empty) is the identity; an empty summary takes on the α of
 /// whatever is merged into it. Merging non-empty summaries with different α is an error in
-/// [`try_merge`](Self::try_merge) and a panic in [`Merge::merge`].
+/// [`try_merge`](Self::try_merge) and a panic in [`Merge::merge`](spate_core::Merge::merge).
 ///
 /// NaN and ±∞ are skipped and counted. Cost: about 8 flops and one division per value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,14 +185,4 @@ impl EwMoments {
     }
 }
 
-/// Ordered concatenation: `a.merge(&b)` means `b` follows `a` (not commutative).
-///
-/// # Panics
-/// If both summaries are non-empty and have different α; see [`EwMoments::try_merge`].
-impl Merge for EwMoments {
-    fn merge(&mut self, other: &Self) {
-        if let Err(e) = self.try_merge(other) {
-            panic!("{e}");
-        }
-    }
-}
+merge_via_try!(EwMoments);

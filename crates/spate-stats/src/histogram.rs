@@ -3,7 +3,6 @@
 use crate::count_min::check_size;
 use crate::error::StatsError;
 use serde::{Deserialize, Serialize};
-use spate_core::{Merge, Retract};
 
 const MAX_BINS: usize = 1 << 24;
 
@@ -85,7 +84,7 @@ impl HistogramParams {
 /// (wrapping: merge-then-retract is exact). `Default` is 10 uniform bins over `[0, 1]`; an
 /// empty histogram takes on the edges of whatever is merged into it, so `Default` is the
 /// identity for every binning. Merging non-empty histograms with different edges is an error in
-/// [`try_merge`](Self::try_merge) and a panic in [`Merge::merge`].
+/// [`try_merge`](Self::try_merge) and a panic in [`Merge::merge`](spate_core::Merge::merge).
 ///
 /// Cost per value: O(1) for uniform bins (one multiply plus an edge check), O(log bins) for
 /// explicit edges.
@@ -256,26 +255,4 @@ impl Histogram {
     }
 }
 
-/// Count-wise addition.
-///
-/// # Panics
-/// If both histograms are non-empty and have different edges; see [`Histogram::try_merge`].
-impl Merge for Histogram {
-    fn merge(&mut self, other: &Self) {
-        if let Err(e) = self.try_merge(other) {
-            panic!("{e}");
-        }
-    }
-}
-
-/// Count-wise (wrapping) subtraction: exact inverse of [`Merge::merge`].
-///
-/// # Panics
-/// If the edges differ; see [`Histogram::try_retract`].
-impl Retract for Histogram {
-    fn retract(&mut self, other: &Self) {
-        if let Err(e) = self.try_retract(other) {
-            panic!("{e}");
-        }
-    }
-}
+merge_via_try!(Histogram, retract);

@@ -3,7 +3,6 @@
 use crate::error::StatsError;
 use crate::hash::{hash_f64, stable_hash};
 use serde::{Deserialize, Serialize};
-use spate_core::Merge;
 use std::hash::Hash;
 
 const MIN_PRECISION: u8 = 4;
@@ -56,7 +55,7 @@ impl HyperLogLogParams {
 /// `Default` is an empty p = 14 sketch. An empty sketch takes on the precision of whatever is
 /// merged into it, so `Default` is the identity for every precision; merging two non-empty
 /// sketches of different precision is an error in [`try_merge`](Self::try_merge) and a panic in
-/// [`Merge::merge`].
+/// [`Merge::merge`](spate_core::Merge::merge).
 ///
 /// Cost: one hash and one byte max per item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,19 +177,6 @@ impl HyperLogLog {
     }
 }
 
-/// Register-wise maximum: exact, commutative, associative and idempotent.
-///
-/// # Panics
-/// If both sketches are non-empty and have different precisions (a configuration bug); use
-/// [`HyperLogLog::try_merge`] where the sketches come from outside the program.
-impl Merge for HyperLogLog {
-    fn merge(&mut self, other: &Self) {
-        if let Err(e) = self.try_merge(other) {
-            panic!("{e}");
-        }
-    }
-}
-
 /// Ertl's σ(x) = x + Σ_{k≥1} x^(2^k) 2^(k−1).
 fn sigma(mut x: f64) -> f64 {
     if x == 1.0 {
@@ -226,3 +212,5 @@ fn tau(mut x: f64) -> f64 {
         }
     }
 }
+
+merge_via_try!(HyperLogLog);

@@ -72,6 +72,40 @@
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+/// `Merge` (and optionally `Retract`) through the type's `try_merge`/`try_retract`, panicking
+/// on the configuration bug those report. Each type documents the panic on its `try_` method.
+macro_rules! merge_via_try {
+    ($t:ty) => {
+        /// Delegates to `try_merge`.
+        ///
+        /// # Panics
+        /// If the two summaries were built with different parameters (a configuration bug);
+        /// call `try_merge` where summaries come from outside the program.
+        impl spate_core::Merge for $t {
+            fn merge(&mut self, other: &Self) {
+                if let Err(e) = self.try_merge(other) {
+                    panic!("{e}");
+                }
+            }
+        }
+    };
+    ($t:ty, retract) => {
+        merge_via_try!($t);
+
+        /// Delegates to `try_retract`: the exact inverse of `merge`.
+        ///
+        /// # Panics
+        /// If the two summaries were built with different parameters (a configuration bug).
+        impl spate_core::Retract for $t {
+            fn retract(&mut self, other: &Self) {
+                if let Err(e) = self.try_retract(other) {
+                    panic!("{e}");
+                }
+            }
+        }
+    };
+}
+
 pub mod count_min;
 pub mod covariance;
 mod dd;

@@ -4,7 +4,6 @@ use crate::count_min::check_fraction;
 use crate::error::StatsError;
 use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config, DDSketch};
-use spate_core::Merge;
 use std::fmt;
 
 const DEFAULT_ACCURACY: f64 = 0.01;
@@ -43,7 +42,7 @@ impl QuantileSketchParams {
 }
 
 /// Quantiles of a stream, mergeable across partitions: a wrapper over the `sketches-ddsketch`
-/// crate's DDSketch (Masson, Rim & Lee, VLDB 2019) that adds serde, [`Merge`], checked
+/// crate's DDSketch (Masson, Rim & Lee, VLDB 2019) that adds serde, [`Merge`](spate_core::Merge), checked
 /// parameters and skip-and-count of non-finite values.
 ///
 /// Guarantee: for a quantile `q`, the returned value is within relative error α of the value
@@ -57,7 +56,7 @@ impl QuantileSketchParams {
 /// spanning less than `γ^max_bins`). `Default` is an empty sketch with α = 0.01 and 2048 bins;
 /// an empty sketch takes on the parameters of whatever is merged into it, so `Default` is the
 /// identity for every configuration. Merging non-empty sketches with different parameters is an
-/// error in [`try_merge`](Self::try_merge) and a panic in [`Merge::merge`].
+/// error in [`try_merge`](Self::try_merge) and a panic in [`Merge::merge`](spate_core::Merge::merge).
 ///
 /// Cost per value: one logarithm and a bucket increment.
 #[derive(Clone, Serialize, Deserialize)]
@@ -177,15 +176,4 @@ impl QuantileSketch {
     }
 }
 
-/// Bucket-count addition (see the type's docs for exactness).
-///
-/// # Panics
-/// If both sketches are non-empty and have different parameters; see
-/// [`QuantileSketch::try_merge`].
-impl Merge for QuantileSketch {
-    fn merge(&mut self, other: &Self) {
-        if let Err(e) = self.try_merge(other) {
-            panic!("{e}");
-        }
-    }
-}
+merge_via_try!(QuantileSketch);
