@@ -1,4 +1,71 @@
 //! Online machine learning for Spate: streaming k-means and streaming regression.
+//!
+//! Every model here is a plain struct holding its state, trained one micro-batch at a time and
+//! independent of any runtime. Training is split like rayon's fold + reduce (see
+//! [`OnlineModel`]):
+//!
+//! - [`summarize`](OnlineModel::summarize)`(&self, partition) -> Stats` runs per partition,
+//!   read-only, so a runtime may run it anywhere, in parallel;
+//! - the `Stats` merge ([`spate_core::Merge`]) in partition order, and serialize, so they may
+//!   cross threads or processes;
+//! - [`apply`](OnlineModel::apply)`(&mut self, stats)` runs once per round on the driver.
+//!
+//! A DStream adapter (`train_on`) is therefore "partition map + global combine + apply", the
+//! same on every runtime; [`OnlineModel::update`] does it for one in-memory batch.
+//!
+//! | model | Spark counterpart | `Stats` | rounds per batch |
+//! |---|---|---|---|
+//! | [`StreamingKMeans`] | `StreamingKMeans` | [`KMeansStats`]: per-cluster sums | 1 |
+//! | [`StreamingLinearRegressionWithSgd`] | `StreamingLinearRegressionWithSGD` | [`GradientStats`] | `iterations` |
+//! | [`StreamingLogisticRegressionWithSgd`] | `StreamingLogisticRegressionWithSGD` | [`GradientStats`] | `iterations` |
+//! | [`StreamingLeastSquares`] | — (exact OLS, or RLS with forgetting) | [`LeastSquaresStats`]: centred co-moments | 1 |
+//!
+//! Models are `Clone + Serialize + Deserialize` so they can be checkpointed, even in the
+//! middle of a batch's SGD iterations. Parameters go through checked builders whose `build()`
+//! returns a typed [`MlError`] before any data flows. Rows with NaN or infinity are skipped and
+//! counted in each batch's report, never a panic; convergence is a report field, never an
+//! error. [`RegressionMetrics`] and [`ClassificationMetrics`] evaluate predictions as
+//! mergeable, retractable summaries, so rolling windows cost O(pane) per slide.
+//!
+//! # Example
+//!
+//! ```
+//! use ndarray::{Array1, Array2, array, s};
+//! use spate_core::Merge;
+//! use spate_ml::{OnlineModel, Round, StreamingKMeans, StreamingLeastSquares, TimeUnit};
+//!
+//! // Forget half of the past every 1000 points; seed the centers by k-means++ once 4 points
+//! // have arrived.
+//! let mut kmeans = StreamingKMeans::params(2)
+//!     .half_life(1000.0, TimeUnit::Points)
+//!     .kmeans_plus_plus(4)
+//!     .seed(7)
+//!     .build()?;
+//! let batch = array![[0.0, 0.1], [0.2, 0.0], [9.8, 10.0], [10.1, 9.9], [f64::NAN, 1.0]];
+//!
+//! // What a runtime does with a batch in two partitions.
+//! let mut stats = kmeans.summarize(batch.slice(s![..2, ..]))?;
+//! stats.merge(&kmeans.summarize(batch.slice(s![2.., ..]))?);
+//! let Round::Done(report) = kmeans.apply(stats)? else { unreachable!("k-means takes one round") };
+//! assert_eq!((report.points, report.skipped), (4, 1));
+//! assert_ne!(kmeans.predict(array![0.0, 0.0].view())?, kmeans.predict(array![10.0, 10.0].view())?);
+//!
+//! // Exact least squares over everything seen so far, one batch at a time.
+//! let mut ols = StreamingLeastSquares::params(2).build()?;
+//! let x = Array2::from_shape_fn((50, 2), |(i, j)| ((i * (j + 3)) % 7) as f64 + 1e4);
+//! let y: Array1<f64> = x.rows().into_iter().map(|r| 3.0 * r[0] - r[1] + 0.5).collect();
+//! for (start, end) in [(0, 30), (30, 50)] {
+//!     ols.update((x.slice(s![start..end, ..]), y.slice(s![start..end])))?;
+//! }
+//! assert!((ols.weights()[0] - 3.0).abs() < 1e-8 && (ols.intercept() - 0.5).abs() < 1e-4);
+//! # Ok::<(), spate_ml::MlError>(())
+//! ```
+//!
+//! # Where next
+//!
+//! [`StreamingKMeans`] for the exact update rule and the k-means++ warm-up; [`StreamingSgd`]
+//! for Spark's SGD semantics and mini-batch sampling; [`StreamingLeastSquares`] for exact and
+//! forgetting least squares; `docs/benchmarks.md` for throughput figures.
 
 mod error;
 mod kmeans;

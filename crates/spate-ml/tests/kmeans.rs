@@ -331,12 +331,13 @@ fn decay1_equals_linfa_fit_with_and_the_naive_running_mean() {
 }
 
 /// One pass over Gaussian blobs in batches of 1000, k-means++ over the first batch: the best of
-/// three seeds is within 2% of linfa's batch k-means (10 k-means++ restarts, Lloyd to
-/// convergence).
+/// three seeds is within 2% of linfa's batch k-means (3 k-means++ restarts of at most 30
+/// iterations each: linfa's per-point allocations make its defaults, 10 × 300, take ~30 s here,
+/// and the reference is checked to be no worse than the true centers).
 #[test]
 fn one_pass_on_blobs_is_within_2_percent_of_linfa_batch_kmeans() {
     let (k, d) = (5, 10);
-    let (points, _) = blobs(100_000, k, d, 10.0, 4);
+    let (points, truth) = blobs(100_000, k, d, 10.0, 4);
     let best = [1, 2, 3]
         .into_iter()
         .map(|seed| {
@@ -355,9 +356,13 @@ fn one_pass_on_blobs_is_within_2_percent_of_linfa_batch_kmeans() {
     let (best, model) = best;
     assert!((best - naive_cost(&points, &model.centers().to_owned())).abs() < 1e-9 * best);
     let batch = KMeans::params(k)
+        .n_runs(3)
+        .max_n_iterations(30)
         .fit(&DatasetBase::from(points.clone()))
         .unwrap();
     let reference = naive_cost(&points, batch.centroids());
+    // The reference is a real optimum: no worse than the true centers.
+    assert!(reference <= naive_cost(&points, &truth));
     assert!(
         best <= 1.02 * reference,
         "streaming {best} vs linfa {reference}"
