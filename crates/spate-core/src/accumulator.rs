@@ -102,11 +102,13 @@ impl<T: Merge + Data> Accumulator<T> {
             let Some(list) = pending.as_mut() else {
                 return false;
             };
-            if let Some(entry) = list.iter_mut().find(|e| e.id() == self.shared.id) {
-                if let Some(p) = entry.as_any().downcast_mut::<PendingValue<T>>() {
-                    p.value.merge(&delta);
-                    return true;
-                }
+            if let Some(p) = list
+                .iter_mut()
+                .find(|e| e.id() == self.shared.id)
+                .and_then(|e| e.as_any().downcast_mut::<PendingValue<T>>())
+            {
+                p.value.merge(&delta);
+                return true;
             }
             list.push(Box::new(PendingValue {
                 shared: Arc::clone(&self.shared),

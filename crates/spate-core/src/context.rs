@@ -65,6 +65,15 @@ impl SpateContext {
 
     /// An RDD of `data` split into `partitions` contiguous slices of near-equal size.
     pub fn parallelize<T: Data>(&self, data: Vec<T>, partitions: usize) -> Rdd<T> {
+        self.parallelize_named("parallelize", data, partitions)
+    }
+
+    pub(crate) fn parallelize_named<T: Data>(
+        &self,
+        name: &'static str,
+        data: Vec<T>,
+        partitions: usize,
+    ) -> Rdd<T> {
         let partitions = partitions.max(1);
         let n = data.len();
         let mut parts = Vec::with_capacity(partitions);
@@ -73,15 +82,15 @@ impl SpateContext {
             let size = (p + 1) * n / partitions - p * n / partitions;
             parts.push(rest.by_ref().take(size).collect::<Vec<T>>());
         }
-        self.from_partitions(parts)
+        self.named_partitions_rdd(name, parts)
     }
 
     /// An RDD with exactly the given partitions.
-    pub fn from_partitions<T: Data>(&self, partitions: Vec<Vec<T>>) -> Rdd<T> {
-        self.from_partitions_named("parallelize", partitions)
+    pub fn parallelize_partitions<T: Data>(&self, partitions: Vec<Vec<T>>) -> Rdd<T> {
+        self.named_partitions_rdd("parallelize", partitions)
     }
 
-    pub(crate) fn from_partitions_named<T: Data>(
+    pub(crate) fn named_partitions_rdd<T: Data>(
         &self,
         name: &'static str,
         partitions: Vec<Vec<T>>,
@@ -90,10 +99,10 @@ impl SpateContext {
             .into_iter()
             .map(|p| Arc::new(p) as SharedBatch)
             .collect();
-        self.from_shared(name, parts, None)
+        self.shared_partitions_rdd(name, parts, None)
     }
 
-    pub(crate) fn from_shared<T: Data>(
+    pub(crate) fn shared_partitions_rdd<T: Data>(
         &self,
         name: &'static str,
         mut parts: Vec<SharedBatch>,
@@ -117,7 +126,7 @@ impl SpateContext {
 
     /// An RDD with no records (one empty partition).
     pub fn empty<T: Data>(&self) -> Rdd<T> {
-        self.from_partitions(vec![Vec::new()])
+        self.parallelize_partitions(vec![Vec::new()])
     }
 
     /// The lines of a UTF-8 text file, split into `partitions` partitions. Line endings

@@ -16,6 +16,7 @@ mod plan;
 mod rdd;
 mod scheduler;
 mod storage;
+pub mod stream;
 mod time;
 
 pub use accumulator::{Accumulator, Broadcast};
@@ -27,4 +28,5 @@ pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::Rdd;
 pub use scheduler::TaskContext;
 pub use storage::ContextStats;
+pub use stream::{DStream, StreamingContext};
 pub use time::{BatchTime, Window};

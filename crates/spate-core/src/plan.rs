@@ -39,10 +39,8 @@ pub(crate) type WriteFn = Arc<dyn Fn(Batch) -> Result<Vec<Batch>> + Send + Sync>
 /// plan can clone, store, count and serialize partitions without knowing `T`.
 #[derive(Clone, Copy)]
 pub(crate) struct TypeOps {
-    pub type_name: &'static str,
     pub share: fn(Batch) -> Result<SharedBatch>,
     pub clone_shared: fn(&SharedBatch) -> Result<Batch>,
-    pub len: fn(&Batch) -> usize,
     pub encode: fn(&Batch) -> Result<Vec<u8>>,
     pub decode: fn(&[u8]) -> Result<Batch>,
 }
@@ -50,14 +48,12 @@ pub(crate) struct TypeOps {
 impl TypeOps {
     pub fn of<T: Data>() -> TypeOps {
         TypeOps {
-            type_name: std::any::type_name::<T>(),
             share: |b| Ok(Arc::new(downcast::<T>(b)?) as SharedBatch),
             clone_shared: |s| {
                 s.downcast_ref::<Vec<T>>()
                     .map(|v| Box::new(v.clone()) as Batch)
                     .ok_or_else(|| type_error::<T>())
             },
-            len: |b| b.downcast_ref::<Vec<T>>().map_or(0, Vec::len),
             encode: |b| {
                 let v = b
                     .downcast_ref::<Vec<T>>()

@@ -91,7 +91,7 @@ pub(crate) fn whole_millis(name: &'static str, d: Duration) -> Result<u64> {
 pub(crate) fn multiple_of(what: &'static str, d: Duration, interval_ms: u64) -> Result<u64> {
     let ms = d.as_millis();
     let exact = Duration::from_millis(ms as u64) == d;
-    if ms == 0 || !exact || interval_ms == 0 || ms % interval_ms as u128 != 0 {
+    if ms == 0 || !exact || interval_ms == 0 || !ms.is_multiple_of(interval_ms as u128) {
         return Err(Error::WindowNotMultiple {
             what,
             duration: d,

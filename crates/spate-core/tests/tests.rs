@@ -3,3 +3,5 @@
 mod common;
 mod rdd_faults;
 mod rdd_ops;
+mod stream_ops;
+mod stream_recovery;

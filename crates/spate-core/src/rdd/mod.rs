@@ -91,10 +91,6 @@ impl<T: Data> Rdd<T> {
         self.node.lineage()
     }
 
-    pub(crate) fn partitioner_tag(&self) -> Option<PartitionerTag> {
-        self.node.partitioner
-    }
-
     /// A narrow node applying `f` to each partition of `self`.
     pub(crate) fn narrow<U: Data>(
         &self,
@@ -256,6 +252,33 @@ impl<T: Data> Rdd<T> {
         self.shuffle_into::<T, T>("repartition", n, None, write, zip)
     }
 
+    /// The global-combine primitive: `partial` summarizes each partition (in parallel),
+    /// the summaries are shuffled into a single partition and folded with `merge`. The
+    /// result has one partition holding one record, or none if every partition gave `None`.
+    pub(crate) fn global_combine<S: Data>(
+        &self,
+        partial: impl Fn(Vec<T>) -> Option<S> + Send + Sync + 'static,
+        merge: impl Fn(S, S) -> S + Send + Sync + 'static,
+    ) -> Rdd<S> {
+        let partials = self.narrow("global_combine", None, move |_, records| {
+            Ok(partial(records).into_iter().collect())
+        });
+        let write: WriteFn = Arc::new(|batch| Ok(vec![batch]));
+        let zip: ZipFn = Arc::new(move |_, inputs| {
+            let mut acc: Option<S> = None;
+            for bucket in inputs.into_iter().flatten() {
+                for s in downcast::<S>(bucket)? {
+                    acc = Some(match acc.take() {
+                        Some(a) => merge(a, s),
+                        None => s,
+                    });
+                }
+            }
+            Ok(boxed(acc.into_iter().collect::<Vec<S>>()))
+        });
+        partials.shuffle_into::<S, S>("global_combine", 1, None, write, zip)
+    }
+
     /// A co-partition node reading `self` through a shuffle with the given map side.
     pub(crate) fn shuffle_into<B: Data, U: Data>(
         &self,
@@ -312,6 +335,33 @@ impl<T: Data> Rdd<T> {
     }
 
     // ---------------------------------------------------------------- actions
+
+    /// Computes the given partitions (for their side effects on caches and state).
+    pub(crate) fn run_partitions_subset(&self, partitions: &[usize]) -> Result<()> {
+        run_job(&self.node, partitions, |_, _| Ok(())).map(drop)
+    }
+
+    /// An RDD holding this RDD's computed partitions in memory, with no lineage: cached
+    /// partitions are shared without copying, missing ones are computed first.
+    pub(crate) fn materialize(&self) -> Result<Rdd<T>> {
+        let env = &self.node.env;
+        let n = self.node.partitions;
+        let mut parts: Vec<Option<crate::plan::SharedBatch>> =
+            (0..n).map(|p| env.blocks.get(self.node.id, p)).collect();
+        let missing: Vec<usize> = (0..n).filter(|&p| parts[p].is_none()).collect();
+        let ops = self.node.ops;
+        let computed = run_job(&self.node, &missing, |_, b| (ops.share)(b))?;
+        for (p, shared) in missing.into_iter().zip(computed) {
+            parts[p] = Some(shared);
+        }
+        let parts = parts
+            .into_iter()
+            .map(|p| p.ok_or_else(|| Error::internal("materialize lost a partition")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self
+            .context()
+            .shared_partitions_rdd::<T>("materialized", parts, self.node.partitioner))
+    }
 
     /// Runs a job over all partitions, applying `f` to each partition's records.
     pub fn run_partitions<R: Send>(

@@ -353,6 +353,12 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         self.shuffle_into::<(K, V), (K, V)>(name, partitions, tag, write, zip)
     }
 
+    /// The dependency through which an operator partitioned by `HashPartitioner(n)` reads
+    /// `self`: one-to-one if already partitioned so, else a shuffle.
+    pub(crate) fn dep_for_hash(&self, partitions: usize) -> Dep {
+        self.dep_for(&Router::hash(partitions.max(1)))
+    }
+
     /// The dependency through which a co-partitioned operator reads `self`.
     fn dep_for(&self, router: &Router<K>) -> Dep {
         if self.is_partitioned_by(router) {
