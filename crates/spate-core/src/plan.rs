@@ -1,0 +1,244 @@
+//! The logical plan: a lineage graph of type-erased nodes built from a few primitives.
+//!
+//! Every RDD is a [`Node`]. Its [`Op`] is one of four primitives:
+//!
+//! - [`Op::Source`]: partitions that come from outside the graph (a collection, a batch of a
+//!   stream, checkpoint files, a materialized result);
+//! - [`Op::Narrow`]: a per-partition map from one parent partition to one output partition
+//!   (`map`, `filter`, `flat_map`, `map_partitions`, map-side combine …);
+//! - [`Op::Union`]: the partitions of several parents side by side;
+//! - [`Op::CoPartition`]: output partition `p` built from partition `p` of every dependency,
+//!   where each dependency is either one-to-one (already partitioned alike) or a keyed
+//!   shuffle ([`ShuffleDep`]) that routes every parent record to its partition, optionally
+//!   combining on the map side (`reduce_by_key`, `join`, `cogroup`, `repartition` …).
+//!
+//! Records travel between nodes as [`Batch`]es: a boxed `Vec<T>` per partition, so the
+//! runtime moves whole partitions and user closures run in tight loops over contiguous data.
+//! Nothing here executes anything; see [`crate::scheduler`] for that.
+
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::partitioner::PartitionerTag;
+use crate::storage::Env;
+use std::any::Any;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// One partition's records: always a `Vec<T>` of the node's record type.
+pub(crate) type Batch = Box<dyn Any + Send>;
+
+/// A partition kept in a store and shared between readers: an `Arc<Vec<T>>`.
+pub(crate) type SharedBatch = Arc<dyn Any + Send + Sync>;
+
+pub(crate) type NarrowFn = Arc<dyn Fn(usize, Batch) -> Result<Batch> + Send + Sync>;
+pub(crate) type ZipFn = Arc<dyn Fn(usize, Vec<Vec<Batch>>) -> Result<Batch> + Send + Sync>;
+pub(crate) type WriteFn = Arc<dyn Fn(Batch) -> Result<Vec<Batch>> + Send + Sync>;
+
+/// Monomorphized operations on the batches of one record type, so that the type-erased
+/// plan can clone, store, count and serialize partitions without knowing `T`.
+#[derive(Clone, Copy)]
+pub(crate) struct TypeOps {
+    pub share: fn(Batch) -> Result<SharedBatch>,
+    pub clone_shared: fn(&SharedBatch) -> Result<Batch>,
+    pub encode: fn(&Batch) -> Result<Vec<u8>>,
+    pub decode: fn(&[u8]) -> Result<Batch>,
+}
+
+impl TypeOps {
+    pub fn of<T: Data>() -> TypeOps {
+        TypeOps {
+            share: |b| Ok(Arc::new(downcast::<T>(b)?) as SharedBatch),
+            clone_shared: |s| {
+                s.downcast_ref::<Vec<T>>()
+                    .map(|v| Box::new(v.clone()) as Batch)
+                    .ok_or_else(|| type_error::<T>())
+            },
+            encode: |b| {
+                let v = b
+                    .downcast_ref::<Vec<T>>()
+                    .ok_or_else(|| type_error::<T>())?;
+                bincode::serialize(v).map_err(|e| Error::Serialization {
+                    what: format!("partition of {}", std::any::type_name::<T>()),
+                    message: e.to_string(),
+                })
+            },
+            decode: |bytes| {
+                let v: Vec<T> = bincode::deserialize(bytes).map_err(|e| Error::Serialization {
+                    what: format!("partition of {}", std::any::type_name::<T>()),
+                    message: e.to_string(),
+                })?;
+                Ok(Box::new(v) as Batch)
+            },
+        }
+    }
+}
+
+fn type_error<T>() -> Error {
+    Error::internal(format!(
+        "a partition did not hold the expected record type {}",
+        std::any::type_name::<T>()
+    ))
+}
+
+/// Unboxes a partition into its records.
+pub(crate) fn downcast<T: 'static>(batch: Batch) -> Result<Vec<T>> {
+    batch
+        .downcast::<Vec<T>>()
+        .map(|b| *b)
+        .map_err(|_| type_error::<T>())
+}
+
+/// Boxes records into a partition.
+pub(crate) fn boxed<T: Send + 'static>(records: Vec<T>) -> Batch {
+    Box::new(records)
+}
+
+/// Partitions that come from outside the graph.
+pub(crate) trait PartitionSource: Send + Sync {
+    /// The records of partition `p`.
+    fn compute(&self, p: usize) -> Result<Batch>;
+}
+
+/// A node of the lineage graph: one RDD.
+pub(crate) struct Node {
+    pub id: u64,
+    pub name: Cow<'static, str>,
+    pub partitions: usize,
+    pub partitioner: Option<PartitionerTag>,
+    pub ops: TypeOps,
+    pub op: Op,
+    pub persisted: AtomicBool,
+    pub env: Arc<Env>,
+}
+
+/// The four primitives; see the module docs.
+pub(crate) enum Op {
+    Source(Arc<dyn PartitionSource>),
+    Narrow { parent: Arc<Node>, f: NarrowFn },
+    Union { parents: Vec<Arc<Node>> },
+    CoPartition { deps: Vec<Dep>, f: ZipFn },
+}
+
+/// How an output partition of [`Op::CoPartition`] depends on one input.
+pub(crate) enum Dep {
+    /// Partition `p` of the parent, which is partitioned like the output.
+    OneToOne(Arc<Node>),
+    /// Bucket `p` of every map partition of a shuffle.
+    Shuffle(Arc<ShuffleDep>),
+}
+
+/// A keyed exchange: each partition of `parent` is split into `partitions` buckets by
+/// `write` (which may combine records on the way), and output partition `p` reads bucket
+/// `p` of every parent partition.
+pub(crate) struct ShuffleDep {
+    pub id: u64,
+    pub parent: Arc<Node>,
+    pub partitions: usize,
+    pub write: WriteFn,
+    pub bucket_ops: TypeOps,
+    pub env: Arc<Env>,
+}
+
+impl Drop for ShuffleDep {
+    fn drop(&mut self) {
+        self.env.shuffles.remove(self.id);
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.persisted.load(Ordering::Relaxed) {
+            self.env.blocks.remove_rdd(self.id);
+        }
+    }
+}
+
+impl Node {
+    pub fn new(
+        env: &Arc<Env>,
+        name: impl Into<Cow<'static, str>>,
+        partitions: usize,
+        partitioner: Option<PartitionerTag>,
+        ops: TypeOps,
+        op: Op,
+    ) -> Arc<Node> {
+        Arc::new(Node {
+            id: env.next_id(),
+            name: name.into(),
+            partitions,
+            partitioner,
+            ops,
+            op,
+            persisted: AtomicBool::new(false),
+            env: Arc::clone(env),
+        })
+    }
+
+    pub fn is_persisted(&self) -> bool {
+        self.persisted.load(Ordering::Relaxed)
+    }
+
+    /// `"rdd 12 (reduce_by_key)"`, for logs and errors.
+    pub fn describe(&self) -> String {
+        format!("rdd {} ({})", self.id, self.name)
+    }
+
+    /// The nodes this node reads directly, with `true` for a shuffle edge.
+    pub fn parents(&self) -> Vec<(Arc<Node>, bool)> {
+        match &self.op {
+            Op::Source(_) => Vec::new(),
+            Op::Narrow { parent, .. } => vec![(Arc::clone(parent), false)],
+            Op::Union { parents } => parents.iter().map(|p| (Arc::clone(p), false)).collect(),
+            Op::CoPartition { deps, .. } => deps
+                .iter()
+                .map(|d| match d {
+                    Dep::OneToOne(n) => (Arc::clone(n), false),
+                    Dep::Shuffle(s) => (Arc::clone(&s.parent), true),
+                })
+                .collect(),
+        }
+    }
+
+    /// An indented lineage listing, like Spark's `toDebugString`.
+    pub fn lineage(&self) -> String {
+        let mut out = String::new();
+        self.lineage_into(&mut out, 0, false);
+        out
+    }
+
+    fn lineage_into(&self, out: &mut String, depth: usize, shuffle: bool) {
+        use std::fmt::Write;
+        let marker = if shuffle { "+-(shuffle) " } else { "" };
+        let cached = if self.is_persisted() { " [cached]" } else { "" };
+        let _ = writeln!(
+            out,
+            "{:indent$}{marker}({}) {}{cached}",
+            "",
+            self.partitions,
+            self.describe(),
+            indent = depth * 2
+        );
+        for (parent, is_shuffle) in self.parents() {
+            parent.lineage_into(out, depth + 1, is_shuffle);
+        }
+    }
+}
+
+/// A source of fixed, in-memory partitions (a parallelized collection, a stream batch, a
+/// materialized result). Each compute clones the partition: the source stays intact so that
+/// a failed task can be retried.
+pub(crate) struct MemorySource {
+    pub parts: Vec<SharedBatch>,
+    pub ops: TypeOps,
+}
+
+impl PartitionSource for MemorySource {
+    fn compute(&self, p: usize) -> Result<Batch> {
+        let part = self
+            .parts
+            .get(p)
+            .ok_or_else(|| Error::internal(format!("partition {p} out of range")))?;
+        (self.ops.clone_shared)(part)
+    }
+}

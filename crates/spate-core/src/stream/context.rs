@@ -1,0 +1,717 @@
+//! [`StreamingContext`]: owns the stream graph and runs it, one micro-batch per interval.
+
+use super::DStream;
+use super::clock::{Clock, SystemClock};
+use super::metrics::{BatchInfo, StreamingListener};
+use super::node::{AnyNode, GraphShared, StreamNode};
+use super::source::{QueueHandle, QueueSource, Source, SourceOffset};
+use crate::context::SpateContext;
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::rdd::Rdd;
+use crate::storage::lock;
+use crate::time::{BatchTime, whole_millis};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How many completed batches' metrics the context keeps for [`StreamingContext::batch_history`].
+const HISTORY: usize = 10_000;
+
+const RUN: u8 = 0;
+const STOP_GRACEFUL: u8 = 1;
+const STOP_NOW: u8 = 2;
+
+/// A source registered with the context, type-erased.
+pub(crate) trait AnyInput: Send + Sync {
+    fn name(&self) -> String;
+    fn start(&self) -> Result<()>;
+    /// Polls the source for batch `t`; returns (records, skipped, bytes).
+    fn fetch(&self, t: BatchTime, max_records: Option<u64>) -> Result<(u64, u64, u64)>;
+    fn is_exhausted(&self) -> bool;
+    fn offset(&self) -> Option<SourceOffset>;
+    fn seek(&self, offset: &SourceOffset) -> Result<()>;
+    fn stop(&self);
+}
+
+struct InputNode<S: Source> {
+    source: Mutex<S>,
+    name: String,
+    fetched: Arc<Mutex<BTreeMap<BatchTime, Rdd<S::Item>>>>,
+    node: std::sync::OnceLock<Arc<StreamNode<S::Item>>>,
+    sc: SpateContext,
+    partitions: usize,
+}
+
+impl<S: Source> AnyInput for InputNode<S> {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn start(&self) -> Result<()> {
+        lock(&self.source).start()
+    }
+
+    fn fetch(&self, t: BatchTime, max_records: Option<u64>) -> Result<(u64, u64, u64)> {
+        let batch = lock(&self.source).next_batch(t, max_records)?;
+        let n = batch.records.len() as u64;
+        let rdd = self
+            .sc
+            .parallelize_named("input", batch.records, self.partitions);
+        lock(&self.fetched).insert(t, rdd);
+        // Hand the batch to the stream node right away, so its lifetime follows the
+        // node's remember rules even if no output reads this input.
+        if let Some(node) = self.node.get() {
+            node.get_or_compute(t)?;
+        }
+        Ok((n, batch.skipped, batch.bytes))
+    }
+
+    fn is_exhausted(&self) -> bool {
+        lock(&self.source).is_exhausted()
+    }
+
+    fn offset(&self) -> Option<SourceOffset> {
+        lock(&self.source).offset()
+    }
+
+    fn seek(&self, offset: &SourceOffset) -> Result<()> {
+        lock(&self.source).seek(offset)
+    }
+
+    fn stop(&self) {
+        lock(&self.source).stop();
+    }
+}
+
+/// An output operation: runs a job for every batch.
+pub(crate) struct OutputOp {
+    pub name: &'static str,
+    pub node: Arc<dyn AnyNode>,
+    pub run: Box<dyn Fn(BatchTime) -> Result<()> + Send + Sync>,
+}
+
+#[derive(Default)]
+pub(crate) struct Graph {
+    pub inputs: Vec<Arc<dyn AnyInput>>,
+    pub outputs: Vec<OutputOp>,
+    /// Every node, in creation (hence topological) order.
+    pub nodes: Vec<Arc<dyn AnyNode>>,
+    pub managed: Vec<Arc<dyn super::checkpoint::AnyManaged>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lifecycle {
+    Initialized,
+    Active,
+    Stopped,
+}
+
+struct RunState {
+    lifecycle: Lifecycle,
+    last_completed: Option<BatchTime>,
+    failure: Option<Error>,
+    failure_text: Option<String>,
+}
+
+pub(crate) struct Inner {
+    pub sc: SpateContext,
+    pub batch_ms: u64,
+    pub clock: Arc<dyn Clock>,
+    pub shared: Arc<GraphShared>,
+    pub graph: Mutex<Graph>,
+    pub partitions: usize,
+    max_records_per_batch: Option<u64>,
+    run: Mutex<RunState>,
+    run_signal: Condvar,
+    stop_mode: AtomicU8,
+    listeners: Mutex<Vec<Arc<dyn StreamingListener>>>,
+    history: Mutex<VecDeque<BatchInfo>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    generator: Mutex<Option<std::thread::ThreadId>>,
+    /// The first batch time to run, when recovering from a checkpoint.
+    pub(crate) resume_at: Mutex<Option<BatchTime>>,
+    /// Source offsets to seek to when recovering, by input index.
+    pub(crate) resume_offsets: Mutex<Vec<Option<SourceOffset>>>,
+    pub(crate) recovered_from: Mutex<Option<BatchTime>>,
+    pub(crate) checkpointer: Mutex<Option<super::checkpoint::Checkpointer>>,
+}
+
+/// Runs a graph of [`DStream`]s: every batch interval it polls the sources, runs the output
+/// operations, commits state and records metrics.
+///
+/// ```
+/// use spate_core::SpateContext;
+/// use spate_core::stream::{ManualClock, StreamingContext};
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let ssc = StreamingContext::builder(&SpateContext::sequential(2))
+///     .batch_interval(Duration::from_secs(1))
+///     .clock(clock.clone())
+///     .build()?;
+/// let (queue, lines) = ssc.queue_stream::<String>(true)?;
+/// let totals = Arc::new(Mutex::new(Vec::new()));
+/// let sink = Arc::clone(&totals);
+/// lines
+///     .flat_map(|l: String| l.split(' ').map(String::from).collect::<Vec<_>>())
+///     .map(|w| (w, 1_u64))
+///     .reduce_by_key(|a, b| a + b)
+///     .foreach_rdd(move |rdd, _time| {
+///         let mut counts = rdd.collect()?;
+///         counts.sort();
+///         sink.lock().unwrap().push(counts);
+///         Ok(())
+///     })?;
+/// ssc.start()?;
+/// queue.push(vec!["a b a".to_string()]);
+/// clock.advance(Duration::from_secs(1));
+/// ssc.await_batch(spate_core::BatchTime(1000))?;
+/// ssc.stop(false)?;
+/// assert_eq!(totals.lock().unwrap()[0], vec![("a".to_string(), 2), ("b".to_string(), 1)]);
+/// # Ok::<(), spate_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct StreamingContext {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Configures a [`StreamingContext`]; see [`StreamingContext::builder`].
+pub struct StreamingContextBuilder {
+    sc: SpateContext,
+    batch: Duration,
+    clock: Option<Arc<dyn Clock>>,
+    partitions: Option<usize>,
+    max_records_per_batch: Option<u64>,
+}
+
+impl StreamingContextBuilder {
+    /// The micro-batch interval (default 1 s).
+    pub fn batch_interval(mut self, interval: Duration) -> Self {
+        self.batch = interval;
+        self
+    }
+
+    /// The clock that drives batches (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// A shared clock.
+    pub fn shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// How many partitions input batches and keyed operators use (default: the executor's
+    /// parallelism).
+    pub fn partitions(mut self, partitions: usize) -> Self {
+        self.partitions = Some(partitions);
+        self
+    }
+
+    /// The most records a source may deliver per batch (default: unlimited).
+    pub fn max_records_per_batch(mut self, max: u64) -> Self {
+        self.max_records_per_batch = Some(max);
+        self
+    }
+
+    /// Checks the configuration and creates the context.
+    pub fn build(self) -> Result<StreamingContext> {
+        let batch_ms = whole_millis("batch_interval", self.batch)?;
+        if self.partitions == Some(0) {
+            return Err(Error::invalid("partitions", 0, "must be at least 1"));
+        }
+        if self.max_records_per_batch == Some(0) {
+            return Err(Error::invalid(
+                "max_records_per_batch",
+                0,
+                "must be at least 1",
+            ));
+        }
+        let partitions = self
+            .partitions
+            .unwrap_or_else(|| self.sc.default_parallelism());
+        Ok(StreamingContext {
+            inner: Arc::new(Inner {
+                batch_ms,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+                shared: Arc::new(GraphShared::new()),
+                graph: Mutex::new(Graph::default()),
+                partitions,
+                max_records_per_batch: self.max_records_per_batch,
+                run: Mutex::new(RunState {
+                    lifecycle: Lifecycle::Initialized,
+                    last_completed: None,
+                    failure: None,
+                    failure_text: None,
+                }),
+                run_signal: Condvar::new(),
+                stop_mode: AtomicU8::new(RUN),
+                listeners: Mutex::new(Vec::new()),
+                history: Mutex::new(VecDeque::new()),
+                thread: Mutex::new(None),
+                generator: Mutex::new(None),
+                resume_at: Mutex::new(None),
+                resume_offsets: Mutex::new(Vec::new()),
+                recovered_from: Mutex::new(None),
+                checkpointer: Mutex::new(None),
+                sc: self.sc,
+            }),
+        })
+    }
+}
+
+impl StreamingContext {
+    /// Starts configuring a context on `sc`.
+    pub fn builder(sc: &SpateContext) -> StreamingContextBuilder {
+        StreamingContextBuilder {
+            sc: sc.clone(),
+            batch: Duration::from_secs(1),
+            clock: None,
+            partitions: None,
+            max_records_per_batch: None,
+        }
+    }
+
+    /// A context on `sc` with the system clock and the given batch interval.
+    pub fn new(sc: &SpateContext, batch_interval: Duration) -> Result<StreamingContext> {
+        StreamingContext::builder(sc)
+            .batch_interval(batch_interval)
+            .build()
+    }
+
+    /// The batch context's RDD context.
+    pub fn spate_context(&self) -> &SpateContext {
+        &self.inner.sc
+    }
+
+    /// The batch interval.
+    pub fn batch_interval(&self) -> Duration {
+        Duration::from_millis(self.inner.batch_ms)
+    }
+
+    /// The default number of partitions of input batches and keyed operators.
+    pub fn default_partitions(&self) -> usize {
+        self.inner.partitions
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<GraphShared> {
+        &self.inner.shared
+    }
+
+    pub(crate) fn register<T: Data>(&self, node: Arc<StreamNode<T>>) -> DStream<T> {
+        lock(&self.inner.graph)
+            .nodes
+            .push(Arc::clone(&node) as Arc<dyn AnyNode>);
+        DStream {
+            node,
+            ssc: self.clone(),
+        }
+    }
+
+    pub(crate) fn ensure_not_started(&self, action: &'static str) -> Result<()> {
+        match lock(&self.inner.run).lifecycle {
+            Lifecycle::Initialized => Ok(()),
+            Lifecycle::Active => Err(Error::Lifecycle {
+                action,
+                state: "already started",
+            }),
+            Lifecycle::Stopped => Err(Error::Lifecycle {
+                action,
+                state: "stopped",
+            }),
+        }
+    }
+
+    pub(crate) fn add_output(&self, op: OutputOp) -> Result<()> {
+        self.ensure_not_started("add an output operation")?;
+        lock(&self.inner.graph).outputs.push(op);
+        Ok(())
+    }
+
+    /// A stream fed by `source`.
+    pub fn source_stream<S: Source>(&self, source: S) -> Result<DStream<S::Item>> {
+        self.ensure_not_started("add a source")?;
+        let name = source.name();
+        let fetched = Arc::new(Mutex::new(BTreeMap::new()));
+        let input = Arc::new(InputNode {
+            source: Mutex::new(source),
+            name: name.clone(),
+            fetched: Arc::clone(&fetched),
+            node: std::sync::OnceLock::new(),
+            sc: self.inner.sc.clone(),
+            partitions: self.inner.partitions,
+        });
+        let sc = self.inner.sc.clone();
+        let node = StreamNode::new(
+            &self.inner.shared,
+            "source",
+            self.inner.batch_ms,
+            Vec::new(),
+            name,
+            move |t| {
+                let taken = lock(&fetched).remove(&t);
+                Ok(Some(taken.unwrap_or_else(|| sc.empty())))
+            },
+        );
+        let _ = input.node.set(Arc::clone(&node));
+        lock(&self.inner.graph).inputs.push(input);
+        Ok(self.register(node))
+    }
+
+    /// An in-memory queue stream (Spark's `queueStream`) and the handle to feed it.
+    pub fn queue_stream<T: Data>(
+        &self,
+        one_at_a_time: bool,
+    ) -> Result<(QueueHandle<T>, DStream<T>)> {
+        let (handle, source) = QueueSource::new(one_at_a_time);
+        Ok((handle, self.source_stream(source)?))
+    }
+
+    /// The union of several streams of the same type and interval.
+    pub fn union<T: Data>(&self, streams: &[DStream<T>]) -> Result<DStream<T>> {
+        let (first, rest) = streams
+            .split_first()
+            .ok_or_else(|| Error::invalid("streams", "[]", "union needs at least one stream"))?;
+        rest.iter().try_fold(first.clone(), |acc, s| acc.union(s))
+    }
+
+    /// Registers a listener for batch events.
+    pub fn add_listener(&self, listener: impl StreamingListener) {
+        lock(&self.inner.listeners).push(Arc::new(listener));
+    }
+
+    /// Metrics of completed batches, oldest first (the last 10 000).
+    pub fn batch_history(&self) -> Vec<BatchInfo> {
+        lock(&self.inner.history).iter().cloned().collect()
+    }
+
+    /// Starts generating batches on a background thread.
+    pub fn start(&self) -> Result<()> {
+        {
+            let run = lock(&self.inner.run);
+            match run.lifecycle {
+                Lifecycle::Initialized => {}
+                Lifecycle::Active => {
+                    return Err(Error::Lifecycle {
+                        action: "start",
+                        state: "already started",
+                    });
+                }
+                Lifecycle::Stopped => {
+                    return Err(Error::Lifecycle {
+                        action: "start",
+                        state: "stopped (create a new context to run again)",
+                    });
+                }
+            }
+        }
+        let first = self.prepare_start()?;
+        lock(&self.inner.run).lifecycle = Lifecycle::Active;
+        let inner = Arc::clone(&self.inner);
+        let handle = std::thread::Builder::new()
+            .name("spate-batches".into())
+            .spawn(move || run_loop(inner, first))
+            .map_err(|e| Error::io("spate-batches thread", e))?;
+        *lock(&self.inner.generator) = Some(handle.thread().id());
+        *lock(&self.inner.thread) = Some(handle);
+        Ok(())
+    }
+
+    /// Validates the graph, fixes the zero time and starts sources; returns the first batch.
+    fn prepare_start(&self) -> Result<BatchTime> {
+        let inner = &self.inner;
+        let (inputs, nodes) = {
+            let graph = lock(&inner.graph);
+            if graph.outputs.is_empty() {
+                return Err(Error::NoOutputOperations);
+            }
+            (graph.inputs.clone(), graph.nodes.clone())
+        };
+        let first = match *lock(&inner.resume_at) {
+            Some(t) => t,
+            None => {
+                let now = inner.clock.now_ms();
+                let zero = if inner.clock.aligns_start() {
+                    now - now % inner.batch_ms
+                } else {
+                    now
+                };
+                inner.shared.zero_ms.store(zero, Ordering::Relaxed);
+                BatchTime(zero + inner.batch_ms)
+            }
+        };
+        for node in &nodes {
+            if let Some(state) = node.stateful() {
+                state.on_start()?;
+            }
+        }
+        let offsets = std::mem::take(&mut *lock(&inner.resume_offsets));
+        for (i, input) in inputs.iter().enumerate() {
+            input.start()?;
+            match offsets.get(i) {
+                Some(Some(offset)) => input.seek(offset)?,
+                Some(None) => tracing::warn!(
+                    source = %input.name(),
+                    "source is not replayable: records it delivered after the checkpoint are not replayed"
+                ),
+                None => {}
+            }
+        }
+        tracing::info!(
+            batch_ms = inner.batch_ms,
+            first_batch = first.0,
+            inputs = inputs.len(),
+            executor = %inner.sc.executor_name(),
+            "streaming context started"
+        );
+        Ok(first)
+    }
+
+    /// Stops generating batches. With `graceful`, the batch in progress finishes and one
+    /// more batch runs at once to drain data the sources already hold; otherwise only the
+    /// batch in progress finishes. Returns when the generator thread has exited, or at once
+    /// when called from inside an output operation.
+    pub fn stop(&self, graceful: bool) -> Result<()> {
+        let mode = if graceful { STOP_GRACEFUL } else { STOP_NOW };
+        self.inner.stop_mode.fetch_max(mode, Ordering::SeqCst);
+        self.inner.clock.wake();
+        {
+            let mut run = lock(&self.inner.run);
+            if run.lifecycle == Lifecycle::Initialized {
+                run.lifecycle = Lifecycle::Stopped;
+                self.inner.run_signal.notify_all();
+                return Ok(());
+            }
+        }
+        let on_generator = *lock(&self.inner.generator) == Some(std::thread::current().id());
+        if on_generator {
+            return Ok(());
+        }
+        let handle = lock(&self.inner.thread).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+        Ok(())
+    }
+
+    /// Blocks until the context stops; returns the error that stopped it, if any.
+    pub fn await_termination(&self) -> Result<()> {
+        let mut run = lock(&self.inner.run);
+        while run.lifecycle != Lifecycle::Stopped {
+            run = self
+                .inner
+                .run_signal
+                .wait(run)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        take_failure(&mut run)
+    }
+
+    /// Like [`await_termination`](Self::await_termination) with a timeout: `Ok(true)` if the
+    /// context stopped, `Ok(false)` if the time ran out first.
+    pub fn await_termination_or_timeout(&self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        let mut run = lock(&self.inner.run);
+        while run.lifecycle != Lifecycle::Stopped {
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            run = self
+                .inner
+                .run_signal
+                .wait_timeout(run, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        take_failure(&mut run).map(|()| true)
+    }
+
+    /// Blocks until the batch at `time` has completed. Fails if the context stops first.
+    /// With a [`ManualClock`](super::ManualClock), advance the clock, then call this.
+    pub fn await_batch(&self, time: BatchTime) -> Result<()> {
+        let mut run = lock(&self.inner.run);
+        loop {
+            if run.last_completed.is_some_and(|t| t >= time) {
+                return Ok(());
+            }
+            if run.lifecycle == Lifecycle::Stopped {
+                take_failure(&mut run)?;
+                return Err(Error::Stopped);
+            }
+            run = self
+                .inner
+                .run_signal
+                .wait(run)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// The time of the last completed batch.
+    pub fn last_completed_batch(&self) -> Option<BatchTime> {
+        lock(&self.inner.run).last_completed
+    }
+
+    /// The context's zero time: batch `k` has time `zero + k·interval`.
+    pub fn zero_time(&self) -> BatchTime {
+        BatchTime(self.inner.shared.zero())
+    }
+}
+
+fn take_failure(run: &mut RunState) -> Result<()> {
+    if let Some(e) = run.failure.take() {
+        return Err(e);
+    }
+    if let Some(text) = &run.failure_text {
+        return Err(Error::Source {
+            source_name: "streaming context".into(),
+            message: format!("stopped after a failed batch: {text}"),
+        });
+    }
+    Ok(())
+}
+
+/// The batch generator: waits for each batch time, runs the batch, repeats.
+fn run_loop(inner: Arc<Inner>, first: BatchTime) {
+    let mut t = first;
+    let mut failure = None;
+    let mut draining = false;
+    loop {
+        let mode = inner.stop_mode.load(Ordering::SeqCst);
+        if mode == STOP_NOW || (draining && mode != RUN) {
+            break;
+        }
+        if mode == STOP_GRACEFUL {
+            // Process one more batch immediately, with whatever the sources hold.
+            draining = true;
+        } else {
+            let now = inner.clock.wait_until(t.0);
+            if now < t.0 {
+                continue; // woken early: re-check the stop flag
+            }
+        }
+        match run_batch(&inner, t) {
+            Ok(info) => publish(&inner, info),
+            Err(e) => {
+                tracing::error!(batch = t.0, "batch failed, stopping the context: {e}");
+                failure = Some(Error::BatchFailed {
+                    time: t,
+                    source: Box::new(e),
+                });
+                break;
+            }
+        }
+        if all_exhausted(&inner) {
+            tracing::info!(batch = t.0, "all sources exhausted; stopping");
+            break;
+        }
+        t = t.plus_ms(inner.batch_ms);
+    }
+    let inputs = lock(&inner.graph).inputs.clone();
+    for input in inputs {
+        input.stop();
+    }
+    let listeners = lock(&inner.listeners).clone();
+    for l in &listeners {
+        l.on_stopped(failure.as_ref());
+    }
+    let mut run = lock(&inner.run);
+    run.failure_text = failure.as_ref().map(ToString::to_string);
+    run.failure = failure;
+    run.lifecycle = Lifecycle::Stopped;
+    inner.run_signal.notify_all();
+}
+
+fn all_exhausted(inner: &Inner) -> bool {
+    let graph = lock(&inner.graph);
+    !graph.inputs.is_empty() && graph.inputs.iter().all(|i| i.is_exhausted())
+}
+
+/// Runs every step of one batch.
+pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
+    let started = Instant::now();
+    let scheduling_delay_ms = inner.clock.now_ms().saturating_sub(t.0);
+    let (inputs, nodes) = {
+        let graph = lock(&inner.graph);
+        (graph.inputs.clone(), graph.nodes.clone())
+    };
+    let limit = inner.max_records_per_batch;
+    let (mut records_in, mut skipped, mut bytes) = (0, 0, 0);
+    for input in &inputs {
+        let (n, s, b) = input.fetch(t, limit)?;
+        records_in += n;
+        skipped += s;
+        bytes += b;
+    }
+    {
+        let graph = lock(&inner.graph);
+        for op in &graph.outputs {
+            (op.run)(t).inspect_err(|_| {
+                tracing::debug!(output = op.name, node = op.node.meta().id, "output failed");
+            })?;
+        }
+    }
+    let mut state_size = 0;
+    for node in &nodes {
+        if let Some(state) = node.stateful() {
+            state.commit(t)?;
+            state_size += state.state_size() as u64;
+        }
+    }
+    for node in &nodes {
+        node.freeze(t)?;
+    }
+    for node in &nodes {
+        node.forget_old(t);
+    }
+    let checkpoint_ms = match lock(&inner.checkpointer).as_mut() {
+        Some(checkpointer) => checkpointer.after_batch(inner, t)?,
+        None => None,
+    };
+    let processing_time_ms = started.elapsed().as_millis() as u64;
+    Ok(BatchInfo {
+        batch_time: t,
+        records_in,
+        input_rate: records_in as f64 * 1000.0 / inner.batch_ms as f64,
+        records_skipped: skipped,
+        bytes_in: bytes,
+        scheduling_delay_ms,
+        processing_time_ms,
+        total_delay_ms: scheduling_delay_ms + processing_time_ms,
+        state_size,
+        rate_limit: limit,
+        checkpoint_ms,
+    })
+}
+
+fn publish(inner: &Inner, info: BatchInfo) {
+    tracing::info!(
+        batch = info.batch_time.0,
+        records = info.records_in,
+        skipped = info.records_skipped,
+        scheduling_delay_ms = info.scheduling_delay_ms,
+        processing_ms = info.processing_time_ms,
+        state = info.state_size,
+        "batch completed"
+    );
+    let listeners = lock(&inner.listeners).clone();
+    for l in &listeners {
+        l.on_batch_completed(&info);
+    }
+    {
+        let mut history = lock(&inner.history);
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(info.clone());
+    }
+    let mut run = lock(&inner.run);
+    run.last_completed = Some(info.batch_time);
+    inner.run_signal.notify_all();
+}

@@ -1,0 +1,206 @@
+//! Where streams come from: the [`Source`] trait and the in-memory queue source.
+//!
+//! At every batch time the context asks each source for the records of that batch. A
+//! *replayable* source also reports an [`SourceOffset`] after each batch and can
+//! [`seek`](Source::seek) back to one, which is what checkpoint recovery uses to reprocess
+//! exactly the batches after the last checkpoint. Sockets, files, directories, generators
+//! live in `spate-io`; the queue source is here because tests and examples everywhere use it.
+
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::storage::lock;
+use crate::time::BatchTime;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// The records of one batch, and what the source had to skip to produce them.
+#[derive(Debug)]
+pub struct SourceBatch<T> {
+    /// The batch's records.
+    pub records: Vec<T>,
+    /// Input units (lines, messages) that could not be turned into records: malformed,
+    /// invalid UTF-8, over-long. They are counted in the batch metrics, never dropped
+    /// silently.
+    pub skipped: u64,
+    /// Bytes read for this batch, if the source knows.
+    pub bytes: u64,
+}
+
+impl<T> SourceBatch<T> {
+    /// A batch of `records` with nothing skipped.
+    pub fn new(records: Vec<T>) -> SourceBatch<T> {
+        SourceBatch {
+            records,
+            skipped: 0,
+            bytes: 0,
+        }
+    }
+}
+
+impl<T> Default for SourceBatch<T> {
+    fn default() -> Self {
+        SourceBatch::new(Vec::new())
+    }
+}
+
+/// A serialized position in a replayable source (a byte offset, a file list …).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SourceOffset(pub Vec<u8>);
+
+impl SourceOffset {
+    /// Encodes a position.
+    pub fn encode<P: Serialize>(position: &P) -> Result<SourceOffset> {
+        bincode::serialize(position)
+            .map(SourceOffset)
+            .map_err(|e| Error::Serialization {
+                what: "source offset".into(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Decodes a position written by [`encode`](SourceOffset::encode).
+    pub fn decode<P: DeserializeOwned>(&self) -> Result<P> {
+        bincode::deserialize(&self.0).map_err(|e| Error::Serialization {
+            what: "source offset".into(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A stream's origin, polled once per batch by the context's batch generator.
+///
+/// Implementations that read from the outside world (sockets) typically run a receiver
+/// thread from [`start`](Source::start) into a bounded buffer and drain it in
+/// [`next_batch`](Source::next_batch).
+pub trait Source: Send + 'static {
+    /// The record type.
+    type Item: Data;
+
+    /// A short name for logs and metrics.
+    fn name(&self) -> String;
+
+    /// Called once when the context starts.
+    fn start(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The records of the batch ending at `time`: at most `max_records` if given (rate
+    /// limiting); records beyond it stay in the source for later batches.
+    fn next_batch(
+        &mut self,
+        time: BatchTime,
+        max_records: Option<u64>,
+    ) -> Result<SourceBatch<Self::Item>>;
+
+    /// Whether the source is finished and will never produce another record. A context
+    /// whose sources are all finished stops by itself after processing the last batch.
+    fn is_exhausted(&self) -> bool {
+        false
+    }
+
+    /// The position after the last batch returned, for replayable sources.
+    fn offset(&self) -> Option<SourceOffset> {
+        None
+    }
+
+    /// Rewinds to a position reported by [`offset`](Source::offset).
+    fn seek(&mut self, offset: &SourceOffset) -> Result<()> {
+        let _ = offset;
+        Err(Error::Source {
+            source_name: self.name(),
+            message: "this source is not replayable".into(),
+        })
+    }
+
+    /// Releases resources; called once when the context stops.
+    fn stop(&mut self) {}
+}
+
+/// The producer side of a queue stream: push batches (or records) from any thread.
+#[derive(Clone)]
+pub struct QueueHandle<T> {
+    queue: Arc<Mutex<QueueState<T>>>,
+}
+
+struct QueueState<T> {
+    batches: VecDeque<Vec<T>>,
+    closed: bool,
+}
+
+impl<T: Data> QueueHandle<T> {
+    /// Enqueues one batch's worth of records.
+    pub fn push(&self, records: Vec<T>) {
+        lock(&self.queue).batches.push_back(records);
+    }
+
+    /// Marks the queue finished: once drained, the source is exhausted.
+    pub fn close(&self) {
+        lock(&self.queue).closed = true;
+    }
+
+    /// Batches waiting to be consumed.
+    pub fn pending(&self) -> usize {
+        lock(&self.queue).batches.len()
+    }
+}
+
+/// An in-memory queue of batches (Spark's `queueStream`): with `one_at_a_time`, each batch
+/// takes one queued `Vec`; otherwise it takes everything queued.
+pub struct QueueSource<T> {
+    queue: Arc<Mutex<QueueState<T>>>,
+    one_at_a_time: bool,
+}
+
+impl<T: Data> QueueSource<T> {
+    /// A queue source and its producer handle.
+    pub fn new(one_at_a_time: bool) -> (QueueHandle<T>, QueueSource<T>) {
+        let queue = Arc::new(Mutex::new(QueueState {
+            batches: VecDeque::new(),
+            closed: false,
+        }));
+        (
+            QueueHandle {
+                queue: Arc::clone(&queue),
+            },
+            QueueSource {
+                queue,
+                one_at_a_time,
+            },
+        )
+    }
+}
+
+impl<T: Data> Source for QueueSource<T> {
+    type Item = T;
+
+    fn name(&self) -> String {
+        "queue".to_string()
+    }
+
+    fn next_batch(&mut self, _time: BatchTime, max_records: Option<u64>) -> Result<SourceBatch<T>> {
+        let mut q = lock(&self.queue);
+        let mut records = Vec::new();
+        let limit = max_records.map_or(usize::MAX, |m| m as usize);
+        while let Some(front) = q.batches.front_mut() {
+            let room = limit - records.len();
+            if front.len() > room {
+                records.extend(front.drain(..room));
+                break;
+            }
+            if let Some(batch) = q.batches.pop_front() {
+                records.extend(batch);
+            }
+            if self.one_at_a_time || records.len() >= limit {
+                break;
+            }
+        }
+        Ok(SourceBatch::new(records))
+    }
+
+    fn is_exhausted(&self) -> bool {
+        let q = lock(&self.queue);
+        q.closed && q.batches.is_empty()
+    }
+}

@@ -1,0 +1,770 @@
+//! State carried across batches: the keyed-state primitive and the operators built on it
+//! (`update_state_by_key`, `map_with_state`, and incremental windows in `window.rs`).
+//!
+//! # The keyed-state primitive
+//!
+//! A [`StateStore`] holds one partition of state per output partition, keyed by the same
+//! hash partitioner as the operator's input, so the batch's records reach their state
+//! without a second shuffle. A task for partition `p` of batch `t` reads the committed
+//! state and the batch's records and returns its output records together with a *delta*;
+//! the delta is held as pending, and only when every output operation of batch `t` has
+//! succeeded are all deltas applied ("keyed state folded at batch end"). Hence:
+//!
+//! - a failed or retried task recomputes from the same committed state: no double counting;
+//! - a failed batch leaves the state as it was after the previous batch;
+//! - after the fold, a checkpoint sees a consistent state for one batch time.
+
+use super::DStream;
+use super::node::{StatefulNode, StreamNode};
+use crate::data::{Data, Key};
+use crate::error::{Error, Result};
+use crate::partitioner::HashPartitioner;
+use crate::plan::{Batch, Node, Op, TypeOps, ZipFn, boxed, downcast};
+use crate::rdd::Rdd;
+use crate::storage::lock;
+use crate::time::{BatchTime, whole_millis};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+/// One partition of an operator's state, and how a batch's changes are applied to it.
+pub(crate) trait PartState: Default + Send + Serialize + DeserializeOwned + 'static {
+    /// The changes one batch makes to the partition.
+    type Delta: Send + 'static;
+
+    /// Folds a batch's changes into the committed state.
+    fn apply(&mut self, delta: Self::Delta);
+
+    /// Entries held, for metrics.
+    fn len(&self) -> usize;
+}
+
+struct Slot<P: PartState> {
+    state: P,
+    pending: Option<(BatchTime, P::Delta)>,
+}
+
+/// Committed state plus the pending deltas of the batch in progress, one slot per partition.
+pub(crate) struct StateStore<P: PartState> {
+    slots: Vec<Mutex<Slot<P>>>,
+}
+
+impl<P: PartState> StateStore<P> {
+    pub fn new(partitions: usize) -> StateStore<P> {
+        StateStore {
+            slots: (0..partitions.max(1))
+                .map(|_| {
+                    Mutex::new(Slot {
+                        state: P::default(),
+                        pending: None,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    pub fn partitions(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Runs `f` on the committed state of partition `p` and records its delta as pending
+    /// for batch `t` (replacing the delta of an earlier attempt).
+    pub fn compute<R>(
+        &self,
+        p: usize,
+        t: BatchTime,
+        f: impl FnOnce(&P) -> (R, P::Delta),
+    ) -> Result<R> {
+        let slot = self
+            .slots
+            .get(p)
+            .ok_or_else(|| Error::internal(format!("state partition {p} out of range")))?;
+        let mut slot = lock(slot);
+        let (out, delta) = f(&slot.state);
+        slot.pending = Some((t, delta));
+        Ok(out)
+    }
+
+    /// Reads partition `p` (committed state and the pending delta, if any).
+    pub fn read<R>(
+        &self,
+        p: usize,
+        f: impl FnOnce(&P, Option<&(BatchTime, P::Delta)>) -> R,
+    ) -> Result<R> {
+        let slot = self
+            .slots
+            .get(p)
+            .ok_or_else(|| Error::internal(format!("state partition {p} out of range")))?;
+        let slot = lock(slot);
+        Ok(f(&slot.state, slot.pending.as_ref()))
+    }
+
+    /// Partitions without a pending delta for batch `t`.
+    pub fn missing(&self, t: BatchTime) -> Vec<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| lock(s).pending.as_ref().is_none_or(|(pt, _)| *pt != t))
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    /// Applies every pending delta of batch `t`.
+    pub fn commit(&self, t: BatchTime) {
+        for slot in &self.slots {
+            let mut slot = lock(slot);
+            match slot.pending.take() {
+                Some((pt, delta)) if pt == t => slot.state.apply(delta),
+                Some(other) => slot.pending = Some(other),
+                None => {}
+            }
+        }
+    }
+
+    /// Replaces partition `p`'s committed state.
+    pub fn set(&self, p: usize, state: P) {
+        if let Some(slot) = self.slots.get(p) {
+            let mut slot = lock(slot);
+            slot.state = state;
+            slot.pending = None;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.iter().map(|s| lock(s).state.len()).sum()
+    }
+
+    pub fn snapshot(&self) -> Result<Vec<u8>> {
+        let parts: Vec<Vec<u8>> = self
+            .slots
+            .iter()
+            .map(|s| {
+                bincode::serialize(&lock(s).state).map_err(|e| Error::Serialization {
+                    what: "operator state".into(),
+                    message: e.to_string(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        bincode::serialize(&parts).map_err(|e| Error::Serialization {
+            what: "operator state".into(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn restore(&self, bytes: &[u8]) -> Result<()> {
+        let parts: Vec<Vec<u8>> =
+            bincode::deserialize(bytes).map_err(|e| Error::Serialization {
+                what: "operator state".into(),
+                message: e.to_string(),
+            })?;
+        if parts.len() != self.slots.len() {
+            return Err(Error::Serialization {
+                what: "operator state".into(),
+                message: format!(
+                    "snapshot has {} partitions, the operator has {}",
+                    parts.len(),
+                    self.slots.len()
+                ),
+            });
+        }
+        for (p, bytes) in parts.iter().enumerate() {
+            let state: P = bincode::deserialize(bytes).map_err(|e| Error::Serialization {
+                what: "operator state".into(),
+                message: e.to_string(),
+            })?;
+            self.set(p, state);
+        }
+        Ok(())
+    }
+}
+
+/// Connects a [`StateStore`] to the node whose tasks fill it.
+pub(crate) struct StatefulOp<P: PartState, T> {
+    pub store: Arc<StateStore<P>>,
+    pub node: OnceLock<Weak<StreamNode<T>>>,
+    pub on_start: Mutex<Option<Box<dyn FnOnce(&StateStore<P>) -> Result<()> + Send>>>,
+}
+
+impl<P: PartState, T: Data> StatefulOp<P, T> {
+    pub fn new(store: Arc<StateStore<P>>) -> Arc<StatefulOp<P, T>> {
+        Arc::new(StatefulOp {
+            store,
+            node: OnceLock::new(),
+            on_start: Mutex::new(None),
+        })
+    }
+
+    pub fn attach(&self, node: &Arc<StreamNode<T>>) {
+        let _ = self.node.set(Arc::downgrade(node));
+    }
+}
+
+impl<P: PartState, T: Data> StatefulNode for StatefulOp<P, T> {
+    fn commit(&self, t: BatchTime) -> Result<()> {
+        let Some(node) = self.node.get().and_then(Weak::upgrade) else {
+            return Ok(());
+        };
+        let Some(rdd) = node.get_or_compute(t)? else {
+            return Ok(());
+        };
+        let missing = self.store.missing(t);
+        if !missing.is_empty() {
+            // Nothing downstream read these partitions this batch; compute them so the
+            // state still advances.
+            rdd.run_partitions_subset(&missing)?;
+        }
+        if super::node::AnyNode::meta(&*node).remember_ms() > 0 {
+            // Later batches will read this batch's output after the fold: freeze it now so
+            // it can never be recomputed against the new state.
+            node.replace_generated(t, rdd.materialize()?);
+        }
+        self.store.commit(t);
+        Ok(())
+    }
+
+    fn state_size(&self) -> usize {
+        self.store.len()
+    }
+
+    fn on_start(&self) -> Result<()> {
+        match lock(&self.on_start).take() {
+            Some(load) => load(&self.store),
+            None => Ok(()),
+        }
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>> {
+        self.store.snapshot()
+    }
+
+    fn restore(&self, bytes: &[u8]) -> Result<()> {
+        self.store.restore(bytes)
+    }
+}
+
+/// What identifies a stateful operator: name, parameters (for the graph fingerprint), its
+/// interval, its store and how to load an initial state.
+pub(crate) struct StatefulParts<P: PartState> {
+    pub name: &'static str,
+    pub params: String,
+    pub slide_ms: u64,
+    pub store: Arc<StateStore<P>>,
+    pub on_start: Option<Box<dyn FnOnce(&StateStore<P>) -> Result<()> + Send>>,
+}
+
+/// Builds the per-batch node of a stateful operator: partition `p` of batch `t` is
+/// `task(store, p, t, inputs)` over the given dependencies, and the node is registered with
+/// its store.
+pub(crate) fn stateful_stream<P: PartState, In: Data, Out: Data>(
+    input: &DStream<In>,
+    op: StatefulParts<P>,
+    deps: impl Fn(BatchTime) -> Result<Option<Vec<crate::plan::Dep>>> + Send + Sync + 'static,
+    task: impl Fn(&StateStore<P>, usize, BatchTime, Vec<Vec<Batch>>) -> Result<Vec<Out>>
+    + Send
+    + Sync
+    + 'static,
+) -> DStream<Out> {
+    let StatefulParts {
+        name,
+        params,
+        slide_ms,
+        store,
+        on_start,
+    } = op;
+    let op = StatefulOp::<P, Out>::new(Arc::clone(&store));
+    *lock(&op.on_start) = on_start;
+    let sc = input.ssc.spate_context().clone();
+    let task = Arc::new(task);
+    let node = StreamNode::with_state(
+        input.ssc.shared(),
+        name,
+        slide_ms,
+        vec![input.any_node()],
+        params,
+        Some(Arc::clone(&op) as Arc<dyn StatefulNode>),
+        move |t| {
+            let Some(deps) = deps(t)? else {
+                return Ok(None);
+            };
+            let partitions = store.partitions();
+            let store = Arc::clone(&store);
+            let task = Arc::clone(&task);
+            let zip: ZipFn = Arc::new(move |p, inputs| Ok(boxed(task(&store, p, t, inputs)?)));
+            Ok(Some(Rdd::from_node(Node::new(
+                &sc.env,
+                name,
+                partitions,
+                None,
+                TypeOps::of::<Out>(),
+                Op::CoPartition { deps, f: zip },
+            ))))
+        },
+    );
+    op.attach(&node);
+    input.ssc.register(node)
+}
+
+// ------------------------------------------------------------------ update_state_by_key
+
+/// State of `update_state_by_key`: the whole map is replaced every batch.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound = "K: Key, S: Data")]
+pub(crate) struct FullState<K: Key, S: Data> {
+    pub map: FxHashMap<K, S>,
+}
+
+impl<K: Key, S: Data> Default for FullState<K, S> {
+    fn default() -> Self {
+        FullState {
+            map: FxHashMap::default(),
+        }
+    }
+}
+
+impl<K: Key, S: Data> PartState for FullState<K, S> {
+    type Delta = FxHashMap<K, S>;
+
+    fn apply(&mut self, delta: Self::Delta) {
+        self.map = delta;
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// Loads an initial state RDD into a store partitioned by `HashPartitioner(n)`.
+fn load_initial<K: Key, S: Data, P: PartState>(
+    initial: Rdd<(K, S)>,
+    into: impl Fn(Vec<(K, S)>) -> P + Send + 'static,
+) -> Box<dyn FnOnce(&StateStore<P>) -> Result<()> + Send> {
+    Box::new(move |store: &StateStore<P>| {
+        let parts = initial
+            .partition_by(HashPartitioner::new(store.partitions()))
+            .collect_partitions()?;
+        for (p, records) in parts.into_iter().enumerate() {
+            store.set(p, into(records));
+        }
+        Ok(())
+    })
+}
+
+impl<K: Key, V: Data> DStream<(K, V)> {
+    /// Keeps a state per key across batches (Spark's `updateStateByKey`): every batch,
+    /// `update(new_values, previous_state)` is called for **every** key that has a state or
+    /// new values; returning `None` removes the key. The stream holds the full state after
+    /// each batch.
+    ///
+    /// Cost: O(state + batch) per batch, since every key is visited. For large states
+    /// where most keys are idle prefer [`map_with_state`](Self::map_with_state), which
+    /// costs O(batch) and supports timeouts.
+    pub fn update_state_by_key<S: Data>(
+        &self,
+        update: impl Fn(&[V], Option<S>) -> Option<S> + Send + Sync + 'static,
+    ) -> DStream<(K, S)> {
+        self.update_state_by_key_with(update, self.ssc.default_partitions(), None)
+    }
+
+    /// [`update_state_by_key`](Self::update_state_by_key) with a partition count and an
+    /// optional initial state.
+    pub fn update_state_by_key_with<S: Data>(
+        &self,
+        update: impl Fn(&[V], Option<S>) -> Option<S> + Send + Sync + 'static,
+        partitions: usize,
+        initial: Option<Rdd<(K, S)>>,
+    ) -> DStream<(K, S)> {
+        let partitions = partitions.max(1);
+        let store = Arc::new(StateStore::<FullState<K, S>>::new(partitions));
+        let parent = Arc::clone(&self.node);
+        let on_start = initial.map(|rdd| {
+            load_initial(rdd, |records| FullState {
+                map: records.into_iter().collect(),
+            })
+        });
+        stateful_stream(
+            self,
+            StatefulParts {
+                name: "update_state_by_key",
+                params: format!("{partitions}"),
+                slide_ms: self.slide_ms(),
+                store,
+                on_start,
+            },
+            move |t| {
+                Ok(parent
+                    .get_or_compute(t)?
+                    .map(|rdd| vec![rdd.dep_for_hash(partitions)]))
+            },
+            move |store, p, t, inputs| {
+                let mut groups: FxHashMap<K, Vec<V>> = FxHashMap::default();
+                for batch in inputs.into_iter().flatten() {
+                    for (k, v) in downcast::<(K, V)>(batch)? {
+                        groups.entry(k).or_default().push(v);
+                    }
+                }
+                store.compute(p, t, |state| {
+                    let mut next: FxHashMap<K, S> =
+                        FxHashMap::with_capacity_and_hasher(state.map.len(), Default::default());
+                    for (k, s) in &state.map {
+                        let values = groups.remove(k).unwrap_or_default();
+                        if let Some(s) = update(&values, Some(s.clone())) {
+                            next.insert(k.clone(), s);
+                        }
+                    }
+                    for (k, values) in groups {
+                        if let Some(s) = update(&values, None) {
+                            next.insert(k, s);
+                        }
+                    }
+                    let out: Vec<(K, S)> =
+                        next.iter().map(|(k, s)| (k.clone(), s.clone())).collect();
+                    (out, next)
+                })
+            },
+        )
+    }
+}
+
+// ------------------------------------------------------------------ map_with_state
+
+/// The state of one key as seen by a [`map_with_state`](DStream::map_with_state) function.
+#[derive(Debug)]
+pub struct State<S> {
+    value: Option<S>,
+    timing_out: bool,
+    removed: bool,
+}
+
+impl<S> State<S> {
+    /// Whether the key has a state.
+    pub fn exists(&self) -> bool {
+        self.value.is_some()
+    }
+
+    /// The key's state, if any.
+    pub fn get(&self) -> Option<&S> {
+        self.value.as_ref()
+    }
+
+    /// Sets the key's state. Ignored (the state is removed anyway) when the key is timing
+    /// out.
+    pub fn update(&mut self, value: S) {
+        if self.timing_out {
+            tracing::warn!("State::update on a key that is timing out is ignored");
+            return;
+        }
+        self.value = Some(value);
+        self.removed = false;
+    }
+
+    /// Removes the key's state.
+    pub fn remove(&mut self) {
+        self.value = None;
+        self.removed = true;
+    }
+
+    /// Whether this call is the key's timeout: it got no data for the spec's timeout, and
+    /// its state is removed after this call.
+    pub fn is_timing_out(&self) -> bool {
+        self.timing_out
+    }
+}
+
+type MapStateFn<K, V, S, U> = dyn Fn(&K, Option<V>, &mut State<S>) -> U + Send + Sync;
+
+/// How [`map_with_state`](DStream::map_with_state) maps records and keeps state: the
+/// function, an optional idle timeout, a partition count and an initial state.
+pub struct StateSpec<K, V, S, U> {
+    func: Arc<MapStateFn<K, V, S, U>>,
+    timeout: Option<Duration>,
+    partitions: Option<usize>,
+    initial: Option<Rdd<(K, S)>>,
+}
+
+impl<K: Key, V: Data, S: Data, U: Data> StateSpec<K, V, S, U> {
+    /// A spec calling `f(key, value, state)` for every record, and `f(key, None, state)`
+    /// with `state.is_timing_out()` for keys that time out. Each call's return value is one
+    /// record of the mapped stream.
+    pub fn function(f: impl Fn(&K, Option<V>, &mut State<S>) -> U + Send + Sync + 'static) -> Self {
+        StateSpec {
+            func: Arc::new(f),
+            timeout: None,
+            partitions: None,
+            initial: None,
+        }
+    }
+
+    /// Removes the state of keys that received no record for `timeout` (checked at every
+    /// batch: a key last seen in batch `b` times out in the first batch `t` with
+    /// `b < t - timeout`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The number of state partitions (default: the context's default).
+    pub fn partitions(mut self, partitions: usize) -> Self {
+        self.partitions = Some(partitions);
+        self
+    }
+
+    /// State to start from.
+    pub fn initial_state(mut self, initial: Rdd<(K, S)>) -> Self {
+        self.initial = Some(initial);
+        self
+    }
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Timed<S> {
+    state: S,
+    last_seen_ms: u64,
+}
+
+/// State of `map_with_state`: the map and, when a timeout is set, buckets of keys by the
+/// batch they were last seen in, so finding timed-out keys costs O(expired), not O(state).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound = "K: Key, S: Data")]
+pub(crate) struct TimedState<K: Key, S: Data> {
+    map: FxHashMap<K, Timed<S>>,
+    seen: VecDeque<(u64, Vec<K>)>,
+}
+
+impl<K: Key, S: Data> Default for TimedState<K, S> {
+    fn default() -> Self {
+        TimedState {
+            map: FxHashMap::default(),
+            seen: VecDeque::new(),
+        }
+    }
+}
+
+pub(crate) struct TimedDelta<K, S> {
+    changes: FxHashMap<K, Option<Timed<S>>>,
+    expired_buckets: usize,
+    seen_now: Option<(u64, Vec<K>)>,
+}
+
+impl<K: Key, S: Data> PartState for TimedState<K, S> {
+    type Delta = TimedDelta<K, S>;
+
+    fn apply(&mut self, delta: Self::Delta) {
+        for _ in 0..delta.expired_buckets {
+            self.seen.pop_front();
+        }
+        for (k, change) in delta.changes {
+            match change {
+                Some(v) => {
+                    self.map.insert(k, v);
+                }
+                None => {
+                    self.map.remove(&k);
+                }
+            }
+        }
+        if let Some(bucket) = delta.seen_now {
+            self.seen.push_back(bucket);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// The two streams of [`map_with_state`](DStream::map_with_state).
+pub struct MapWithStateStream<K, S, U> {
+    mapped: DStream<U>,
+    snapshots: DStream<(K, S)>,
+}
+
+impl<K: Key, S: Data, U: Data> MapWithStateStream<K, S, U> {
+    /// One record per call of the state function.
+    pub fn mapped(&self) -> DStream<U> {
+        self.mapped.clone()
+    }
+
+    /// The full state after every batch (Spark's `stateSnapshots`). O(state) per batch.
+    pub fn state_snapshots(&self) -> DStream<(K, S)> {
+        self.snapshots.clone()
+    }
+}
+
+impl<K: Key, V: Data> DStream<(K, V)> {
+    /// Maps every record with access to its key's state (Spark's `mapWithState`): the
+    /// function sees each record in batch order, may read, update or remove the state, and
+    /// returns one output record. Keys idle for the spec's timeout get a last call with
+    /// `is_timing_out()` and are removed, which keeps memory bounded.
+    ///
+    /// Cost: O(batch + timed-out keys) per batch, independent of the state size.
+    pub fn map_with_state<S: Data, U: Data>(
+        &self,
+        spec: StateSpec<K, V, S, U>,
+    ) -> Result<MapWithStateStream<K, S, U>> {
+        let partitions = spec.partitions.unwrap_or(self.ssc.default_partitions());
+        if partitions == 0 {
+            return Err(Error::invalid("partitions", 0, "must be at least 1"));
+        }
+        let timeout_ms = spec
+            .timeout
+            .map(|d| whole_millis("timeout", d))
+            .transpose()?;
+        let store = Arc::new(StateStore::<TimedState<K, S>>::new(partitions));
+        let parent = Arc::clone(&self.node);
+        let func = Arc::clone(&spec.func);
+        let on_start = spec.initial.map(|rdd| {
+            load_initial(rdd, move |records: Vec<(K, S)>| {
+                // Initial keys count as seen at time 0, so they time out like any other.
+                let seen = match timeout_ms {
+                    Some(_) if !records.is_empty() => {
+                        VecDeque::from([(0, records.iter().map(|(k, _)| k.clone()).collect())])
+                    }
+                    _ => VecDeque::new(),
+                };
+                let map = records
+                    .into_iter()
+                    .map(|(k, state)| {
+                        (
+                            k,
+                            Timed {
+                                state,
+                                last_seen_ms: 0,
+                            },
+                        )
+                    })
+                    .collect();
+                TimedState { map, seen }
+            })
+        });
+        let mapped = stateful_stream(
+            self,
+            StatefulParts {
+                name: "map_with_state",
+                params: format!("{partitions} {timeout_ms:?}"),
+                slide_ms: self.slide_ms(),
+                store: Arc::clone(&store),
+                on_start,
+            },
+            move |t| {
+                Ok(parent
+                    .get_or_compute(t)?
+                    .map(|rdd| vec![rdd.dep_for_hash(partitions)]))
+            },
+            move |store, p, t, inputs| {
+                let mut records = Vec::new();
+                for batch in inputs.into_iter().flatten() {
+                    records.extend(downcast::<(K, V)>(batch)?);
+                }
+                store.compute(p, t, |state| {
+                    map_partition(state, records, t, timeout_ms, &*func)
+                })
+            },
+        );
+        let snapshot_store = Arc::clone(&store);
+        let snapshots = mapped.derive("state_snapshots", String::new(), move |rdd, t| {
+            let store = Arc::clone(&snapshot_store);
+            Ok(rdd.narrow("state_snapshots", None, move |p, _| {
+                store.read(p, |state, pending| {
+                    let mut out: FxHashMap<K, S> = state
+                        .map
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.state.clone()))
+                        .collect();
+                    if let Some((pt, delta)) = pending
+                        && *pt == t
+                    {
+                        for (k, change) in &delta.changes {
+                            match change {
+                                Some(v) => {
+                                    out.insert(k.clone(), v.state.clone());
+                                }
+                                None => {
+                                    out.remove(k);
+                                }
+                            }
+                        }
+                    }
+                    out.into_iter().collect()
+                })
+            }))
+        });
+        Ok(MapWithStateStream { mapped, snapshots })
+    }
+}
+
+/// One partition of one batch of `map_with_state`.
+fn map_partition<K: Key, V: Data, S: Data, U: Data>(
+    state: &TimedState<K, S>,
+    records: Vec<(K, V)>,
+    t: BatchTime,
+    timeout_ms: Option<u64>,
+    func: &MapStateFn<K, V, S, U>,
+) -> (Vec<U>, TimedDelta<K, S>) {
+    let mut out = Vec::with_capacity(records.len());
+    let mut changes: FxHashMap<K, Option<Timed<S>>> = FxHashMap::default();
+    for (k, v) in records {
+        let current = match changes.get_mut(&k) {
+            Some(change) => change.take().map(|c| c.state),
+            None => state.map.get(&k).map(|e| e.state.clone()),
+        };
+        let mut st = State {
+            value: current,
+            timing_out: false,
+            removed: false,
+        };
+        out.push(func(&k, Some(v), &mut st));
+        let change = st.value.map(|s| Timed {
+            state: s,
+            last_seen_ms: t.0,
+        });
+        changes.insert(k, change);
+    }
+    let mut expired_buckets = 0;
+    let mut seen_now = None;
+    if let Some(timeout) = timeout_ms {
+        let threshold = t.0.saturating_sub(timeout);
+        for (bucket_time, keys) in &state.seen {
+            if *bucket_time >= threshold {
+                break;
+            }
+            expired_buckets += 1;
+            for k in keys {
+                if changes.contains_key(k) {
+                    continue; // seen again this batch
+                }
+                let Some(entry) = state.map.get(k) else {
+                    continue; // removed since
+                };
+                if entry.last_seen_ms != *bucket_time {
+                    continue; // seen in a later batch; a later bucket holds it
+                }
+                let mut st = State {
+                    value: Some(entry.state.clone()),
+                    timing_out: true,
+                    removed: false,
+                };
+                out.push(func(k, None, &mut st));
+                changes.insert(k.clone(), None);
+            }
+        }
+        let alive: Vec<K> = changes
+            .iter()
+            .filter(|(_, c)| c.as_ref().is_some_and(|c| c.last_seen_ms == t.0))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !alive.is_empty() {
+            seen_now = Some((t.0, alive));
+        }
+    }
+    (
+        out,
+        TimedDelta {
+            changes,
+            expired_buckets,
+            seen_now,
+        },
+    )
+}

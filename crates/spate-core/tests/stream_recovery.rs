@@ -1,0 +1,267 @@
+//! Checkpoint and recovery in-process: a run interrupted by a failing batch and restarted
+//! from its checkpoints produces exactly the output of an uninterrupted run.
+
+use spate_core::stream::{
+    CheckpointConfig, FastForwardClock, Source, SourceBatch, SourceOffset, StateSpec,
+    StreamingContext,
+};
+use spate_core::{BatchTime, Error, Result, SpateContext, Window};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A replayable source over fixed batches: the offset is the next batch index.
+struct Replay {
+    batches: Arc<Vec<Vec<String>>>,
+    next: usize,
+}
+
+impl Source for Replay {
+    type Item = String;
+
+    fn name(&self) -> String {
+        "replay".into()
+    }
+
+    fn next_batch(&mut self, _: BatchTime, _: Option<u64>) -> Result<SourceBatch<String>> {
+        let batch = self.batches.get(self.next).cloned().unwrap_or_default();
+        self.next = (self.next + 1).min(self.batches.len());
+        Ok(SourceBatch::new(batch))
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.next >= self.batches.len()
+    }
+
+    fn offset(&self) -> Option<SourceOffset> {
+        SourceOffset::encode(&self.next).ok()
+    }
+
+    fn seek(&mut self, offset: &SourceOffset) -> Result<()> {
+        self.next = offset.decode()?;
+        Ok(())
+    }
+}
+
+type Outputs = Arc<Mutex<BTreeMap<(u64, &'static str), Vec<String>>>>;
+
+fn input() -> Arc<Vec<Vec<String>>> {
+    let words = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta"];
+    Arc::new(
+        (0..40_usize)
+            .map(|b| {
+                (0..(b * 7) % 11)
+                    .map(|i| words[(b * 3 + i * i) % words.len()].to_string())
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+/// Builds the test program: running totals, a windowed count with an inverse, a
+/// map_with_state with a timeout, and a managed state summing all records. `fail_at`
+/// makes that batch fail, simulating a crash.
+fn program(
+    sc: &SpateContext,
+    data: Arc<Vec<Vec<String>>>,
+    out: Outputs,
+    fail_at: Arc<AtomicU64>,
+) -> Result<StreamingContext> {
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(3)
+        .build()?;
+    let words = ssc.source_stream(Replay {
+        batches: data,
+        next: 0,
+    })?;
+    let pairs = words.map(|w| (w, 1_u64));
+    let totals = pairs.update_state_by_key(|new: &[u64], old: Option<u64>| {
+        Some(old.unwrap_or(0) + new.iter().sum::<u64>())
+    });
+    let windowed = pairs.reduce_by_key_and_window_inv(
+        |a, b| a + b,
+        |a, b| a - b,
+        Window::new(Duration::from_secs(4), Duration::from_secs(2)),
+    )?;
+    let sessions = pairs
+        .map_with_state(
+            StateSpec::function(
+                |k: &String, v: Option<u64>, s: &mut spate_core::stream::State<u64>| {
+                    if s.is_timing_out() {
+                        return format!("{k} idle after {}", s.get().copied().unwrap_or(0));
+                    }
+                    let n = s.get().copied().unwrap_or(0) + v.unwrap_or(0);
+                    s.update(n);
+                    format!("{k}:{n}")
+                },
+            )
+            .timeout(Duration::from_secs(3)),
+        )?
+        .mapped();
+    let seen = ssc.managed_state("records seen", 0_u64)?;
+    let record = |name: &'static str, out: &Outputs| {
+        let out = Arc::clone(out);
+        move |rdd: spate_core::Rdd<String>, t: BatchTime| {
+            let mut lines = rdd.collect()?;
+            lines.sort();
+            out.lock().unwrap().insert((t.0, name), lines);
+            Ok(())
+        }
+    };
+    totals
+        .map(|(k, v)| format!("{k}={v}"))
+        .foreach_rdd(record("totals", &out))?;
+    windowed
+        .map(|(k, v)| format!("{k}={v}"))
+        .foreach_rdd(record("window", &out))?;
+    sessions.foreach_rdd(record("sessions", &out))?;
+    let seen_out = Arc::clone(&out);
+    words.count().foreach_rdd(move |rdd, t| {
+        let n: u64 = rdd.collect()?.into_iter().sum();
+        let total = {
+            let mut s = seen.lock();
+            *s += n;
+            *s
+        };
+        seen_out
+            .lock()
+            .unwrap()
+            .insert((t.0, "seen"), vec![total.to_string()]);
+        if t.0 == fail_at.load(Ordering::Relaxed) {
+            return Err(Error::Source {
+                source_name: "test".into(),
+                message: "simulated crash".into(),
+            });
+        }
+        Ok(())
+    })?;
+    Ok(ssc)
+}
+
+fn uninterrupted() -> BTreeMap<(u64, &'static str), Vec<String>> {
+    let out: Outputs = Arc::default();
+    let sc = SpateContext::sequential(2);
+    let ssc = program(&sc, input(), Arc::clone(&out), Arc::new(AtomicU64::new(0))).unwrap();
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    out.lock().unwrap().clone()
+}
+
+#[test]
+fn recovery_reproduces_an_uninterrupted_run() {
+    let want = uninterrupted();
+    assert_eq!(want.keys().filter(|(_, n)| *n == "totals").count(), 40);
+
+    for (every, crash_at) in [(3, 11), (1, 7), (5, 23), (4, 36)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out: Outputs = Arc::default();
+        let fail_at = Arc::new(AtomicU64::new(crash_at * 1000));
+        let config = CheckpointConfig::every(every);
+        let sc = SpateContext::sequential(2);
+        let build = || program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at));
+        let ssc = StreamingContext::get_or_create(dir.path(), config, build).unwrap();
+        assert_eq!(ssc.recovered_from(), None);
+        ssc.start().unwrap();
+        let err = ssc.await_termination().unwrap_err();
+        assert!(err.to_string().contains("simulated crash"), "{err}");
+
+        // Restart with a fresh context and fresh operator state, as a new process would.
+        fail_at.store(0, Ordering::Relaxed);
+        let sc = SpateContext::sequential(2);
+        let build = || program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at));
+        let ssc = StreamingContext::get_or_create(dir.path(), config, build).unwrap();
+        let last_checkpoint = (crash_at - 1) / every * every;
+        assert_eq!(
+            ssc.recovered_from(),
+            Some(BatchTime(last_checkpoint * 1000))
+        );
+        ssc.start().unwrap();
+        ssc.await_termination().unwrap();
+        let got = out.lock().unwrap().clone();
+        assert_eq!(got, want, "every={every} crash_at={crash_at}");
+    }
+}
+
+#[test]
+fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
+    let want = uninterrupted();
+    let dir = tempfile::tempdir().unwrap();
+    let out: Outputs = Arc::default();
+    let fail_at = Arc::new(AtomicU64::new(20_000));
+    let config = CheckpointConfig::every(4).keep(3);
+    let sc = SpateContext::sequential(2);
+    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+        program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
+    })
+    .unwrap();
+    ssc.start().unwrap();
+    assert!(ssc.await_termination().is_err());
+
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        3,
+        "only the last 3 checkpoints are kept: {files:?}"
+    );
+    let newest = files.last().unwrap();
+    let bytes = std::fs::read(newest).unwrap();
+    std::fs::write(newest, &bytes[..bytes.len() / 2]).unwrap(); // torn write
+
+    fail_at.store(0, Ordering::Relaxed);
+    let sc = SpateContext::sequential(2);
+    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+        program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
+    })
+    .unwrap();
+    assert_eq!(
+        ssc.recovered_from(),
+        Some(BatchTime(12_000)),
+        "16 000 was damaged"
+    );
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    assert_eq!(*out.lock().unwrap(), want);
+}
+
+#[test]
+fn a_checkpoint_of_a_different_program_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out: Outputs = Arc::default();
+    let sc = SpateContext::sequential(2);
+    let fail = Arc::new(AtomicU64::new(5_000));
+    let ssc = StreamingContext::get_or_create(dir.path(), CheckpointConfig::every(2), || {
+        program(&sc, input(), Arc::clone(&out), Arc::clone(&fail))
+    })
+    .unwrap();
+    ssc.start().unwrap();
+    assert!(ssc.await_termination().is_err());
+
+    let err = StreamingContext::get_or_create(dir.path(), CheckpointConfig::every(2), || {
+        let ssc = StreamingContext::builder(&sc)
+            .batch_interval(Duration::from_secs(1))
+            .build()?;
+        let (_q, s) = ssc.queue_stream::<u32>(true)?;
+        s.count().foreach_rdd(|_, _| Ok(()))?;
+        Ok(ssc)
+    })
+    .err()
+    .expect("a different graph must not restore");
+    assert!(matches!(err, Error::IncompatibleCheckpoint { .. }), "{err}");
+    assert!(err.to_string().contains("different stream graph"));
+    assert!(matches!(
+        StreamingContext::get_or_create(dir.path(), CheckpointConfig::every(0), || program(
+            &sc,
+            input(),
+            Arc::clone(&out),
+            Arc::clone(&fail)
+        )),
+        Err(Error::InvalidParameter { .. })
+    ));
+}
