@@ -145,6 +145,13 @@ pub enum Error {
         action: &'static str,
     },
 
+    /// The runtime could not be started (threads, pools).
+    #[error("the runtime could not start: {message}")]
+    Runtime {
+        /// What failed.
+        message: String,
+    },
+
     /// The context was stopped while the call was waiting.
     #[error("the streaming context was stopped")]
     Stopped,
