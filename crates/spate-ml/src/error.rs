@@ -138,6 +138,15 @@ pub enum MlError {
         /// Points needed before the centers exist.
         needed: usize,
     },
+    /// A deserialized model whose parts do not fit together (a corrupt or hand-edited
+    /// checkpoint).
+    #[error("corrupt {model} checkpoint: {reason}")]
+    CorruptCheckpoint {
+        /// The model type.
+        model: &'static str,
+        /// What does not fit.
+        reason: &'static str,
+    },
     /// Merged statistics came from partitions of different shapes, or from another model.
     #[error(
         "statistics do not fit this model: they were merged from partitions of different shapes or made by another model"

@@ -108,6 +108,12 @@ impl StreamingKMeansParams {
         self
     }
 
+    /// Choose the initialization from a value, e.g. one parsed from a command line.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = Some(init);
+        self
+    }
+
     /// Start from `k` standard-normal random centers in `dim` dimensions, each with `weight`.
     pub fn random_centers(mut self, dim: usize, weight: f64) -> Self {
         self.init = Some(Init::Random { dim, weight });
@@ -260,6 +266,7 @@ enum Phase {
 /// # Ok::<(), spate_ml::MlError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedKMeans")]
 pub struct StreamingKMeans {
     k: usize,
     /// 0 while a k-means++ warm-up has not seen data yet.
@@ -271,6 +278,65 @@ pub struct StreamingKMeans {
     centers: Vec<f64>,
     weights: Vec<f64>,
     phase: Phase,
+}
+
+/// The serialized form of [`StreamingKMeans`], validated before it becomes a model.
+#[derive(Deserialize)]
+struct UncheckedKMeans {
+    k: usize,
+    dim: usize,
+    decay: f64,
+    time_unit: TimeUnit,
+    seed: u64,
+    centers: Vec<f64>,
+    weights: Vec<f64>,
+    phase: Phase,
+}
+
+impl TryFrom<UncheckedKMeans> for StreamingKMeans {
+    type Error = MlError;
+
+    fn try_from(u: UncheckedKMeans) -> Result<Self> {
+        let corrupt = |reason| MlError::CorruptCheckpoint {
+            model: "StreamingKMeans",
+            reason,
+        };
+        if u.k == 0 || !(0.0..=1.0).contains(&u.decay) {
+            return Err(corrupt("k must be at least 1 and the decay in [0, 1]"));
+        }
+        match &u.phase {
+            Phase::Ready => {
+                if u.dim == 0 || u.centers.len() != u.k * u.dim || u.weights.len() != u.k {
+                    return Err(corrupt("centers and weights do not match k × dim"));
+                }
+                if u.centers.iter().chain(&u.weights).any(|v| !v.is_finite()) {
+                    return Err(corrupt("non-finite center or weight"));
+                }
+            }
+            Phase::WarmUp(w) => {
+                let whole_rows = |b: &Vec<f64>| {
+                    if u.dim == 0 {
+                        b.is_empty()
+                    } else {
+                        b.len().is_multiple_of(u.dim)
+                    }
+                };
+                if w.needed < u.k || !w.batches.iter().all(whole_rows) {
+                    return Err(corrupt("warm-up buffer does not hold whole rows"));
+                }
+            }
+        }
+        Ok(StreamingKMeans {
+            k: u.k,
+            dim: u.dim,
+            decay: u.decay,
+            time_unit: u.time_unit,
+            seed: u.seed,
+            centers: u.centers,
+            weights: u.weights,
+            phase: u.phase,
+        })
+    }
 }
 
 /// A dying cluster replaced by half of the heaviest one.
@@ -337,8 +403,21 @@ impl KMeansStats {
         self.cost
     }
 
+    /// Internal lengths agree (a summary that crossed the wire may have been tampered with).
+    fn consistent(&self) -> bool {
+        let rows_fit = if self.dim == 0 {
+            self.rows.is_empty()
+        } else {
+            self.rows.len().is_multiple_of(self.dim) && (self.k == 0 || self.rows.is_empty())
+        };
+        !self.incompatible
+            && self.sums.len() == self.k * self.dim
+            && self.counts.len() == self.k
+            && rows_fit
+    }
+
     fn is_empty(&self) -> bool {
-        self.dim == 0 && !self.incompatible
+        self.dim == 0 && self.consistent()
     }
 }
 
@@ -351,7 +430,7 @@ impl Merge for KMeansStats {
             self.clone_from(other);
             return;
         }
-        if self.incompatible || other.incompatible || (self.dim, self.k) != (other.dim, other.k) {
+        if !self.consistent() || !other.consistent() || (self.dim, self.k) != (other.dim, other.k) {
             self.incompatible = true;
             return;
         }
@@ -625,7 +704,7 @@ impl OnlineModel for StreamingKMeans {
     }
 
     fn apply(&mut self, stats: KMeansStats) -> Result<Round<KMeansReport>> {
-        if stats.incompatible {
+        if !stats.consistent() {
             return Err(MlError::IncompatibleStats);
         }
         let mut report = KMeansReport::default();

@@ -102,8 +102,20 @@ impl LeastSquaresStats {
         self.skipped
     }
 
+    /// Internal lengths and parameters agree (a summary that crossed the wire may have been
+    /// tampered with).
+    fn consistent(&self) -> bool {
+        let d = self.dim;
+        !self.incompatible
+            && self.mean_x.len() == d
+            && self.cxx.len() == d * d
+            && self.cxy.len() == d
+            && (d == 0 || (self.forgetting > 0.0 && self.forgetting <= 1.0))
+            && self.weight >= 0.0
+    }
+
     fn is_empty(&self) -> bool {
-        self.dim == 0 && !self.incompatible
+        self.dim == 0 && self.consistent()
     }
 }
 
@@ -116,8 +128,8 @@ impl Merge for LeastSquaresStats {
             self.clone_from(later);
             return;
         }
-        if self.incompatible
-            || later.incompatible
+        if !self.consistent()
+            || !later.consistent()
             || self.dim != later.dim
             || self.forgetting.to_bits() != later.forgetting.to_bits()
         {
@@ -252,6 +264,7 @@ pub struct LeastSquaresReport {
 /// # Ok::<(), spate_ml::MlError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedLeastSquares")]
 pub struct StreamingLeastSquares {
     intercept: bool,
     ridge: f64,
@@ -259,6 +272,43 @@ pub struct StreamingLeastSquares {
     weights: Vec<f64>,
     bias: f64,
     rank: usize,
+}
+
+/// The serialized form of [`StreamingLeastSquares`], validated before it becomes a model.
+#[derive(Deserialize)]
+struct UncheckedLeastSquares {
+    intercept: bool,
+    ridge: f64,
+    state: LeastSquaresStats,
+    weights: Vec<f64>,
+    bias: f64,
+    rank: usize,
+}
+
+impl TryFrom<UncheckedLeastSquares> for StreamingLeastSquares {
+    type Error = MlError;
+
+    fn try_from(u: UncheckedLeastSquares) -> Result<Self> {
+        let s = &u.state;
+        if s.dim == 0
+            || !s.consistent()
+            || u.weights.len() != s.dim
+            || !(0.0..f64::INFINITY).contains(&u.ridge)
+        {
+            return Err(MlError::CorruptCheckpoint {
+                model: "StreamingLeastSquares",
+                reason: "co-moments, weights and parameters do not fit together",
+            });
+        }
+        Ok(StreamingLeastSquares {
+            intercept: u.intercept,
+            ridge: u.ridge,
+            state: u.state,
+            weights: u.weights,
+            bias: u.bias,
+            rank: u.rank,
+        })
+    }
 }
 
 impl StreamingLeastSquares {
@@ -348,7 +398,7 @@ impl OnlineModel for StreamingLeastSquares {
     }
 
     fn apply(&mut self, stats: LeastSquaresStats) -> Result<Round<LeastSquaresReport>> {
-        if stats.incompatible {
+        if !stats.consistent() {
             return Err(MlError::IncompatibleStats);
         }
         if !stats.is_empty()

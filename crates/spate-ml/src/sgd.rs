@@ -319,8 +319,13 @@ pub struct GradientStats {
 }
 
 impl GradientStats {
+    /// Internal lengths agree (a summary that crossed the wire may have been tampered with).
+    fn consistent(&self) -> bool {
+        !self.incompatible && self.gradient.len() == self.len
+    }
+
     fn is_empty(&self) -> bool {
-        self.len == 0 && !self.incompatible
+        self.len == 0 && self.consistent()
     }
 
     /// Valid rows summarized (sampled or not).
@@ -343,8 +348,8 @@ impl Merge for GradientStats {
             self.clone_from(other);
             return;
         }
-        if self.incompatible
-            || other.incompatible
+        if !self.consistent()
+            || !other.consistent()
             || (self.len, self.iteration) != (other.len, other.iteration)
         {
             self.incompatible = true;
@@ -372,6 +377,7 @@ impl Merge for GradientStats {
 ///
 /// Cost: `O(n·d)` per iteration to summarize, `O(d)` to apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedSgd<L>", bound(deserialize = "L: Loss"))]
 pub struct StreamingSgd<L> {
     dim: usize,
     step_size: f64,
@@ -386,6 +392,57 @@ pub struct StreamingSgd<L> {
     weights: Vec<f64>,
     pass: Pass,
     loss: L,
+}
+
+/// The serialized form of [`StreamingSgd`], validated before it becomes a model.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "L: Loss"))]
+struct UncheckedSgd<L> {
+    dim: usize,
+    step_size: f64,
+    iterations: usize,
+    fraction: f64,
+    regularizer: Regularizer,
+    tolerance: f64,
+    intercept: bool,
+    seed: u64,
+    threshold: f64,
+    weights: Vec<f64>,
+    pass: Pass,
+    loss: L,
+}
+
+impl<L: Loss> TryFrom<UncheckedSgd<L>> for StreamingSgd<L> {
+    type Error = MlError;
+
+    fn try_from(u: UncheckedSgd<L>) -> Result<Self> {
+        let len = u.dim + usize::from(u.intercept);
+        let fits = u.dim > 0
+            && u.iterations > 0
+            && u.weights.len() == len
+            && u.pass.iteration >= 1
+            && u.pass.previous.as_ref().is_none_or(|p| p.len() == len);
+        if !fits {
+            return Err(MlError::CorruptCheckpoint {
+                model: "StreamingSgd",
+                reason: "weights, iteration state and parameters do not fit together",
+            });
+        }
+        Ok(StreamingSgd {
+            dim: u.dim,
+            step_size: u.step_size,
+            iterations: u.iterations,
+            fraction: u.fraction,
+            regularizer: u.regularizer,
+            tolerance: u.tolerance,
+            intercept: u.intercept,
+            seed: u.seed,
+            threshold: u.threshold,
+            weights: u.weights,
+            pass: u.pass,
+            loss: u.loss,
+        })
+    }
 }
 
 /// Linear regression by SGD on the squared loss (Spark's `StreamingLinearRegressionWithSGD`).
@@ -585,7 +642,7 @@ impl<L: Loss> OnlineModel for StreamingSgd<L> {
     }
 
     fn apply(&mut self, stats: GradientStats) -> Result<Round<SgdReport>> {
-        if stats.incompatible
+        if !stats.consistent()
             || (!stats.is_empty()
                 && (stats.len != self.weights.len() || stats.iteration != self.pass.iteration))
         {

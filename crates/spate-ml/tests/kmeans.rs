@@ -422,3 +422,28 @@ fn non_contiguous_views_give_the_same_result() {
     b.update(transposed.t()).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn corrupt_checkpoints_and_tampered_stats_are_errors() {
+    let mut model = given(2, 2).build().unwrap();
+    let mut json = serde_json::to_value(&model).unwrap();
+    json["centers"] = serde_json::json!([1.0, 2.0, 3.0]);
+    let err = serde_json::from_value::<StreamingKMeans>(json).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("corrupt StreamingKMeans checkpoint"),
+        "{err}"
+    );
+    // Summaries arrive from other processes: inconsistent lengths are refused, not indexed.
+    let stats = model.summarize(array![[1.0, 2.0]].view()).unwrap();
+    let mut json = serde_json::to_value(&stats).unwrap();
+    json["sums"] = serde_json::json!([1.0]);
+    let tampered: spate_ml::KMeansStats = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        model.apply(tampered.clone()).unwrap_err(),
+        MlError::IncompatibleStats
+    );
+    let mut merged = stats.clone();
+    merged.merge(&tampered);
+    assert_eq!(model.apply(merged).unwrap_err(), MlError::IncompatibleStats);
+}

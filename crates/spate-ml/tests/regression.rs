@@ -417,3 +417,22 @@ fn sgd_models_round_trip_through_a_checkpoint() {
     );
     assert_eq!(restored, model);
 }
+
+#[test]
+fn corrupt_regression_checkpoints_are_errors() {
+    let model = StreamingLeastSquares::params(2).build().unwrap();
+    let mut json = serde_json::to_value(&model).unwrap();
+    json["weights"] = serde_json::json!([1.0]);
+    assert!(serde_json::from_value::<StreamingLeastSquares>(json).is_err());
+    let model = StreamingLinearRegressionWithSgd::params(2)
+        .intercept(true)
+        .build()
+        .unwrap();
+    let mut json = serde_json::to_value(&model).unwrap();
+    json["weights"] = serde_json::json!([1.0, 2.0]);
+    let err = serde_json::from_value::<StreamingLinearRegressionWithSgd>(json).unwrap_err();
+    assert!(
+        err.to_string().contains("corrupt StreamingSgd checkpoint"),
+        "{err}"
+    );
+}
