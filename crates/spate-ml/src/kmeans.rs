@@ -266,7 +266,7 @@ enum Phase {
 /// # Ok::<(), spate_ml::MlError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "UncheckedKMeans")]
+#[serde(remote = "Self")]
 pub struct StreamingKMeans {
     k: usize,
     /// 0 while a k-means++ warm-up has not seen data yet.
@@ -280,62 +280,49 @@ pub struct StreamingKMeans {
     phase: Phase,
 }
 
-/// The serialized form of [`StreamingKMeans`], validated before it becomes a model.
-#[derive(Deserialize)]
-struct UncheckedKMeans {
-    k: usize,
-    dim: usize,
-    decay: f64,
-    time_unit: TimeUnit,
-    seed: u64,
-    centers: Vec<f64>,
-    weights: Vec<f64>,
-    phase: Phase,
-}
+crate::checkpoint::validated_serde!(StreamingKMeans, StreamingKMeans::check_checkpoint);
 
-impl TryFrom<UncheckedKMeans> for StreamingKMeans {
-    type Error = MlError;
-
-    fn try_from(u: UncheckedKMeans) -> Result<Self> {
+impl StreamingKMeans {
+    /// Whether a deserialized model's parts fit together.
+    fn check_checkpoint(&self) -> Result<()> {
         let corrupt = |reason| MlError::CorruptCheckpoint {
             model: "StreamingKMeans",
             reason,
         };
-        if u.k == 0 || !(0.0..=1.0).contains(&u.decay) {
+        if self.k == 0 || !(0.0..=1.0).contains(&self.decay) {
             return Err(corrupt("k must be at least 1 and the decay in [0, 1]"));
         }
-        match &u.phase {
+        match &self.phase {
             Phase::Ready => {
-                if u.dim == 0 || u.centers.len() != u.k * u.dim || u.weights.len() != u.k {
+                if self.dim == 0
+                    || self.centers.len() != self.k * self.dim
+                    || self.weights.len() != self.k
+                {
                     return Err(corrupt("centers and weights do not match k × dim"));
                 }
-                if u.centers.iter().chain(&u.weights).any(|v| !v.is_finite()) {
+                if self
+                    .centers
+                    .iter()
+                    .chain(&self.weights)
+                    .any(|v| !v.is_finite())
+                {
                     return Err(corrupt("non-finite center or weight"));
                 }
             }
             Phase::WarmUp(w) => {
                 let whole_rows = |b: &Vec<f64>| {
-                    if u.dim == 0 {
+                    if self.dim == 0 {
                         b.is_empty()
                     } else {
-                        b.len().is_multiple_of(u.dim)
+                        b.len().is_multiple_of(self.dim)
                     }
                 };
-                if w.needed < u.k || !w.batches.iter().all(whole_rows) {
+                if w.needed < self.k || !w.batches.iter().all(whole_rows) {
                     return Err(corrupt("warm-up buffer does not hold whole rows"));
                 }
             }
         }
-        Ok(StreamingKMeans {
-            k: u.k,
-            dim: u.dim,
-            decay: u.decay,
-            time_unit: u.time_unit,
-            seed: u.seed,
-            centers: u.centers,
-            weights: u.weights,
-            phase: u.phase,
-        })
+        Ok(())
     }
 }
 

@@ -264,7 +264,7 @@ pub struct LeastSquaresReport {
 /// # Ok::<(), spate_ml::MlError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "UncheckedLeastSquares")]
+#[serde(remote = "Self")]
 pub struct StreamingLeastSquares {
     intercept: bool,
     ridge: f64,
@@ -274,44 +274,28 @@ pub struct StreamingLeastSquares {
     rank: usize,
 }
 
-/// The serialized form of [`StreamingLeastSquares`], validated before it becomes a model.
-#[derive(Deserialize)]
-struct UncheckedLeastSquares {
-    intercept: bool,
-    ridge: f64,
-    state: LeastSquaresStats,
-    weights: Vec<f64>,
-    bias: f64,
-    rank: usize,
-}
+crate::checkpoint::validated_serde!(
+    StreamingLeastSquares,
+    StreamingLeastSquares::check_checkpoint
+);
 
-impl TryFrom<UncheckedLeastSquares> for StreamingLeastSquares {
-    type Error = MlError;
-
-    fn try_from(u: UncheckedLeastSquares) -> Result<Self> {
-        let s = &u.state;
+impl StreamingLeastSquares {
+    /// Whether a deserialized model's parts fit together.
+    fn check_checkpoint(&self) -> Result<()> {
+        let s = &self.state;
         if s.dim == 0
             || !s.consistent()
-            || u.weights.len() != s.dim
-            || !(0.0..f64::INFINITY).contains(&u.ridge)
+            || self.weights.len() != s.dim
+            || !(0.0..f64::INFINITY).contains(&self.ridge)
         {
             return Err(MlError::CorruptCheckpoint {
                 model: "StreamingLeastSquares",
                 reason: "co-moments, weights and parameters do not fit together",
             });
         }
-        Ok(StreamingLeastSquares {
-            intercept: u.intercept,
-            ridge: u.ridge,
-            state: u.state,
-            weights: u.weights,
-            bias: u.bias,
-            rank: u.rank,
-        })
+        Ok(())
     }
-}
 
-impl StreamingLeastSquares {
     /// Start configuring a model over `dim` features.
     pub fn params(dim: usize) -> LeastSquaresParams {
         LeastSquaresParams {

@@ -67,6 +67,7 @@
 //! for Spark's SGD semantics and mini-batch sampling; [`StreamingLeastSquares`] for exact and
 //! forgetting least squares; `docs/benchmarks.md` for throughput figures.
 
+mod checkpoint;
 mod error;
 mod kmeans;
 mod least_squares;

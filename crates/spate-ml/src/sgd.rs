@@ -377,7 +377,7 @@ impl Merge for GradientStats {
 ///
 /// Cost: `O(n·d)` per iteration to summarize, `O(d)` to apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "UncheckedSgd<L>", bound(deserialize = "L: Loss"))]
+#[serde(remote = "Self", bound(serialize = "L: Loss", deserialize = "L: Loss"))]
 pub struct StreamingSgd<L> {
     dim: usize,
     step_size: f64,
@@ -394,56 +394,7 @@ pub struct StreamingSgd<L> {
     loss: L,
 }
 
-/// The serialized form of [`StreamingSgd`], validated before it becomes a model.
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "L: Loss"))]
-struct UncheckedSgd<L> {
-    dim: usize,
-    step_size: f64,
-    iterations: usize,
-    fraction: f64,
-    regularizer: Regularizer,
-    tolerance: f64,
-    intercept: bool,
-    seed: u64,
-    threshold: f64,
-    weights: Vec<f64>,
-    pass: Pass,
-    loss: L,
-}
-
-impl<L: Loss> TryFrom<UncheckedSgd<L>> for StreamingSgd<L> {
-    type Error = MlError;
-
-    fn try_from(u: UncheckedSgd<L>) -> Result<Self> {
-        let len = u.dim + usize::from(u.intercept);
-        let fits = u.dim > 0
-            && u.iterations > 0
-            && u.weights.len() == len
-            && u.pass.iteration >= 1
-            && u.pass.previous.as_ref().is_none_or(|p| p.len() == len);
-        if !fits {
-            return Err(MlError::CorruptCheckpoint {
-                model: "StreamingSgd",
-                reason: "weights, iteration state and parameters do not fit together",
-            });
-        }
-        Ok(StreamingSgd {
-            dim: u.dim,
-            step_size: u.step_size,
-            iterations: u.iterations,
-            fraction: u.fraction,
-            regularizer: u.regularizer,
-            tolerance: u.tolerance,
-            intercept: u.intercept,
-            seed: u.seed,
-            threshold: u.threshold,
-            weights: u.weights,
-            pass: u.pass,
-            loss: u.loss,
-        })
-    }
-}
+crate::checkpoint::validated_serde!(StreamingSgd<L>, StreamingSgd::check_checkpoint, L: Loss);
 
 /// Linear regression by SGD on the squared loss (Spark's `StreamingLinearRegressionWithSGD`).
 ///
@@ -467,6 +418,23 @@ pub type StreamingLinearRegressionWithSgd = StreamingSgd<SquaredLoss>;
 pub type StreamingLogisticRegressionWithSgd = StreamingSgd<LogisticLoss>;
 
 impl<L: Loss> StreamingSgd<L> {
+    /// Whether a deserialized model's parts fit together.
+    fn check_checkpoint(&self) -> Result<()> {
+        let len = self.dim + usize::from(self.intercept);
+        let fits = self.dim > 0
+            && self.iterations > 0
+            && self.weights.len() == len
+            && self.pass.iteration >= 1
+            && self.pass.previous.as_ref().is_none_or(|p| p.len() == len);
+        if !fits {
+            return Err(MlError::CorruptCheckpoint {
+                model: "StreamingSgd",
+                reason: "weights, iteration state and parameters do not fit together",
+            });
+        }
+        Ok(())
+    }
+
     /// The feature weights.
     pub fn weights(&self) -> ArrayView1<'_, f64> {
         ArrayView1::from(&self.weights[..self.dim])
