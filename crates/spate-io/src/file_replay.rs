@@ -1,0 +1,270 @@
+//! [`FileReplaySource`]: a text file replayed as a stream of lines.
+
+use crate::error::IoError;
+use crate::lines::{DEFAULT_MAX_LINE_BYTES, DeadLetter, Line, check_max_line_bytes};
+use crate::text::{FilePosition, Quota, TextFile};
+use serde::{Deserialize, Serialize};
+use spate_core::BatchTime;
+use spate_core::stream::{Source, SourceBatch, SourceOffset};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Lines per batch when neither a count nor a rate is given.
+pub const DEFAULT_LINES_PER_BATCH: u64 = 1000;
+
+/// What the offset of a [`FileReplaySource`] records.
+#[derive(Serialize, Deserialize)]
+struct ReplayOffset {
+    position: FilePosition,
+    /// Batches served: the rate schedule depends on it.
+    batches: u64,
+}
+
+/// Replays a text file (plain or gzip, told apart by its magic bytes) as a stream of
+/// `String` lines, a fixed number or a rate per batch: bounded, replayable input for tests,
+/// benchmarks and the CLI.
+///
+/// - **Lines**: split at `\n`, a preceding `\r` stripped; the last line needs no terminator.
+/// - **Bad lines**: invalid UTF-8 and lines over [`max_line_bytes`](FileReplayBuilder::max_line_bytes)
+///   are skipped, counted in [`SourceBatch::skipped`] and, with a
+///   [`dead_letter`](FileReplayBuilder::dead_letter) file, written there with their line
+///   number and reason.
+/// - **Backpressure**: a batch consumes at most `min(quota, max_records)` lines of the file
+///   (skipped lines included); the rest waits for later batches. The quota is not carried
+///   over: a throttled source falls behind its schedule rather than bursting later.
+/// - **Replay**: the offset is the uncompressed byte offset and line number after the last
+///   batch, plus the batch count (for the rate schedule); [`seek`](Source::seek) restores
+///   it. For gzip files, seeking decompresses and discards everything before the offset.
+/// - **End**: the source is exhausted once the whole file has been delivered, so a context
+///   reading only this source stops by itself.
+///
+/// Memory: one line buffer of at most `max_line_bytes`, reused, plus the batch's records.
+///
+/// ```
+/// use spate_io::{FileReplaySource, Source};
+/// use spate_core::BatchTime;
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("in.txt");
+/// std::fs::write(&path, "a b\nc\r\nd")?;
+/// let mut source = FileReplaySource::options(&path).lines_per_batch(2).build()?;
+/// let first = source.next_batch(BatchTime(1000), None)?;
+/// assert_eq!(first.records, ["a b", "c"]);
+/// assert_eq!(source.position().line, 2);
+/// assert_eq!(source.next_batch(BatchTime(2000), None)?.records, ["d"]);
+/// assert!(source.is_exhausted());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FileReplaySource {
+    path: PathBuf,
+    name: String,
+    max_line_bytes: usize,
+    quota: Quota,
+    input: TextFile,
+    batches: u64,
+    exhausted: bool,
+    dead_letter: Option<DeadLetter>,
+}
+
+/// Configures a [`FileReplaySource`]; see [`FileReplaySource::options`].
+#[derive(Clone, Debug)]
+pub struct FileReplayBuilder {
+    path: PathBuf,
+    rate: Rate,
+    batch_interval: Option<Duration>,
+    max_line_bytes: usize,
+    dead_letter: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Rate {
+    PerBatch(u64),
+    PerSecond(f64),
+}
+
+impl FileReplayBuilder {
+    /// Lines of the file per batch (default 1000). Replaces a rate set before.
+    pub fn lines_per_batch(mut self, lines: u64) -> Self {
+        self.rate = Rate::PerBatch(lines);
+        self
+    }
+
+    /// Lines per second of stream time, relative to the
+    /// [`batch_interval`](Self::batch_interval), which must then be set. Fractional rates
+    /// are spread exactly over batches. Replaces a count set before.
+    pub fn lines_per_second(mut self, rate: f64) -> Self {
+        self.rate = Rate::PerSecond(rate);
+        self
+    }
+
+    /// The batch interval of the context the source will run in; needed by
+    /// [`lines_per_second`](Self::lines_per_second).
+    pub fn batch_interval(mut self, interval: Duration) -> Self {
+        self.batch_interval = Some(interval);
+        self
+    }
+
+    /// The longest line kept, in bytes without the terminator (default 1 MiB); longer lines
+    /// are skipped and counted.
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line_bytes = bytes;
+        self
+    }
+
+    /// Appends every skipped line to this file: `PATH:LINE<TAB>REASON<TAB>EXCERPT`.
+    pub fn dead_letter(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dead_letter = Some(path.into());
+        self
+    }
+
+    /// Checks the parameters and opens the file (and the dead-letter file).
+    pub fn build(self) -> Result<FileReplaySource, IoError> {
+        check_max_line_bytes(self.max_line_bytes)?;
+        let quota = match self.rate {
+            Rate::PerBatch(0) => {
+                return Err(IoError::invalid("lines_per_batch", 0, "must be at least 1"));
+            }
+            Rate::PerBatch(n) => Quota::PerBatch(n),
+            Rate::PerSecond(rate) => {
+                let interval = self.batch_interval.ok_or_else(|| {
+                    IoError::invalid(
+                        "batch_interval",
+                        "unset",
+                        "lines_per_second needs the context's batch interval",
+                    )
+                })?;
+                Quota::per_second("lines_per_second", rate, interval)?
+            }
+        };
+        let mut input = TextFile::open(&self.path, self.max_line_bytes, FilePosition::default())?;
+        let exhausted = input
+            .lines
+            .at_eof()
+            .map_err(|e| IoError::io(&self.path, e))?;
+        let dead_letter = self
+            .dead_letter
+            .as_deref()
+            .map(DeadLetter::open)
+            .transpose()?;
+        Ok(FileReplaySource {
+            name: format!("file-replay({})", self.path.display()),
+            path: self.path,
+            max_line_bytes: self.max_line_bytes,
+            quota,
+            input,
+            batches: 0,
+            exhausted,
+            dead_letter,
+        })
+    }
+}
+
+impl FileReplaySource {
+    /// Starts configuring a source that replays `path`.
+    pub fn options(path: impl AsRef<Path>) -> FileReplayBuilder {
+        FileReplayBuilder {
+            path: path.as_ref().to_path_buf(),
+            rate: Rate::PerBatch(DEFAULT_LINES_PER_BATCH),
+            batch_interval: None,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            dead_letter: None,
+        }
+    }
+
+    /// Where the next batch starts.
+    pub fn position(&self) -> FilePosition {
+        self.input.position()
+    }
+
+    /// The file being replayed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_batch(&mut self, max_records: Option<u64>) -> Result<SourceBatch<String>, IoError> {
+        let quota = self.quota.for_batch(self.batches);
+        self.batches += 1;
+        let budget = max_records.map_or(quota, |m| m.min(quota));
+        let start = self.input.lines.position();
+        // Cap the up-front reservation: a huge quota over a short file must not allocate.
+        let mut records = Vec::with_capacity(budget.min(1 << 16) as usize);
+        let mut skipped = 0;
+        let mut taken = 0;
+        while taken < budget {
+            let number = self.input.lines.line_number() + 1;
+            let line = self
+                .input
+                .lines
+                .next_line()
+                .map_err(|e| IoError::io(&self.path, e))?;
+            let Some(line) = line else { break };
+            taken += 1;
+            match line {
+                Line::Text(text) => records.push(text.to_owned()),
+                Line::Skipped { reason, raw } => {
+                    skipped += 1;
+                    tracing::debug!(source = %self.name, line = number, %reason, "line skipped");
+                    if let Some(dead) = &mut self.dead_letter {
+                        dead.record(&self.path.to_string_lossy(), number, &reason, raw)?;
+                    }
+                }
+            }
+        }
+        if skipped > 0 {
+            tracing::warn!(source = %self.name, skipped, "skipped malformed lines in this batch");
+            if let Some(dead) = &mut self.dead_letter {
+                dead.flush()?;
+            }
+        }
+        self.exhausted = self
+            .input
+            .lines
+            .at_eof()
+            .map_err(|e| IoError::io(&self.path, e))?;
+        Ok(SourceBatch {
+            records,
+            skipped,
+            bytes: self.input.lines.position() - start,
+        })
+    }
+}
+
+impl Source for FileReplaySource {
+    type Item = String;
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn next_batch(
+        &mut self,
+        _time: BatchTime,
+        max_records: Option<u64>,
+    ) -> spate_core::Result<SourceBatch<String>> {
+        Ok(self.read_batch(max_records)?)
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    fn offset(&self) -> Option<SourceOffset> {
+        SourceOffset::encode(&ReplayOffset {
+            position: self.position(),
+            batches: self.batches,
+        })
+        .ok()
+    }
+
+    fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
+        let at: ReplayOffset = offset.decode()?;
+        self.input = TextFile::open(&self.path, self.max_line_bytes, at.position)?;
+        self.batches = at.batches;
+        self.exhausted = self
+            .input
+            .lines
+            .at_eof()
+            .map_err(|e| IoError::io(&self.path, e))?;
+        Ok(())
+    }
+}

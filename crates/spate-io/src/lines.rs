@@ -1,0 +1,398 @@
+//! [`LineReader`]: bounded, resumable line splitting shared by every text source.
+//!
+//! Lines end at `\n`; a `\r` right before it is stripped (as [`str::lines`] does), and a last
+//! line without a terminator is still a line. A line longer than the limit is never held in
+//! memory: its first bytes are kept for the dead-letter file, the rest is read and dropped.
+//! Reading resumes where it stopped after an I/O error such as a socket read timeout, so no
+//! byte is lost or read twice.
+
+use crate::error::IoError;
+use std::fmt;
+use std::io::{BufRead, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+/// The default limit on the length of one line: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// How many bytes of a skipped line a dead-letter entry shows.
+const DEAD_LETTER_EXCERPT: usize = 256;
+
+/// Why an input unit (a line, a CSV row) was skipped instead of becoming a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The line is not valid UTF-8; the first bad byte is at `valid_up_to`.
+    InvalidUtf8 {
+        /// Length of the valid prefix.
+        valid_up_to: usize,
+    },
+    /// The line has more bytes than the configured limit.
+    TooLong {
+        /// The line's length without its terminator.
+        bytes: u64,
+        /// The limit.
+        limit: usize,
+    },
+    /// A CSV row has a different number of fields than the header.
+    FieldCount {
+        /// Fields in the header.
+        expected: usize,
+        /// Fields in the row.
+        found: usize,
+    },
+    /// A selected CSV field is empty or `NA`.
+    Missing {
+        /// The column's name.
+        column: String,
+    },
+    /// A selected CSV field is not a number.
+    NotNumeric {
+        /// The column's name.
+        column: String,
+    },
+    /// A selected CSV field is NaN or ±∞.
+    NonFinite {
+        /// The column's name.
+        column: String,
+    },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::InvalidUtf8 { valid_up_to } => {
+                write!(f, "invalid UTF-8 after byte {valid_up_to}")
+            }
+            SkipReason::TooLong { bytes, limit } => {
+                write!(f, "line of {bytes} bytes exceeds the limit of {limit}")
+            }
+            SkipReason::FieldCount { expected, found } => {
+                write!(f, "{found} fields, the header has {expected}")
+            }
+            SkipReason::Missing { column } => write!(f, "missing value in column `{column}`"),
+            SkipReason::NotNumeric { column } => {
+                write!(f, "non-numeric value in column `{column}`")
+            }
+            SkipReason::NonFinite { column } => {
+                write!(f, "NaN or infinite value in column `{column}`")
+            }
+        }
+    }
+}
+
+/// One line read by a [`LineReader`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A valid line, without its terminator.
+    Text(&'a str),
+    /// A line that cannot be a record.
+    Skipped {
+        /// Why.
+        reason: SkipReason,
+        /// The line's bytes, or its first bytes if it was too long.
+        raw: &'a [u8],
+    },
+}
+
+/// Splits a byte stream into UTF-8 lines of bounded length, reusing one buffer.
+///
+/// Memory is bounded by the limit plus the inner reader's buffer, whatever the input.
+///
+/// ```
+/// use spate_io::{Line, LineReader, SkipReason};
+///
+/// let input: &[u8] = b"one\r\ntoo long\n\xff\nlast";
+/// let mut lines = LineReader::new(input, 5);
+/// assert_eq!(lines.next_line()?, Some(Line::Text("one")));
+/// assert!(matches!(
+///     lines.next_line()?,
+///     Some(Line::Skipped { reason: SkipReason::TooLong { bytes: 8, .. }, .. })
+/// ));
+/// assert!(matches!(
+///     lines.next_line()?,
+///     Some(Line::Skipped { reason: SkipReason::InvalidUtf8 { valid_up_to: 0 }, .. })
+/// ));
+/// assert_eq!(lines.next_line()?, Some(Line::Text("last")));
+/// assert_eq!(lines.next_line()?, None);
+/// assert_eq!((lines.line_number(), lines.position()), (4, 20));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct LineReader<R> {
+    inner: R,
+    max_line_bytes: usize,
+    /// The current line's first `max_line_bytes + 1` bytes (room for a `\r`).
+    buf: Vec<u8>,
+    /// Bytes of the current line seen so far, terminator excluded, kept or not.
+    line_len: u64,
+    /// The current line's last byte, kept even when the line overflowed `buf`.
+    last_byte: Option<u8>,
+    /// The previous call returned a line that borrows `buf`.
+    returned: bool,
+    position: u64,
+    line: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// Reads lines of at most `max_line_bytes` bytes from the start of `inner`.
+    pub fn new(inner: R, max_line_bytes: usize) -> LineReader<R> {
+        LineReader::resume(inner, max_line_bytes, 0, 0)
+    }
+
+    /// Reads lines from `inner`, which is already `position` bytes and `line` lines into
+    /// its stream (after a seek), so positions and line numbers continue from there.
+    pub fn resume(inner: R, max_line_bytes: usize, position: u64, line: u64) -> LineReader<R> {
+        LineReader {
+            inner,
+            max_line_bytes,
+            buf: Vec::new(),
+            line_len: 0,
+            last_byte: None,
+            returned: false,
+            position,
+            line,
+        }
+    }
+
+    /// Bytes consumed by complete lines, terminators included: where the next line starts.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Lines read so far (valid or skipped): the 1-based number of the last line returned.
+    pub fn line_number(&self) -> u64 {
+        self.line
+    }
+
+    /// The inner reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// Whether the input is at its end, with no partial line pending.
+    pub fn at_eof(&mut self) -> std::io::Result<bool> {
+        self.clear_returned();
+        if self.line_len > 0 {
+            return Ok(false);
+        }
+        loop {
+            match self.inner.fill_buf() {
+                Ok(b) => return Ok(b.is_empty()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next line, `None` at the end of the input.
+    ///
+    /// On an error the partial line is kept, and the next call continues it.
+    pub fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
+        self.clear_returned();
+        let cap = self.max_line_bytes.saturating_add(1);
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                if self.line_len == 0 {
+                    return Ok(None);
+                }
+                return Ok(Some(self.finish_line(false)));
+            }
+            let (chunk, newline) = match memchr::memchr(b'\n', available) {
+                Some(i) => (&available[..i], true),
+                None => (available, false),
+            };
+            let room = cap.saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if let Some(&b) = chunk.last() {
+                self.last_byte = Some(b);
+            }
+            self.line_len += chunk.len() as u64;
+            let used = chunk.len() + usize::from(newline);
+            self.inner.consume(used);
+            self.position += used as u64;
+            if newline {
+                return Ok(Some(self.finish_line(true)));
+            }
+        }
+    }
+
+    fn clear_returned(&mut self) {
+        if self.returned {
+            self.buf.clear();
+            self.line_len = 0;
+            self.last_byte = None;
+            self.returned = false;
+        }
+    }
+
+    fn finish_line(&mut self, newline: bool) -> Line<'_> {
+        self.returned = true;
+        self.line += 1;
+        let mut len = self.line_len;
+        if newline && self.last_byte == Some(b'\r') {
+            len -= 1;
+        }
+        if len > self.max_line_bytes as u64 {
+            let keep = self.buf.len().min(self.max_line_bytes);
+            return Line::Skipped {
+                reason: SkipReason::TooLong {
+                    bytes: len,
+                    limit: self.max_line_bytes,
+                },
+                raw: &self.buf[..keep],
+            };
+        }
+        // Not over the limit, so `buf` holds the whole line.
+        let bytes = &self.buf[..len as usize];
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Line::Text(text),
+            Err(e) => Line::Skipped {
+                reason: SkipReason::InvalidUtf8 {
+                    valid_up_to: e.valid_up_to(),
+                },
+                raw: bytes,
+            },
+        }
+    }
+}
+
+/// Splits `bytes` into lines as a [`LineReader`] would: the valid lines, and how many were
+/// skipped. Every line of the input is in exactly one of the two.
+pub fn split_lines(bytes: &[u8], max_line_bytes: usize) -> (Vec<String>, u64) {
+    let mut reader = LineReader::new(bytes, max_line_bytes);
+    let mut lines = Vec::new();
+    let mut skipped = 0;
+    // Reading from a slice cannot fail.
+    while let Ok(Some(line)) = reader.next_line() {
+        match line {
+            Line::Text(s) => lines.push(s.to_owned()),
+            Line::Skipped { .. } => skipped += 1,
+        }
+    }
+    (lines, skipped)
+}
+
+/// A file that collects skipped input: one entry per line,
+/// `ORIGIN:LINE<TAB>REASON<TAB>EXCERPT`, the excerpt escaped and cut to 256 bytes.
+///
+/// Entries are appended, so a batch replayed after recovery writes its entries again: the
+/// dead-letter file is at-least-once.
+pub(crate) struct DeadLetter {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl DeadLetter {
+    pub(crate) fn open(path: &Path) -> Result<DeadLetter, IoError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| IoError::io(path, e))?;
+        Ok(DeadLetter {
+            path: path.to_path_buf(),
+            out: std::io::BufWriter::new(file),
+        })
+    }
+
+    pub(crate) fn record(
+        &mut self,
+        origin: &str,
+        line: u64,
+        reason: &SkipReason,
+        raw: &[u8],
+    ) -> Result<(), IoError> {
+        let excerpt = String::from_utf8_lossy(&raw[..raw.len().min(DEAD_LETTER_EXCERPT)]);
+        writeln!(
+            self.out,
+            "{origin}:{line}\t{reason}\t{}",
+            excerpt.escape_debug()
+        )
+        .map_err(|e| IoError::io(&self.path, e))
+    }
+
+    /// Makes the batch's entries visible; called once per batch.
+    pub(crate) fn flush(&mut self) -> Result<(), IoError> {
+        self.out.flush().map_err(|e| IoError::io(&self.path, e))
+    }
+}
+
+pub(crate) fn check_max_line_bytes(max: usize) -> Result<(), IoError> {
+    if max == 0 {
+        return Err(IoError::invalid(
+            "max_line_bytes",
+            max,
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out one byte per call and fails every other call, like a socket
+    /// with a short read timeout.
+    struct Stuttering<'a> {
+        data: &'a [u8],
+        fail: bool,
+    }
+
+    impl std::io::Read for Stuttering<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            self.fail = !self.fail;
+            if self.fail {
+                return Err(std::io::Error::new(ErrorKind::TimedOut, "tick"));
+            }
+            let n = self.data.len().min(1).min(out.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn resumes_after_errors_without_losing_bytes() {
+        let data = b"ab\r\ncd\nxxxxxxxx\nlast";
+        let inner = std::io::BufReader::with_capacity(1, Stuttering { data, fail: false });
+        let mut reader = LineReader::new(inner, 4);
+        let mut got = Vec::new();
+        loop {
+            match reader.next_line() {
+                Ok(Some(Line::Text(s))) => got.push(s.to_string()),
+                Ok(Some(Line::Skipped { reason, .. })) => got.push(format!("skip {reason}")),
+                Ok(None) => break,
+                Err(e) => assert_eq!(e.kind(), ErrorKind::TimedOut),
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                "ab",
+                "cd",
+                "skip line of 8 bytes exceeds the limit of 4",
+                "last"
+            ]
+        );
+        assert_eq!(reader.position(), data.len() as u64);
+    }
+
+    #[test]
+    fn carriage_returns_count_toward_nothing_but_the_terminator() {
+        // Exactly at the limit, with a CRLF: kept.
+        assert_eq!(split_lines(b"abcd\r\n", 4), (vec!["abcd".to_string()], 0));
+        // A bare CR at the end is content, as in `str::lines`.
+        assert_eq!(split_lines(b"ab\r", 4), (vec!["ab\r".to_string()], 0));
+        assert_eq!(split_lines(b"abcd\r", 4), (vec![], 1));
+        assert_eq!(
+            split_lines(b"\n\n", 4),
+            (vec![String::new(), String::new()], 0)
+        );
+    }
+}

@@ -1,0 +1,350 @@
+//! `FileReplaySource`: content, batch sizes, offsets and seek, bad lines, a word count end to end.
+
+use crate::common::{reference_lines, sample_text, write_file};
+use proptest::prelude::*;
+use spate_core::stream::{FastForwardClock, StreamingContext};
+use spate_core::{BatchTime, SpateContext};
+use spate_io::{FileReplaySource, IoError, Source, SourceOffset};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Every batch of the source until it is exhausted (with a safety bound).
+fn drain(source: &mut FileReplaySource, max_records: Option<u64>) -> Vec<(Vec<String>, u64)> {
+    let mut batches = Vec::new();
+    for t in 1..=100_000 {
+        if source.is_exhausted() {
+            return batches;
+        }
+        let batch = source.next_batch(BatchTime(t * 1000), max_records).unwrap();
+        batches.push((batch.records, batch.skipped));
+    }
+    panic!("source never exhausted");
+}
+
+#[test]
+fn replays_the_lines_in_order_in_batches_of_the_requested_size() {
+    let dir = tempfile::tempdir().unwrap();
+    for gzip in [false, true] {
+        let text = sample_text(1003);
+        let path = dir.path().join(if gzip { "in.txt.gz" } else { "in.txt" });
+        write_file(&path, text.as_bytes(), gzip);
+        let mut source = FileReplaySource::options(&path)
+            .lines_per_batch(100)
+            .build()
+            .unwrap();
+        let batches = drain(&mut source, None);
+        let sizes: Vec<usize> = batches.iter().map(|(b, _)| b.len()).collect();
+        assert_eq!(sizes, [100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 3]);
+        let got: Vec<String> = batches.into_iter().flat_map(|(b, _)| b).collect();
+        let want: Vec<&str> = text.lines().collect();
+        assert_eq!(got, want, "gzip={gzip}");
+        assert_eq!(source.position().line, 1003);
+        assert_eq!(source.position().byte, text.len() as u64);
+    }
+}
+
+#[test]
+fn max_records_leaves_lines_for_later_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.txt");
+    let text = sample_text(95);
+    std::fs::write(&path, &text).unwrap();
+    let mut source = FileReplaySource::options(&path)
+        .lines_per_batch(40)
+        .build()
+        .unwrap();
+    let batches = drain(&mut source, Some(30));
+    let sizes: Vec<usize> = batches.iter().map(|(b, _)| b.len()).collect();
+    assert_eq!(sizes, [30, 30, 30, 5]);
+    let got: Vec<String> = batches.into_iter().flat_map(|(b, _)| b).collect();
+    assert_eq!(got, text.lines().collect::<Vec<_>>());
+}
+
+#[test]
+fn a_rate_is_spread_over_batches_of_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.txt");
+    std::fs::write(&path, sample_text(50)).unwrap();
+    // 25 lines/s at 200 ms batches = 5 lines per batch.
+    let mut source = FileReplaySource::options(&path)
+        .lines_per_second(25.0)
+        .batch_interval(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let sizes: Vec<usize> = drain(&mut source, None)
+        .iter()
+        .map(|(b, _)| b.len())
+        .collect();
+    assert_eq!(sizes, [5; 10]);
+    // 2.5 lines per batch alternate 2 and 3.
+    let mut source = FileReplaySource::options(&path)
+        .lines_per_second(2.5)
+        .batch_interval(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let sizes: Vec<usize> = drain(&mut source, None)
+        .iter()
+        .map(|(b, _)| b.len())
+        .collect();
+    assert_eq!(&sizes[..4], [2, 3, 2, 3]);
+    assert_eq!(sizes.iter().sum::<usize>(), 50);
+}
+
+#[test]
+fn invalid_parameters_are_rejected_at_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.txt");
+    std::fs::write(&path, "x\n").unwrap();
+    let err = |b: spate_io::FileReplayBuilder| match b.build() {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    let e = err(FileReplaySource::options(&path).lines_per_batch(0));
+    assert!(
+        matches!(
+            e,
+            IoError::InvalidParameter {
+                name: "lines_per_batch",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = err(FileReplaySource::options(&path).lines_per_second(10.0));
+    assert!(
+        matches!(
+            e,
+            IoError::InvalidParameter {
+                name: "batch_interval",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = err(FileReplaySource::options(&path).max_line_bytes(0));
+    assert!(
+        matches!(
+            e,
+            IoError::InvalidParameter {
+                name: "max_line_bytes",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = err(FileReplaySource::options(dir.path().join("missing.txt")));
+    assert!(matches!(e, IoError::Io { .. }), "{e}");
+    // Converted into the core's error, an I/O error keeps its path.
+    let core: spate_core::Error = e.into();
+    assert!(core.to_string().contains("missing.txt"), "{core}");
+}
+
+/// Stops after `stop_after` batches, then a new source seeks to the offset and reads the rest.
+fn resume_equals_remainder(path: &Path, lines_per_batch: u64, stop_after: usize) {
+    let mut first = FileReplaySource::options(path)
+        .lines_per_batch(lines_per_batch)
+        .build()
+        .unwrap();
+    let mut head = Vec::new();
+    for t in 0..stop_after {
+        head.extend(first.next_batch(BatchTime(t as u64), None).unwrap().records);
+    }
+    let offset = first.offset().unwrap();
+    let mut second = FileReplaySource::options(path)
+        .lines_per_batch(lines_per_batch)
+        .build()
+        .unwrap();
+    second.seek(&offset).unwrap();
+    assert_eq!(second.position(), first.position());
+    let tail: Vec<String> = drain(&mut second, None)
+        .into_iter()
+        .flat_map(|(b, _)| b)
+        .collect();
+    let mut expected_tail = Vec::new();
+    let rest = drain(&mut first, None);
+    for (b, _) in rest {
+        expected_tail.extend(b);
+    }
+    assert_eq!(tail, expected_tail);
+    head.extend(tail);
+    let text = std::fs::read(path).unwrap();
+    let text = if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&text[..]), &mut out).unwrap();
+        out
+    } else {
+        text
+    };
+    assert_eq!(head, reference_lines(&text, 1 << 20).0);
+}
+
+#[test]
+fn offset_and_seek_round_trip_plain_and_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = sample_text(257);
+    for gzip in [false, true] {
+        let path = dir.path().join(if gzip { "in.gz" } else { "in.txt" });
+        write_file(&path, text.as_bytes(), gzip);
+        for stop_after in [0, 1, 5, 9, 13] {
+            resume_equals_remainder(&path, 20, stop_after);
+        }
+    }
+}
+
+#[test]
+fn seeking_to_an_offset_that_does_not_fit_the_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.txt");
+    std::fs::write(&path, "alpha\nbeta\ngamma\n").unwrap();
+    let mut source = FileReplaySource::options(&path)
+        .lines_per_batch(2)
+        .build()
+        .unwrap();
+    source.next_batch(BatchTime(1), None).unwrap();
+    let offset = source.offset().unwrap();
+    // The file is rewritten: byte 11 no longer starts a line.
+    std::fs::write(&path, "alphabetagamma\n").unwrap();
+    let mut other = FileReplaySource::options(&path).build().unwrap();
+    let err = other.seek(&offset).unwrap_err();
+    assert!(err.to_string().contains("does not start a line"), "{err}");
+    // Truncated below the offset.
+    std::fs::write(&path, "alpha\n").unwrap();
+    let err = other.seek(&offset).unwrap_err();
+    assert!(err.to_string().contains("fewer than 11 bytes"), "{err}");
+    // An offset of another source does not decode.
+    let err = other.seek(&SourceOffset(vec![1, 2])).unwrap_err();
+    assert!(
+        matches!(err, spate_core::Error::Serialization { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_lines_are_counted_and_written_to_the_dead_letter_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.txt");
+    let dead = dir.path().join("dead.tsv");
+    let mut bytes = b"good one\nbad \xff\xfe utf8\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'x', 100));
+    bytes.extend(b"\ngood two\r\n\xc3\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut source = FileReplaySource::options(&path)
+        .lines_per_batch(3)
+        .max_line_bytes(50)
+        .dead_letter(&dead)
+        .build()
+        .unwrap();
+    let batches = drain(&mut source, None);
+    assert_eq!(
+        batches,
+        [
+            (vec!["good one".to_string()], 2),
+            (vec!["good two".to_string()], 1)
+        ]
+    );
+    let letters = std::fs::read_to_string(&dead).unwrap();
+    let entries: Vec<Vec<&str>> = letters.lines().map(|l| l.split('\t').collect()).collect();
+    let origin = path.to_string_lossy();
+    assert_eq!(entries.len(), 3, "{letters}");
+    assert_eq!(entries[0][0], format!("{origin}:2"));
+    assert_eq!(entries[0][1], "invalid UTF-8 after byte 4");
+    assert_eq!(entries[0][2], "bad \u{fffd}\u{fffd} utf8");
+    assert_eq!(entries[1][0], format!("{origin}:3"));
+    assert_eq!(entries[1][1], "line of 100 bytes exceeds the limit of 50");
+    assert_eq!(entries[1][2], "x".repeat(50));
+    assert_eq!(entries[2][0], format!("{origin}:5"));
+}
+
+#[test]
+fn word_count_through_a_streaming_context_equals_a_hashmap_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("words.txt");
+    let text = sample_text(2000);
+    std::fs::write(&path, &text).unwrap();
+
+    let mut want: HashMap<String, u64> = HashMap::new();
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        *want.entry(word.to_lowercase()).or_insert(0) += 1;
+    }
+
+    let ssc = StreamingContext::builder(&SpateContext::sequential(2))
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(3)
+        .build()
+        .unwrap();
+    let source = FileReplaySource::options(&path)
+        .lines_per_batch(150)
+        .build()
+        .unwrap();
+    let lines = ssc.source_stream(source).unwrap();
+    let got: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+    let batches = Arc::new(Mutex::new(0));
+    let (sink, seen) = (Arc::clone(&got), Arc::clone(&batches));
+    lines
+        .flat_map(|l: String| {
+            l.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .map(|w| (w, 1_u64))
+        .reduce_by_key(|a, b| a + b)
+        .foreach_rdd(move |rdd, _| {
+            *seen.lock().unwrap() += 1;
+            let mut totals = sink.lock().unwrap();
+            for (w, n) in rdd.collect()? {
+                *totals.entry(w).or_insert(0) += n;
+            }
+            Ok(())
+        })
+        .unwrap();
+    ssc.start().unwrap();
+    assert!(
+        ssc.await_termination_or_timeout(Duration::from_secs(60))
+            .unwrap()
+    );
+    assert_eq!(*got.lock().unwrap(), want);
+    // 2000 lines at 150 per batch: 14 batches, and the context stopped by itself.
+    assert_eq!(*batches.lock().unwrap(), 14);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the bytes and batch sizes: never a panic, the valid lines come out in
+    /// order, and every other line is counted as skipped.
+    #[test]
+    fn arbitrary_bytes_lose_no_line(
+        bytes in proptest::collection::vec(
+            prop_oneof![4 => any::<u8>(), 1 => Just(b'\n'), 1 => Just(b'\r')],
+            0..2000,
+        ),
+        per_batch in 1_u64..50,
+        max_records in proptest::option::of(1_u64..50),
+        max_line in 1_usize..40,
+        gzip in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fuzz");
+        write_file(&path, &bytes, gzip);
+        let mut source = FileReplaySource::options(&path)
+            .lines_per_batch(per_batch)
+            .max_line_bytes(max_line)
+            .build()
+            .unwrap();
+        let batches = drain(&mut source, max_records);
+        let skipped: u64 = batches.iter().map(|(_, s)| s).sum();
+        let lines: Vec<String> = batches.into_iter().flat_map(|(b, _)| b).collect();
+        let (want, want_skipped) = reference_lines(&bytes, max_line);
+        prop_assert_eq!(lines.len() as u64 + skipped, source.position().line);
+        prop_assert_eq!(lines, want);
+        prop_assert_eq!(skipped, want_skipped);
+        prop_assert_eq!(source.position().byte, bytes.len() as u64);
+    }
+}

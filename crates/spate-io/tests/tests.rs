@@ -1,0 +1,6 @@
+//! The integration tests of `spate-io`, in one binary (one link instead of one per file).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod file_replay;
