@@ -250,6 +250,9 @@ enum Phase {
 /// counted in [`KMeansReport::skipped`]; they never move a center. Ties in the nearest
 /// center go to the lowest index, as in Spark.
 ///
+/// An empty batch still counts as time: in [`TimeUnit::Batches`] it discounts every weight,
+/// as Spark's `trainOn` does for every RDD; in [`TimeUnit::Points`] it changes nothing.
+///
 /// Cost: `O(n·k·d)` per batch to summarize, `O(k·d)` to apply.
 ///
 /// ```

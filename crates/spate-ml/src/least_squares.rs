@@ -248,6 +248,7 @@ pub struct LeastSquaresReport {
 /// that recursive least squares tracks. Memory is `O(d²)` whatever the stream length.
 ///
 /// Cost: `O(n·d²)` per batch to summarize, `O(d³)` to apply (a pivoted Cholesky solve).
+/// An empty batch changes nothing; before any row arrives all weights are 0.
 ///
 /// Collinear features are detected scale-invariantly and get weight 0 (see
 /// [`LeastSquaresReport::rank`]). Rows with a non-finite feature or target are skipped and

@@ -29,6 +29,33 @@ pub enum Round<R> {
 /// therefore "partition map + global combine + apply" until `Done`, the same on every runtime;
 /// [`update_partitions`](Self::update_partitions) is that loop over in-memory partitions.
 ///
+/// # Example: partitions summarized on threads
+///
+/// ```
+/// use ndarray::Array2;
+/// use spate_core::Merge;
+/// use spate_ml::{KMeansStats, OnlineModel, Round, StreamingKMeans};
+///
+/// let mut model = StreamingKMeans::params(3).random_centers(2, 0.0).seed(1).build()?;
+/// let batch = Array2::from_shape_fn((900, 2), |(i, j)| ((i * 31 + j * 17) % 100) as f64);
+/// let partitions: Vec<_> = batch.axis_chunks_iter(ndarray::Axis(0), 300).collect();
+/// let summaries = std::thread::scope(|scope| {
+///     let model = &model;
+///     let handles: Vec<_> =
+///         partitions.iter().map(|&p| scope.spawn(move || model.summarize(p))).collect();
+///     handles
+///         .into_iter()
+///         .map(|h| h.join().expect("summarize does not panic"))
+///         .collect::<Result<Vec<KMeansStats>, _>>()
+/// })?;
+/// let mut merged = KMeansStats::default();
+/// for stats in &summaries {
+///     merged.merge(stats);
+/// }
+/// assert!(matches!(model.apply(merged)?, Round::Done(report) if report.points == 900));
+/// # Ok::<(), spate_ml::MlError>(())
+/// ```
+///
 /// # Contract
 /// The result of training does not depend on how a batch is split into partitions, up to
 /// floating-point rounding of the merged sums (checked by the property tests).
