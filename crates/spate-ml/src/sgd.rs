@@ -162,7 +162,8 @@ impl<L: Loss> SgdParams<L> {
     }
 
     /// Fit an intercept, as an extra weight on a constant feature 1 that is regularized like
-    /// the others (Spark's `addIntercept`). Default false, as in Spark's streaming models.
+    /// the others and carried from batch to batch. Default false: Spark's streaming models
+    /// have no intercept and suggest appending a constant feature, which this does for you.
     pub fn intercept(mut self, intercept: bool) -> Self {
         self.intercept = intercept;
         self

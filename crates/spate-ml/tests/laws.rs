@@ -5,7 +5,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
 use proptest::prelude::*;
 use spate_core::Merge;
 use spate_ml::{
-    KMeansStats, OnlineModel, StreamingKMeans, StreamingLeastSquares,
+    KMeansStats, LeastSquaresStats, OnlineModel, StreamingKMeans, StreamingLeastSquares,
     StreamingLinearRegressionWithSgd, StreamingLogisticRegressionWithSgd,
 };
 
@@ -75,6 +75,52 @@ proptest! {
         prop_assert_eq!(&with_identity, &left);
         let whole = model.summarize(points.view()).unwrap();
         prop_assert!(close(&left, &whole));
+    }
+
+    #[test]
+    fn least_squares_stats_merge_is_associative_with_identity(
+        seed in 0u64..1000,
+        f in proptest::collection::vec(0.0f64..1.0, 2),
+        lambda in prop_oneof![Just(1.0), 0.9f64..1.0],
+    ) {
+        let x = normal(300, 2, seed) + 1e3;
+        let y = linear_targets(&x, &[2.0, -1.0], 5.0, 1.0, seed + 1);
+        let model = StreamingLeastSquares::params(2).forgetting_factor(lambda).build().unwrap();
+        let s: Vec<LeastSquaresStats> =
+            labeled(x.view(), y.view(), &cuts(300, &f)).into_iter().map(|p| model.summarize(p).unwrap()).collect();
+        let mut left = s[0].clone();
+        left.merge(&s[1]);
+        left.merge(&s[2]);
+        let mut bc = s[1].clone();
+        bc.merge(&s[2]);
+        let mut right = s[0].clone();
+        right.merge(&bc);
+        let mut with_identity = LeastSquaresStats::default();
+        with_identity.merge(&left);
+        with_identity.merge(&LeastSquaresStats::default());
+        prop_assert_eq!(&with_identity, &left);
+        let (mut a, mut b) = (model.clone(), model.clone());
+        a.apply(left).unwrap();
+        b.apply(right).unwrap();
+        prop_assert!(max_abs_diff(a.weights().iter().copied(), b.weights().iter().copied()) < 1e-9);
+        prop_assert!((a.intercept() - b.intercept()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gradient_stats_merge_is_commutative(seed in 0u64..1000, cut in 0usize..=200) {
+        let x = normal(200, 3, seed);
+        let y = linear_targets(&x, &[1.0, 2.0, 3.0], 0.0, 1.0, seed + 1);
+        let model = StreamingLinearRegressionWithSgd::params(3).intercept(true).build().unwrap();
+        let a = model.summarize((x.slice(s![..cut, ..]), y.slice(s![..cut]))).unwrap();
+        let b = model.summarize((x.slice(s![cut.., ..]), y.slice(s![cut..]))).unwrap();
+        let (mut ab, mut ba) = (a.clone(), b.clone());
+        ab.merge(&b);
+        ba.merge(&a);
+        prop_assert_eq!((ab.rows(), ab.sampled()), (ba.rows(), ba.sampled()));
+        let (mut m1, mut m2) = (model.clone(), model.clone());
+        m1.apply(ab).unwrap();
+        m2.apply(ba).unwrap();
+        prop_assert!(max_abs_diff(m1.weights().iter().copied(), m2.weights().iter().copied()) < 1e-12);
     }
 
     #[test]
