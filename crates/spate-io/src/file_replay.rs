@@ -1,9 +1,9 @@
 //! [`FileReplaySource`]: a text file replayed as a stream of lines.
 
 use crate::error::IoError;
-use crate::lines::{DEFAULT_MAX_LINE_BYTES, DeadLetter, Line, check_max_line_bytes};
-use crate::text::{FilePosition, Quota, TextFile};
-use serde::{Deserialize, Serialize};
+use crate::lines::{DEFAULT_MAX_LINE_BYTES, SkipReason, check_max_line_bytes};
+use crate::replay::LineReplay;
+use crate::text::{FilePosition, Quota};
 use spate_core::BatchTime;
 use spate_core::stream::{Source, SourceBatch, SourceOffset};
 use std::path::{Path, PathBuf};
@@ -11,14 +11,6 @@ use std::time::Duration;
 
 /// Lines per batch when neither a count nor a rate is given.
 pub const DEFAULT_LINES_PER_BATCH: u64 = 1000;
-
-/// What the offset of a [`FileReplaySource`] records.
-#[derive(Serialize, Deserialize)]
-struct ReplayOffset {
-    position: FilePosition,
-    /// Batches served: the rate schedule depends on it.
-    batches: u64,
-}
 
 /// Replays a text file (plain or gzip, told apart by its magic bytes) as a stream of
 /// `String` lines, a fixed number or a rate per batch: bounded, replayable input for tests,
@@ -56,14 +48,7 @@ struct ReplayOffset {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct FileReplaySource {
-    path: PathBuf,
-    name: String,
-    max_line_bytes: usize,
-    quota: Quota,
-    input: TextFile,
-    batches: u64,
-    exhausted: bool,
-    dead_letter: Option<DeadLetter>,
+    replay: LineReplay,
 }
 
 /// Configures a [`FileReplaySource`]; see [`FileReplaySource::options`].
@@ -136,26 +121,16 @@ impl FileReplayBuilder {
                 Quota::per_second("lines_per_second", rate, interval)?
             }
         };
-        let mut input = TextFile::open(&self.path, self.max_line_bytes, FilePosition::default())?;
-        let exhausted = input
-            .lines
-            .at_eof()
-            .map_err(|e| IoError::io(&self.path, e))?;
-        let dead_letter = self
-            .dead_letter
-            .as_deref()
-            .map(DeadLetter::open)
-            .transpose()?;
-        Ok(FileReplaySource {
-            name: format!("file-replay({})", self.path.display()),
-            path: self.path,
-            max_line_bytes: self.max_line_bytes,
+        let name = format!("file-replay({})", self.path.display());
+        let replay = LineReplay::open(
+            &self.path,
+            name,
+            self.max_line_bytes,
             quota,
-            input,
-            batches: 0,
-            exhausted,
-            dead_letter,
-        })
+            self.dead_letter.as_deref(),
+            FilePosition::default(),
+        )?;
+        Ok(FileReplaySource { replay })
     }
 }
 
@@ -173,59 +148,12 @@ impl FileReplaySource {
 
     /// Where the next batch starts.
     pub fn position(&self) -> FilePosition {
-        self.input.position()
+        self.replay.position()
     }
 
     /// The file being replayed.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn read_batch(&mut self, max_records: Option<u64>) -> Result<SourceBatch<String>, IoError> {
-        let quota = self.quota.for_batch(self.batches);
-        self.batches += 1;
-        let budget = max_records.map_or(quota, |m| m.min(quota));
-        let start = self.input.lines.position();
-        // Cap the up-front reservation: a huge quota over a short file must not allocate.
-        let mut records = Vec::with_capacity(budget.min(1 << 16) as usize);
-        let mut skipped = 0;
-        let mut taken = 0;
-        while taken < budget {
-            let number = self.input.lines.line_number() + 1;
-            let line = self
-                .input
-                .lines
-                .next_line()
-                .map_err(|e| IoError::io(&self.path, e))?;
-            let Some(line) = line else { break };
-            taken += 1;
-            match line {
-                Line::Text(text) => records.push(text.to_owned()),
-                Line::Skipped { reason, raw } => {
-                    skipped += 1;
-                    tracing::debug!(source = %self.name, line = number, %reason, "line skipped");
-                    if let Some(dead) = &mut self.dead_letter {
-                        dead.record(&self.path.to_string_lossy(), number, &reason, raw)?;
-                    }
-                }
-            }
-        }
-        if skipped > 0 {
-            tracing::warn!(source = %self.name, skipped, "skipped malformed lines in this batch");
-            if let Some(dead) = &mut self.dead_letter {
-                dead.flush()?;
-            }
-        }
-        self.exhausted = self
-            .input
-            .lines
-            .at_eof()
-            .map_err(|e| IoError::io(&self.path, e))?;
-        Ok(SourceBatch {
-            records,
-            skipped,
-            bytes: self.input.lines.position() - start,
-        })
+        &self.replay.path
     }
 }
 
@@ -233,7 +161,7 @@ impl Source for FileReplaySource {
     type Item = String;
 
     fn name(&self) -> String {
-        self.name.clone()
+        self.replay.name().to_string()
     }
 
     fn next_batch(
@@ -241,30 +169,25 @@ impl Source for FileReplaySource {
         _time: BatchTime,
         max_records: Option<u64>,
     ) -> spate_core::Result<SourceBatch<String>> {
-        Ok(self.read_batch(max_records)?)
+        let batch = self.replay.next_batch(max_records, |bytes| {
+            std::str::from_utf8(bytes)
+                .map(str::to_owned)
+                .map_err(|e| SkipReason::InvalidUtf8 {
+                    valid_up_to: e.valid_up_to(),
+                })
+        })?;
+        Ok(batch)
     }
 
     fn is_exhausted(&self) -> bool {
-        self.exhausted
+        self.replay.is_exhausted()
     }
 
     fn offset(&self) -> Option<SourceOffset> {
-        SourceOffset::encode(&ReplayOffset {
-            position: self.position(),
-            batches: self.batches,
-        })
-        .ok()
+        self.replay.offset()
     }
 
     fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
-        let at: ReplayOffset = offset.decode()?;
-        self.input = TextFile::open(&self.path, self.max_line_bytes, at.position)?;
-        self.batches = at.batches;
-        self.exhausted = self
-            .input
-            .lines
-            .at_eof()
-            .map_err(|e| IoError::io(&self.path, e))?;
-        Ok(())
+        self.replay.seek(offset)
     }
 }

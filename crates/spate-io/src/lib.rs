@@ -4,9 +4,13 @@
 //! [`DStream`](spate_core::DStream) through
 //! [`StreamingContext::source_stream`](spate_core::StreamingContext::source_stream):
 //!
-//! | source | Spark name | replayable | ends |
-//! |---|---|---|---|
-//! | [`FileReplaySource`] — a text file (plain or gzip), N lines or a rate per batch | — | byte offset | at end of file |
+//! | source | records | Spark name | replayable (offset) | ends |
+//! |---|---|---|---|---|
+//! | [`FileReplaySource`] — a text file (plain or gzip), N lines or a rate per batch | `String` | — | yes (byte, line) | at end of file |
+//! | [`DirectorySource`] — lines of files that appear in a directory | `String` | `textFileStream` | yes (files read, position) | never |
+//! | [`SocketTextSource`] — lines from a TCP server, bounded buffer, reconnects | `String` | `socketTextStream` | no (at most once) | never |
+//! | [`RateSource`] — a generator function, N per batch or per second | any | `rate` | yes (records emitted) | at its limit |
+//! | [`QueueSource`] — batches pushed from any thread (re-exported from the core) | any | `queueStream` | no | when closed and drained |
 //!
 //! Bad input never panics and is never lost silently: invalid UTF-8, over-long lines and
 //! malformed rows are skipped, counted in [`SourceBatch::skipped`] (which the context reports
@@ -51,13 +55,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod directory;
 mod error;
 mod file_replay;
 mod lines;
+mod rate;
+mod replay;
+mod socket;
 mod text;
 
+pub use directory::{DirectoryBuilder, DirectorySource, DirectoryStats};
 pub use error::{IoError, Result};
 pub use file_replay::{DEFAULT_LINES_PER_BATCH, FileReplayBuilder, FileReplaySource};
 pub use lines::{DEFAULT_MAX_LINE_BYTES, Line, LineReader, SkipReason, split_lines};
+pub use rate::RateSource;
+pub use socket::{SocketBuilder, SocketStats, SocketTextSource};
 pub use spate_core::stream::{QueueHandle, QueueSource, Source, SourceBatch, SourceOffset};
 pub use text::FilePosition;

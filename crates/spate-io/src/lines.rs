@@ -187,6 +187,27 @@ impl<R: BufRead> LineReader<R> {
     ///
     /// On an error the partial line is kept, and the next call continues it.
     pub fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
+        let limit = self.max_line_bytes;
+        Ok(self.next_raw()?.map(|raw| match raw {
+            RawLine::Bytes(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => Line::Text(text),
+                Err(e) => Line::Skipped {
+                    reason: SkipReason::InvalidUtf8 {
+                        valid_up_to: e.valid_up_to(),
+                    },
+                    raw: bytes,
+                },
+            },
+            RawLine::TooLong { bytes, raw } => Line::Skipped {
+                reason: SkipReason::TooLong { bytes, limit },
+                raw,
+            },
+        }))
+    }
+
+    /// The next line's bytes, not checked for UTF-8 (for parsers that only need some
+    /// fields to be text).
+    pub(crate) fn next_raw(&mut self) -> std::io::Result<Option<RawLine<'_>>> {
         self.clear_returned();
         let cap = self.max_line_bytes.saturating_add(1);
         loop {
@@ -229,7 +250,7 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
-    fn finish_line(&mut self, newline: bool) -> Line<'_> {
+    fn finish_line(&mut self, newline: bool) -> RawLine<'_> {
         self.returned = true;
         self.line += 1;
         let mut len = self.line_len;
@@ -238,26 +259,22 @@ impl<R: BufRead> LineReader<R> {
         }
         if len > self.max_line_bytes as u64 {
             let keep = self.buf.len().min(self.max_line_bytes);
-            return Line::Skipped {
-                reason: SkipReason::TooLong {
-                    bytes: len,
-                    limit: self.max_line_bytes,
-                },
+            return RawLine::TooLong {
+                bytes: len,
                 raw: &self.buf[..keep],
             };
         }
         // Not over the limit, so `buf` holds the whole line.
-        let bytes = &self.buf[..len as usize];
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Line::Text(text),
-            Err(e) => Line::Skipped {
-                reason: SkipReason::InvalidUtf8 {
-                    valid_up_to: e.valid_up_to(),
-                },
-                raw: bytes,
-            },
-        }
+        RawLine::Bytes(&self.buf[..len as usize])
     }
+}
+
+/// A line before UTF-8 validation.
+pub(crate) enum RawLine<'a> {
+    /// The whole line, terminator stripped.
+    Bytes(&'a [u8]),
+    /// An over-long line: its length and first bytes.
+    TooLong { bytes: u64, raw: &'a [u8] },
 }
 
 /// Splits `bytes` into lines as a [`LineReader`] would: the valid lines, and how many were

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Writes `bytes` to `path`, gzip-compressed when `gzip`.
 pub(crate) fn write_file(path: &Path, bytes: &[u8], gzip: bool) {
@@ -52,4 +53,17 @@ pub(crate) fn sample_text(n: usize) -> String {
         text.push_str(if i % 5 == 0 { "\r\n" } else { "\n" });
     }
     text
+}
+
+/// Polls `done` until it holds, failing the test after `timeout`: how tests observe other
+/// threads without sleeping a guessed amount of time.
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

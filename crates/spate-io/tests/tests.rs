@@ -3,4 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod directory;
 mod file_replay;
+mod rate;
+mod socket;

@@ -1,0 +1,156 @@
+//! The replay loop shared by the file sources: a quota of lines per batch, each converted
+//! into a record or skipped and counted, with a replayable position.
+
+use crate::error::IoError;
+use crate::lines::{DeadLetter, RawLine, SkipReason};
+use crate::text::{FilePosition, Quota, TextFile};
+use serde::{Deserialize, Serialize};
+use spate_core::stream::{SourceBatch, SourceOffset};
+use std::path::{Path, PathBuf};
+
+#[derive(Serialize, Deserialize)]
+struct ReplayOffset {
+    position: FilePosition,
+    /// Batches served: the rate schedule depends on it.
+    batches: u64,
+}
+
+pub(crate) struct LineReplay {
+    pub(crate) path: PathBuf,
+    name: String,
+    max_line_bytes: usize,
+    quota: Quota,
+    input: TextFile,
+    /// Where records start (after a CSV header); earlier offsets are clamped to it.
+    first: FilePosition,
+    batches: u64,
+    exhausted: bool,
+    dead_letter: Option<DeadLetter>,
+}
+
+impl LineReplay {
+    pub(crate) fn open(
+        path: &Path,
+        name: String,
+        max_line_bytes: usize,
+        quota: Quota,
+        dead_letter: Option<&Path>,
+        first: FilePosition,
+    ) -> Result<LineReplay, IoError> {
+        let input = TextFile::open(path, max_line_bytes, first)?;
+        let dead_letter = dead_letter.map(DeadLetter::open).transpose()?;
+        let mut replay = LineReplay {
+            path: path.to_path_buf(),
+            name,
+            max_line_bytes,
+            quota,
+            input,
+            first,
+            batches: 0,
+            exhausted: false,
+            dead_letter,
+        };
+        replay.exhausted = replay.at_eof()?;
+        Ok(replay)
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn position(&self) -> FilePosition {
+        self.input.position()
+    }
+
+    pub(crate) fn is_exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    fn at_eof(&mut self) -> Result<bool, IoError> {
+        self.input
+            .lines
+            .at_eof()
+            .map_err(|e| IoError::io(&self.path, e))
+    }
+
+    /// Consumes at most `min(quota, max_records)` lines, turning each into a record with
+    /// `convert` or skipping it.
+    pub(crate) fn next_batch<T>(
+        &mut self,
+        max_records: Option<u64>,
+        mut convert: impl FnMut(&[u8]) -> Result<T, SkipReason>,
+    ) -> Result<SourceBatch<T>, IoError> {
+        let quota = self.quota.for_batch(self.batches);
+        self.batches += 1;
+        let budget = max_records.map_or(quota, |m| m.min(quota));
+        let start = self.input.lines.position();
+        // Cap the up-front reservation: a huge quota over a short file must not allocate.
+        let mut records = Vec::with_capacity(budget.min(1 << 16) as usize);
+        let mut skipped = 0;
+        let mut taken = 0;
+        while taken < budget {
+            let number = self.input.lines.line_number() + 1;
+            let line = self
+                .input
+                .lines
+                .next_raw()
+                .map_err(|e| IoError::io(&self.path, e))?;
+            let Some(line) = line else { break };
+            taken += 1;
+            let (reason, raw) = match line {
+                RawLine::Bytes(bytes) => match convert(bytes) {
+                    Ok(record) => {
+                        records.push(record);
+                        continue;
+                    }
+                    Err(reason) => (reason, bytes),
+                },
+                RawLine::TooLong { bytes, raw } => (
+                    SkipReason::TooLong {
+                        bytes,
+                        limit: self.max_line_bytes,
+                    },
+                    raw,
+                ),
+            };
+            skipped += 1;
+            tracing::debug!(source = %self.name, line = number, %reason, "line skipped");
+            if let Some(dead) = &mut self.dead_letter {
+                dead.record(&self.path.to_string_lossy(), number, &reason, raw)?;
+            }
+        }
+        if skipped > 0 {
+            tracing::warn!(source = %self.name, skipped, "skipped malformed lines in this batch");
+            if let Some(dead) = &mut self.dead_letter {
+                dead.flush()?;
+            }
+        }
+        self.exhausted = self.at_eof()?;
+        Ok(SourceBatch {
+            records,
+            skipped,
+            bytes: self.input.lines.position() - start,
+        })
+    }
+
+    pub(crate) fn offset(&self) -> Option<SourceOffset> {
+        SourceOffset::encode(&ReplayOffset {
+            position: self.position(),
+            batches: self.batches,
+        })
+        .ok()
+    }
+
+    pub(crate) fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
+        let at: ReplayOffset = offset.decode()?;
+        let position = if at.position.byte < self.first.byte {
+            self.first
+        } else {
+            at.position
+        };
+        self.input = TextFile::open(&self.path, self.max_line_bytes, position)?;
+        self.batches = at.batches;
+        self.exhausted = self.at_eof()?;
+        Ok(())
+    }
+}
