@@ -40,6 +40,9 @@ pub enum SkipReason {
         /// Fields in the row.
         found: usize,
     },
+    /// A CSV row has an odd number of quote characters: a quoted field is not closed on
+    /// its line (a field with a line break in it, or a broken row).
+    UnbalancedQuote,
     /// A selected CSV field is empty or `NA`.
     Missing {
         /// The column's name.
@@ -69,6 +72,7 @@ impl fmt::Display for SkipReason {
             SkipReason::FieldCount { expected, found } => {
                 write!(f, "{found} fields, the header has {expected}")
             }
+            SkipReason::UnbalancedQuote => write!(f, "a quoted field is not closed on this line"),
             SkipReason::Missing { column } => write!(f, "missing value in column `{column}`"),
             SkipReason::NotNumeric { column } => {
                 write!(f, "non-numeric value in column `{column}`")

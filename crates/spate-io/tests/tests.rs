@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod corpus;
+mod csv;
 mod directory;
 mod file_replay;
 mod rate;
+mod sink;
 mod socket;

@@ -1,0 +1,457 @@
+//! [`CsvSource`]: numeric columns of a CSV file as `Vec<f64>` records.
+
+use crate::error::IoError;
+use crate::lines::{DEFAULT_MAX_LINE_BYTES, RawLine, SkipReason, check_max_line_bytes};
+use crate::replay::LineReplay;
+use crate::text::{FilePosition, Quota, TextFile};
+use csv_core::ReadRecordResult;
+use spate_core::BatchTime;
+use spate_core::stream::{Source, SourceBatch, SourceOffset};
+use std::path::{Path, PathBuf};
+
+/// Rows per batch when none is given.
+pub const DEFAULT_ROWS_PER_BATCH: u64 = 1000;
+
+/// How many data rows decide which columns are numeric when no columns are named.
+const INFER_ROWS: usize = 100;
+
+/// Splits one CSV line into fields and parses the selected ones as finite numbers.
+///
+/// Fields follow RFC 4180: a field may be quoted, a quoted field may hold the delimiter
+/// and doubled quotes. Parsing is lenient (it never fails to split), and allocation-free
+/// apart from the returned record. A row becomes a record only if it has as many fields
+/// as the header and every selected field is a finite number (surrounding spaces
+/// allowed); otherwise the [`SkipReason`] says why: a missing value (empty or `NA`) is
+/// never turned into 0.
+///
+/// ```
+/// use spate_io::{CsvRowParser, SkipReason};
+///
+/// let mut parser = CsvRowParser::new("id,name,x,y", Some(&["y", "x"]), b',')?;
+/// assert_eq!(parser.parse(b"1,\"Smith, J.\",2.5,-1e3"), Ok(vec![-1000.0, 2.5]));
+/// assert_eq!(
+///     parser.parse(b"2,Ann,NA,4"),
+///     Err(SkipReason::Missing { column: "x".into() })
+/// );
+/// assert!(matches!(parser.parse(b"3,Bob,inf,1"), Err(SkipReason::NonFinite { .. })));
+/// assert!(matches!(parser.parse(b"4,Eve,1"), Err(SkipReason::FieldCount { expected: 4, found: 3 })));
+/// # Ok::<(), spate_io::IoError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CsvRowParser {
+    header: Vec<String>,
+    /// Indices into the header of the columns that make a record, in record order.
+    selected: Vec<usize>,
+    reader: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl CsvRowParser {
+    /// A parser for rows under `header` (a CSV line; a UTF-8 byte-order mark is ignored)
+    /// that makes records of `columns`, in that order, or of every column if `None`.
+    pub fn new(
+        header: &str,
+        columns: Option<&[&str]>,
+        delimiter: u8,
+    ) -> Result<CsvRowParser, IoError> {
+        let mut parser = CsvRowParser::with_header(Vec::new(), delimiter);
+        let header = header.strip_prefix('\u{feff}').unwrap_or(header);
+        let count = parser.split(header.as_bytes());
+        parser.header = (0..count)
+            .map(|i| String::from_utf8_lossy(parser.field(i)).trim().to_string())
+            .collect();
+        parser.selected = match columns {
+            Some(names) => names
+                .iter()
+                .map(|name| parser.column_index(name, Path::new("<header>")))
+                .collect::<Result<_, _>>()?,
+            None => (0..parser.header.len()).collect(),
+        };
+        Ok(parser)
+    }
+
+    fn with_header(header: Vec<String>, delimiter: u8) -> CsvRowParser {
+        CsvRowParser {
+            header,
+            selected: Vec::new(),
+            reader: reader(delimiter),
+            out: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    fn column_index(&self, name: &str, path: &Path) -> Result<usize, IoError> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| IoError::UnknownColumn {
+                name: name.to_string(),
+                path: path.to_path_buf(),
+                available: self.header.clone(),
+            })
+    }
+
+    /// Every column of the header.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The columns that make a record, in record order.
+    pub fn column_names(&self) -> Vec<String> {
+        self.selected
+            .iter()
+            .map(|&i| self.header[i].clone())
+            .collect()
+    }
+
+    /// Parses one line (without its terminator) into a record.
+    pub fn parse(&mut self, line: &[u8]) -> Result<Vec<f64>, SkipReason> {
+        // Quotes pair up on a well-formed line (open/close, or doubled inside a field), so
+        // an odd count means a field runs past the line: both halves of a row split by a
+        // quoted line break land here instead of parsing as garbage.
+        if memchr::memchr_iter(b'"', line).count() % 2 == 1 {
+            return Err(SkipReason::UnbalancedQuote);
+        }
+        let found = self.split(line);
+        if found != self.header.len() {
+            return Err(SkipReason::FieldCount {
+                expected: self.header.len(),
+                found,
+            });
+        }
+        let mut record = Vec::with_capacity(self.selected.len());
+        for k in 0..self.selected.len() {
+            let column = self.selected[k];
+            let named = |header: &[String]| header[column].clone();
+            let text = std::str::from_utf8(self.field(column))
+                .map_err(|_| SkipReason::NotNumeric {
+                    column: named(&self.header),
+                })?
+                .trim();
+            if text.is_empty() || text == "NA" {
+                return Err(SkipReason::Missing {
+                    column: named(&self.header),
+                });
+            }
+            let value: f64 = text.parse().map_err(|_| SkipReason::NotNumeric {
+                column: named(&self.header),
+            })?;
+            if !value.is_finite() {
+                return Err(SkipReason::NonFinite {
+                    column: named(&self.header),
+                });
+            }
+            record.push(value);
+        }
+        Ok(record)
+    }
+
+    /// Splits `line` into `self.out`/`self.ends`; returns the number of fields. An empty
+    /// line is one empty field.
+    fn split(&mut self, line: &[u8]) -> usize {
+        if line.is_empty() {
+            self.out.clear();
+            self.ends.clear();
+            self.ends.push(0);
+            return 1;
+        }
+        self.reader.reset();
+        // Unescaping only shrinks, and there are at most len + 1 fields; the loop still
+        // grows the buffers rather than trust that.
+        self.out.resize(line.len().max(1), 0);
+        self.ends.resize(line.len() + 1, 0);
+        let (mut input, mut nout, mut nend) = (line, 0, 0);
+        loop {
+            let (result, read, wrote, ended) =
+                self.reader
+                    .read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
+            input = &input[read..];
+            nout += wrote;
+            nend += ended;
+            match result {
+                ReadRecordResult::OutputFull => {
+                    let len = self.out.len();
+                    self.out.resize(len * 2, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len();
+                    self.ends.resize(len * 2, 0);
+                }
+                ReadRecordResult::InputEmpty if !input.is_empty() || read > 0 => {}
+                ReadRecordResult::InputEmpty | ReadRecordResult::Record | ReadRecordResult::End => {
+                    break;
+                }
+            }
+        }
+        self.ends.truncate(nend);
+        nend
+    }
+
+    fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.out[start..self.ends[i]]
+    }
+}
+
+fn reader(delimiter: u8) -> csv_core::Reader {
+    // Lines never contain `\n`, and a `\r` inside one is data, not a row break: make `\n`
+    // the only terminator so one line is always one row.
+    csv_core::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .terminator(csv_core::Terminator::Any(b'\n'))
+        .build()
+}
+
+/// Streams the rows of a CSV file with a header (plain or gzip) as `Vec<f64>` records of
+/// selected numeric columns, a fixed number of rows per batch.
+///
+/// - **Columns**: [`columns`](CsvBuilder::columns) names them (an unknown name is an
+///   [`IoError::UnknownColumn`] at build); by default every column whose values in the
+///   first 100 data rows are all numbers (or missing) is used.
+/// - **Bad rows**: a missing value (empty or `NA`), a non-numeric field, NaN or ±∞, a wrong
+///   number of fields, invalid UTF-8 in a selected field, or a line over
+///   [`max_line_bytes`](CsvBuilder::max_line_bytes) skips the row: counted in
+///   [`SourceBatch::skipped`] and, with a [`dead_letter`](CsvBuilder::dead_letter) file,
+///   written there with its line number and reason. Never turned into a 0.
+/// - **Rows are lines**: quoted fields may hold delimiters and doubled quotes but not line
+///   breaks: such a row is split in two lines with an odd number of quotes each, and both
+///   are skipped and counted ([`SkipReason::UnbalancedQuote`]). This keeps each row's
+///   memory bounded and offsets on line boundaries.
+/// - **Replay and backpressure** as for [`FileReplaySource`](crate::FileReplaySource): the
+///   offset is the byte offset and line number; a batch consumes at most
+///   `min(rows_per_batch, max_records)` lines.
+///
+/// ```
+/// use spate_io::{CsvSource, Source};
+/// use spate_core::BatchTime;
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("flights.csv");
+/// std::fs::write(&path, "carrier,dep_delay,arr_delay\nUA,2,11\nAA,NA,3\nB6,-1,-18\n")?;
+/// let mut source = CsvSource::options(&path).rows_per_batch(10).build()?;
+/// assert_eq!(source.column_names(), ["dep_delay", "arr_delay"]);
+/// let batch = source.next_batch(BatchTime(1000), None)?;
+/// assert_eq!(batch.records, [vec![2.0, 11.0], vec![-1.0, -18.0]]);
+/// assert_eq!(batch.skipped, 1); // the NA row
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct CsvSource {
+    replay: LineReplay,
+    parser: CsvRowParser,
+}
+
+/// Configures a [`CsvSource`]; see [`CsvSource::options`].
+#[derive(Clone, Debug)]
+pub struct CsvBuilder {
+    path: PathBuf,
+    columns: Option<Vec<String>>,
+    rows_per_batch: u64,
+    delimiter: u8,
+    max_line_bytes: usize,
+    dead_letter: Option<PathBuf>,
+}
+
+impl CsvBuilder {
+    /// The columns that make a record, in record order (default: every numeric column).
+    pub fn columns(mut self, names: &[&str]) -> Self {
+        self.columns = Some(names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Rows (lines) per batch (default 1000).
+    pub fn rows_per_batch(mut self, rows: u64) -> Self {
+        self.rows_per_batch = rows;
+        self
+    }
+
+    /// The field delimiter (default `,`).
+    pub fn delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// The longest line kept, in bytes (default 1 MiB); longer rows are skipped and counted.
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line_bytes = bytes;
+        self
+    }
+
+    /// Appends every skipped row to this file: `PATH:LINE<TAB>REASON<TAB>EXCERPT`.
+    pub fn dead_letter(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dead_letter = Some(path.into());
+        self
+    }
+
+    /// Checks the parameters, reads the header and resolves the columns.
+    pub fn build(self) -> Result<CsvSource, IoError> {
+        check_max_line_bytes(self.max_line_bytes)?;
+        if self.rows_per_batch == 0 {
+            return Err(IoError::invalid("rows_per_batch", 0, "must be at least 1"));
+        }
+        if matches!(self.delimiter, b'"' | b'\n' | b'\r') {
+            return Err(IoError::invalid(
+                "delimiter",
+                char::from(self.delimiter),
+                "cannot be a quote or a line break",
+            ));
+        }
+        let path = self.path.as_path();
+        let mut file = TextFile::open(path, self.max_line_bytes, FilePosition::default())?;
+        let header = match file.lines.next_raw().map_err(|e| IoError::io(path, e))? {
+            Some(RawLine::Bytes(bytes)) => std::str::from_utf8(bytes)
+                .map_err(|_| bad_header(path, "the header line is not valid UTF-8"))?
+                .to_string(),
+            Some(RawLine::TooLong { .. }) => {
+                return Err(bad_header(
+                    path,
+                    "the header line is longer than max_line_bytes",
+                ));
+            }
+            None => {
+                return Err(bad_header(
+                    path,
+                    "the file is empty; a header line is required",
+                ));
+            }
+        };
+        let mut parser = CsvRowParser::new(&header, None, self.delimiter)?;
+        parser.selected = match &self.columns {
+            Some(names) => names
+                .iter()
+                .map(|name| parser.column_index(name, path))
+                .collect::<Result<_, _>>()?,
+            None => infer_numeric(&mut parser, &mut file, path)?,
+        };
+        let first = FilePosition {
+            byte: header_end(path, self.max_line_bytes)?,
+            line: 1,
+        };
+        let replay = LineReplay::open(
+            path,
+            format!("csv({})", path.display()),
+            self.max_line_bytes,
+            Quota::PerBatch(self.rows_per_batch),
+            self.dead_letter.as_deref(),
+            first,
+        )?;
+        Ok(CsvSource { replay, parser })
+    }
+}
+
+fn bad_header(path: &Path, reason: &str) -> IoError {
+    IoError::BadHeader {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Where the header line ends, read afresh (the inference pass consumed more).
+fn header_end(path: &Path, max_line_bytes: usize) -> Result<u64, IoError> {
+    let mut file = TextFile::open(path, max_line_bytes, FilePosition::default())?;
+    file.lines.next_raw().map_err(|e| IoError::io(path, e))?;
+    Ok(file.lines.position())
+}
+
+/// The columns whose values in the first data rows are all numbers or missing, and at
+/// least one a number.
+fn infer_numeric(
+    parser: &mut CsvRowParser,
+    file: &mut TextFile,
+    path: &Path,
+) -> Result<Vec<usize>, IoError> {
+    let n = parser.header.len();
+    let (mut numeric, mut seen) = (vec![true; n], vec![false; n]);
+    for _ in 0..INFER_ROWS {
+        let Some(line) = file.lines.next_raw().map_err(|e| IoError::io(path, e))? else {
+            break;
+        };
+        let RawLine::Bytes(bytes) = line else {
+            continue;
+        };
+        if parser.split(bytes) != n {
+            continue;
+        }
+        for column in 0..n {
+            let text = std::str::from_utf8(parser.field(column)).map(str::trim);
+            match text {
+                Ok("" | "NA") => {}
+                Ok(t) if t.parse::<f64>().is_ok() => seen[column] = true,
+                _ => numeric[column] = false,
+            }
+        }
+    }
+    let columns: Vec<usize> = (0..n).filter(|&c| numeric[c] && seen[c]).collect();
+    if columns.is_empty() {
+        return Err(bad_header(
+            path,
+            "no column is numeric in the first 100 rows; name the columns with .columns(&[..])",
+        ));
+    }
+    Ok(columns)
+}
+
+impl CsvSource {
+    /// Starts configuring a source that reads `path`.
+    pub fn options(path: impl AsRef<Path>) -> CsvBuilder {
+        CsvBuilder {
+            path: path.as_ref().to_path_buf(),
+            columns: None,
+            rows_per_batch: DEFAULT_ROWS_PER_BATCH,
+            delimiter: b',',
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            dead_letter: None,
+        }
+    }
+
+    /// The columns that make a record, in record order.
+    pub fn column_names(&self) -> Vec<String> {
+        self.parser.column_names()
+    }
+
+    /// Every column of the header.
+    pub fn header(&self) -> &[String] {
+        self.parser.header()
+    }
+
+    /// The parser this source applies to each line, for checking a line by hand.
+    pub fn parser(&self) -> CsvRowParser {
+        self.parser.clone()
+    }
+
+    /// Where the next batch starts.
+    pub fn position(&self) -> FilePosition {
+        self.replay.position()
+    }
+}
+
+impl Source for CsvSource {
+    type Item = Vec<f64>;
+
+    fn name(&self) -> String {
+        self.replay.name().to_string()
+    }
+
+    fn next_batch(
+        &mut self,
+        _time: BatchTime,
+        max_records: Option<u64>,
+    ) -> spate_core::Result<SourceBatch<Vec<f64>>> {
+        let parser = &mut self.parser;
+        Ok(self
+            .replay
+            .next_batch(max_records, |line| parser.parse(line))?)
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.replay.is_exhausted()
+    }
+
+    fn offset(&self) -> Option<SourceOffset> {
+        self.replay.offset()
+    }
+
+    fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
+        self.replay.seek(offset)
+    }
+}
