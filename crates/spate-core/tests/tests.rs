@@ -3,5 +3,6 @@
 mod common;
 mod rdd_faults;
 mod rdd_ops;
+mod stream_event_time;
 mod stream_ops;
 mod stream_recovery;

@@ -108,8 +108,7 @@ fn stream_program(
         .unwrap();
     ssc.start().unwrap();
     ssc.await_termination().unwrap();
-    let out = out.lock().unwrap().clone();
-    out
+    out.lock().unwrap().clone()
 }
 
 proptest! {

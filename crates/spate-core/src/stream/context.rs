@@ -124,6 +124,7 @@ pub(crate) struct Inner {
     pub graph: Mutex<Graph>,
     pub partitions: usize,
     max_records_per_batch: Option<u64>,
+    rate: Mutex<Option<super::backpressure::RateController>>,
     run: Mutex<RunState>,
     run_signal: Condvar,
     stop_mode: AtomicU8,
@@ -186,6 +187,7 @@ pub struct StreamingContextBuilder {
     clock: Option<Arc<dyn Clock>>,
     partitions: Option<usize>,
     max_records_per_batch: Option<u64>,
+    backpressure: Option<super::backpressure::Backpressure>,
 }
 
 impl StreamingContextBuilder {
@@ -220,6 +222,13 @@ impl StreamingContextBuilder {
         self
     }
 
+    /// Enables backpressure: the records sources may deliver per batch adapt to the
+    /// processing rate (see [`Backpressure`](super::Backpressure)).
+    pub fn backpressure(mut self, config: super::backpressure::Backpressure) -> Self {
+        self.backpressure = Some(config);
+        self
+    }
+
     /// Checks the configuration and creates the context.
     pub fn build(self) -> Result<StreamingContext> {
         let batch_ms = whole_millis("batch_interval", self.batch)?;
@@ -233,9 +242,15 @@ impl StreamingContextBuilder {
                 "must be at least 1",
             ));
         }
+        if let Some(bp) = &self.backpressure {
+            bp.check()?;
+        }
         let partitions = self
             .partitions
             .unwrap_or_else(|| self.sc.default_parallelism());
+        let rate = self
+            .backpressure
+            .map(|bp| super::backpressure::RateController::new(bp, batch_ms));
         Ok(StreamingContext {
             inner: Arc::new(Inner {
                 batch_ms,
@@ -244,6 +259,7 @@ impl StreamingContextBuilder {
                 graph: Mutex::new(Graph::default()),
                 partitions,
                 max_records_per_batch: self.max_records_per_batch,
+                rate: Mutex::new(rate),
                 run: Mutex::new(RunState {
                     lifecycle: Lifecycle::Initialized,
                     last_completed: None,
@@ -275,6 +291,7 @@ impl StreamingContext {
             clock: None,
             partitions: None,
             max_records_per_batch: None,
+            backpressure: None,
         }
     }
 
@@ -608,8 +625,13 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
             }
         }
         if all_exhausted(&inner) {
-            tracing::info!(batch = t.0, "all sources exhausted; stopping");
-            break;
+            if inner.shared.is_final_flush() || !needs_final_flush(&inner) {
+                tracing::info!(batch = t.0, "all sources exhausted; stopping");
+                break;
+            }
+            // One more batch, with watermarks at +∞, to emit what event-time operators hold.
+            inner.shared.set_final_flush();
+            draining = false;
         }
         t = t.plus_ms(inner.batch_ms);
     }
@@ -628,6 +650,13 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
     inner.run_signal.notify_all();
 }
 
+fn needs_final_flush(inner: &Inner) -> bool {
+    lock(&inner.graph)
+        .nodes
+        .iter()
+        .any(|n| n.stateful().is_some_and(|s| s.needs_final_flush()))
+}
+
 fn all_exhausted(inner: &Inner) -> bool {
     let graph = lock(&inner.graph);
     !graph.inputs.is_empty() && graph.inputs.iter().all(|i| i.is_exhausted())
@@ -641,7 +670,11 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
         let graph = lock(&inner.graph);
         (graph.inputs.clone(), graph.nodes.clone())
     };
-    let limit = inner.max_records_per_batch;
+    let rate_limit = lock(&inner.rate).as_ref().and_then(|r| r.limit());
+    let limit = match (inner.max_records_per_batch, rate_limit) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let (mut records_in, mut skipped, mut bytes) = (0, 0, 0);
     for input in &inputs {
         let (n, s, b) = input.fetch(t, limit)?;
@@ -657,11 +690,12 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
             })?;
         }
     }
-    let mut state_size = 0;
+    let (mut state_size, mut records_late) = (0, 0);
     for node in &nodes {
         if let Some(state) = node.stateful() {
             state.commit(t)?;
             state_size += state.state_size() as u64;
+            records_late += state.late_records();
         }
     }
     for node in &nodes {
@@ -675,11 +709,15 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
         None => None,
     };
     let processing_time_ms = started.elapsed().as_millis() as u64;
+    if let Some(rate) = lock(&inner.rate).as_mut() {
+        rate.on_batch(t.0, records_in, processing_time_ms, scheduling_delay_ms);
+    }
     Ok(BatchInfo {
         batch_time: t,
         records_in,
         input_rate: records_in as f64 * 1000.0 / inner.batch_ms as f64,
         records_skipped: skipped,
+        records_late,
         bytes_in: bytes,
         scheduling_delay_ms,
         processing_time_ms,

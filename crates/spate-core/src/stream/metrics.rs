@@ -18,6 +18,9 @@ pub struct BatchInfo {
     pub input_rate: f64,
     /// Input units the sources skipped (malformed, oversized, invalid UTF-8).
     pub records_skipped: u64,
+    /// Records event-time operators found behind the watermark (dropped or routed to a
+    /// late-data stream).
+    pub records_late: u64,
     /// Bytes the sources read, where known.
     pub bytes_in: u64,
     /// Milliseconds between the batch time and the start of processing.

@@ -10,9 +10,11 @@
 //! graph is built and return a typed error (for instance a window that is not a multiple of
 //! the batch interval), before any data flows.
 
+mod backpressure;
 mod checkpoint;
 mod clock;
 mod context;
+mod event_time;
 mod metrics;
 mod node;
 mod output;
@@ -20,9 +22,14 @@ mod source;
 mod state;
 mod window;
 
+pub use backpressure::{Backpressure, PidRateEstimator};
 pub use checkpoint::{CheckpointConfig, ManagedState};
 pub use clock::{Clock, FastForwardClock, ManualClock, SystemClock};
 pub use context::{StreamingContext, StreamingContextBuilder};
+pub use event_time::{
+    EmitMode, EventTime, EventTimeStream, EventWindowed, EventWindows, IntervalJoined, JoinKind,
+    LateData, WindowResult,
+};
 pub use metrics::{BatchInfo, StreamingListener};
 pub use output::batch_path;
 pub use source::{QueueHandle, QueueSource, Source, SourceBatch, SourceOffset};

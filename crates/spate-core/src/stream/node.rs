@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct GraphShared {
     /// The context's zero time: batch times are `zero + k·interval`.
     pub zero_ms: AtomicU64,
+    /// Set for the last batch after every source is exhausted.
+    final_flush: AtomicBool,
     next_node: AtomicUsize,
 }
 
@@ -25,12 +27,21 @@ impl GraphShared {
     pub fn new() -> GraphShared {
         GraphShared {
             zero_ms: AtomicU64::new(0),
+            final_flush: AtomicBool::new(false),
             next_node: AtomicUsize::new(0),
         }
     }
 
     pub fn zero(&self) -> u64 {
         self.zero_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn is_final_flush(&self) -> bool {
+        self.final_flush.load(Ordering::Relaxed)
+    }
+
+    pub fn set_final_flush(&self) {
+        self.final_flush.store(true, Ordering::Relaxed);
     }
 }
 
@@ -81,6 +92,17 @@ pub(crate) trait StatefulNode: Send + Sync {
 
     /// Replaces the state with a snapshot.
     fn restore(&self, bytes: &[u8]) -> Result<()>;
+
+    /// Records the last committed batch found behind the watermark.
+    fn late_records(&self) -> u64 {
+        0
+    }
+
+    /// Whether the operator needs a final batch with the watermark at +∞ when every source
+    /// is exhausted (event-time operators, to emit their last windows).
+    fn needs_final_flush(&self) -> bool {
+        false
+    }
 }
 
 /// What every node has, whatever its record type.

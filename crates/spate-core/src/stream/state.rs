@@ -267,6 +267,21 @@ pub(crate) fn stateful_stream<P: PartState, In: Data, Out: Data>(
     + Sync
     + 'static,
 ) -> DStream<Out> {
+    stateful_stream_with(input, op, |op| op as Arc<dyn StatefulNode>, deps, task)
+}
+
+/// [`stateful_stream`] whose commit hooks are `wrap(op)`, for operators that commit more
+/// than their store (event-time operators also advance a watermark).
+pub(crate) fn stateful_stream_with<P: PartState, In: Data, Out: Data>(
+    input: &DStream<In>,
+    op: StatefulParts<P>,
+    wrap: impl FnOnce(Arc<StatefulOp<P, Out>>) -> Arc<dyn StatefulNode>,
+    deps: impl Fn(BatchTime) -> Result<Option<Vec<crate::plan::Dep>>> + Send + Sync + 'static,
+    task: impl Fn(&StateStore<P>, usize, BatchTime, Vec<Vec<Batch>>) -> Result<Vec<Out>>
+    + Send
+    + Sync
+    + 'static,
+) -> DStream<Out> {
     let StatefulParts {
         name,
         params,
@@ -284,7 +299,7 @@ pub(crate) fn stateful_stream<P: PartState, In: Data, Out: Data>(
         slide_ms,
         vec![input.any_node()],
         params,
-        Some(Arc::clone(&op) as Arc<dyn StatefulNode>),
+        Some(wrap(Arc::clone(&op))),
         move |t| {
             let Some(deps) = deps(t)? else {
                 return Ok(None);
