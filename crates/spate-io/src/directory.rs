@@ -80,7 +80,8 @@ impl DirectoryStats {
 ///   are O(files in the directory), which each listing costs anyway. A landing directory
 ///   that is never cleaned grows without bound for every reader, this one included: move
 ///   or delete consumed files.
-/// - Never exhausted: more files may appear.
+/// - **End**: never exhausted, since more files may appear, unless
+///   [`finish_when_drained`](DirectoryBuilder::finish_when_drained) is set.
 ///
 /// ```
 /// use spate_io::{DirectorySource, Source};
@@ -106,6 +107,7 @@ pub struct DirectorySource {
     pending: VecDeque<String>,
     /// Files failed since the last batch, reported in its `skipped`.
     failed_unreported: u64,
+    finish_when_drained: bool,
     stats: DirectoryStats,
 }
 
@@ -114,6 +116,7 @@ pub struct DirectorySource {
 pub struct DirectoryBuilder {
     dir: PathBuf,
     include_existing: bool,
+    finish_when_drained: bool,
     max_line_bytes: usize,
     dead_letter: Option<PathBuf>,
 }
@@ -123,6 +126,15 @@ impl DirectoryBuilder {
     /// false, as Spark's `newFilesOnly`).
     pub fn include_existing(mut self, include: bool) -> Self {
         self.include_existing = include;
+        self
+    }
+
+    /// Report the source exhausted after a batch that leaves nothing to read from the files
+    /// found by its listing (default false: watch forever). Processes what a directory
+    /// holds, then lets the context stop, like Structured Streaming's available-now
+    /// trigger.
+    pub fn finish_when_drained(mut self, finish: bool) -> Self {
+        self.finish_when_drained = finish;
         self
     }
 
@@ -155,6 +167,7 @@ impl DirectoryBuilder {
             current: None,
             pending: VecDeque::new(),
             failed_unreported: 0,
+            finish_when_drained: self.finish_when_drained,
             stats: DirectoryStats::default(),
         };
         let existing = source.list()?;
@@ -173,6 +186,7 @@ impl DirectorySource {
         DirectoryBuilder {
             dir: dir.as_ref().to_path_buf(),
             include_existing: false,
+            finish_when_drained: false,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             dead_letter: None,
         }
@@ -246,6 +260,23 @@ impl DirectorySource {
         self.processed.insert(name);
     }
 
+    /// Marks the current file read to its end, or failed.
+    fn close_current(&mut self, outcome: std::io::Result<()>) {
+        let Some((name, _)) = self.current.take() else {
+            return;
+        };
+        match outcome {
+            Ok(()) => {
+                self.stats.inner.files_read.fetch_add(1, Ordering::Relaxed);
+                self.processed.insert(name);
+            }
+            Err(e) => {
+                let error = IoError::io(self.dir.join(&name), e);
+                self.fail_file(name, &error);
+            }
+        }
+    }
+
     fn read_batch(&mut self, max_records: Option<u64>) -> Result<SourceBatch<String>, IoError> {
         self.discover()?;
         let budget = max_records.unwrap_or(u64::MAX);
@@ -287,19 +318,16 @@ impl DirectorySource {
                     }
                     bytes += file.lines.position() - before;
                 }
-                Ok(None) => {
-                    if let Some((name, _)) = self.current.take() {
-                        self.stats.inner.files_read.fetch_add(1, Ordering::Relaxed);
-                        self.processed.insert(name);
-                    }
-                }
-                Err(e) => {
-                    let error = IoError::io(self.dir.join(name.as_str()), e);
-                    if let Some((name, _)) = self.current.take() {
-                        self.fail_file(name, &error);
-                    }
-                }
+                Ok(None) => self.close_current(Ok(())),
+                Err(e) => self.close_current(Err(e)),
             }
+        }
+        // Close a file that this batch read to its end, so the offset and `is_exhausted`
+        // do not wait for the next batch to notice.
+        match self.current.as_mut().map(|(_, file)| file.lines.at_eof()) {
+            Some(Ok(true)) => self.close_current(Ok(())),
+            Some(Err(e)) => self.close_current(Err(e)),
+            Some(Ok(false)) | None => {}
         }
         if skipped_lines > 0 {
             tracing::warn!(source = %self.name, skipped = skipped_lines, "skipped malformed lines in this batch");
@@ -335,6 +363,10 @@ impl Source for DirectorySource {
         max_records: Option<u64>,
     ) -> spate_core::Result<SourceBatch<String>> {
         Ok(self.read_batch(max_records)?)
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.finish_when_drained && self.current.is_none() && self.pending.is_empty()
     }
 
     fn offset(&self) -> Option<SourceOffset> {

@@ -40,7 +40,8 @@ struct SocketCounters {
 }
 
 impl SocketStats {
-    /// Valid lines received (delivered or still buffered).
+    /// Valid lines received (delivered or still buffered), counted as they are handed to
+    /// the buffer.
     pub fn lines(&self) -> u64 {
         self.inner.lines.load(Ordering::Relaxed)
     }
@@ -509,7 +510,6 @@ impl ReceiverLoop {
                 Ok(Some(Line::Text(text))) => {
                     chunk.bytes += text.len() as u64;
                     chunk.lines.push(text.to_owned());
-                    counters.lines.fetch_add(1, Ordering::Relaxed);
                     None
                 }
                 Ok(Some(Line::Skipped { reason, .. })) => {
@@ -543,6 +543,7 @@ impl ReceiverLoop {
     fn hand_over(&self, chunk: Chunk) -> bool {
         let counters = &self.stats.inner;
         let (lines, bytes) = (chunk.lines.len() as u64, chunk.bytes);
+        counters.lines.fetch_add(lines, Ordering::Relaxed);
         // Counted before the send, so the consumer's subtraction never goes below zero.
         counters.buffered_lines.fetch_add(lines, Ordering::Relaxed);
         counters.buffered_bytes.fetch_add(bytes, Ordering::Relaxed);

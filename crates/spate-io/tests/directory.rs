@@ -58,17 +58,23 @@ fn reads_the_files_that_appear_between_batches() {
 }
 
 #[test]
-fn include_existing_reads_files_present_at_build() {
+fn include_existing_reads_files_present_at_build_and_can_finish_when_drained() {
     let dir = tempfile::tempdir().unwrap();
     publish(dir.path(), "1.txt", "one\n");
     publish(dir.path(), "2.txt", "two\n");
     let mut source = DirectorySource::options(dir.path())
         .include_existing(true)
+        .finish_when_drained(true)
         .build()
         .unwrap();
-    let (mut got, _) = batch(&mut source, 1, None);
+    assert!(!source.is_exhausted());
+    let (mut got, _) = batch(&mut source, 1, Some(1));
+    assert!(!source.is_exhausted());
+    got.extend(batch(&mut source, 2, Some(1)).0);
     got.sort();
     assert_eq!(got, lines(&["one", "two"]));
+    // Both files were read to their ends: nothing is left, so the source is finished.
+    assert!(source.is_exhausted());
 }
 
 #[test]

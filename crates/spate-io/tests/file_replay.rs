@@ -101,39 +101,25 @@ fn invalid_parameters_are_rejected_at_build() {
         Err(e) => e,
         Ok(_) => panic!("accepted"),
     };
-    let e = err(FileReplaySource::options(&path).lines_per_batch(0));
-    assert!(
-        matches!(
-            e,
-            IoError::InvalidParameter {
-                name: "lines_per_batch",
-                ..
-            }
+    for (builder, name) in [
+        (
+            FileReplaySource::options(&path).lines_per_batch(0),
+            "lines_per_batch",
         ),
-        "{e}"
-    );
-    let e = err(FileReplaySource::options(&path).lines_per_second(10.0));
-    assert!(
-        matches!(
-            e,
-            IoError::InvalidParameter {
-                name: "batch_interval",
-                ..
-            }
+        (
+            FileReplaySource::options(&path).lines_per_second(10.0),
+            "batch_interval",
         ),
-        "{e}"
-    );
-    let e = err(FileReplaySource::options(&path).max_line_bytes(0));
-    assert!(
-        matches!(
-            e,
-            IoError::InvalidParameter {
-                name: "max_line_bytes",
-                ..
-            }
+        (
+            FileReplaySource::options(&path).max_line_bytes(0),
+            "max_line_bytes",
         ),
-        "{e}"
-    );
+    ] {
+        match err(builder) {
+            IoError::InvalidParameter { name: got, .. } => assert_eq!(got, name),
+            e => panic!("wrong error for {name}: {e}"),
+        }
+    }
     let e = err(FileReplaySource::options(dir.path().join("missing.txt")));
     assert!(matches!(e, IoError::Io { .. }), "{e}");
     // Converted into the core's error, an I/O error keeps its path.

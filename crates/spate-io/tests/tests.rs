@@ -8,5 +8,6 @@ mod csv;
 mod directory;
 mod file_replay;
 mod rate;
+mod recovery;
 mod sink;
 mod socket;
