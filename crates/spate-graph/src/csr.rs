@@ -22,76 +22,97 @@ pub(crate) struct InCsr {
     pub(crate) inv_out: Vec<f64>,
 }
 
+/// `1/w`, or 0 where `w` is 0 (a dangling node).
+fn inverse(weights: &[f64]) -> Vec<f64> {
+    weights
+        .iter()
+        .map(|&w| if w > 0.0 { 1.0 / w } else { 0.0 })
+        .collect()
+}
+
+/// The node numbering of every compressed graph: by decreasing out-degree (ties by the given
+/// order). A node's value is gathered once per out-edge, so this packs the most-read values
+/// into a small, cache-resident prefix; on soc-Epinions1 it makes a pass about twice as fast
+/// as first-appearance order.
+pub(crate) fn locality_order(
+    nodes: impl Iterator<Item = u32>,
+    out_degree: impl Fn(u32) -> usize,
+) -> Vec<u32> {
+    let mut order: Vec<u32> = nodes.collect();
+    order.sort_by_key(|&u| std::cmp::Reverse(out_degree(u)));
+    order
+}
+
 impl InCsr {
-    /// Build from `(src, dst, weight)` triples over dense indices `< n`, each pair at most once.
+    /// Build from `(src, dst, weight)` triples over dense indices `< n`, each pair at most once,
+    /// ordered by source within each destination (so rows come out sorted, and the gather of
+    /// source values walks memory forward).
     pub(crate) fn from_triples(n: usize, triples: &[(u32, u32, f64)]) -> Self {
-        let mut offsets = vec![0usize; n + 1];
-        let mut out_w = vec![0.0; n];
-        let mut unit = true;
+        let mut in_degree = vec![0usize; n];
+        let mut out_weight = vec![0.0; n];
         for &(u, v, w) in triples {
-            offsets[v as usize + 1] += 1;
-            out_w[u as usize] += w;
-            unit &= w == 1.0;
+            in_degree[v as usize] += 1;
+            out_weight[u as usize] += w;
         }
-        for i in 0..n {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut fill = offsets.clone();
-        let mut sources = vec![0u32; triples.len()];
-        let mut weights = if unit {
-            None
-        } else {
-            Some(vec![0.0; triples.len()])
-        };
+        let unit = triples.iter().all(|t| t.2 == 1.0);
+        let mut csr = Self::with_rows(&in_degree, unit);
+        let mut fill = csr.offsets.clone();
         for &(u, v, w) in triples {
-            let slot = &mut fill[v as usize];
-            sources[*slot] = u;
-            if let Some(ws) = weights.as_mut() {
-                ws[*slot] = w;
-            }
-            *slot += 1;
+            csr.place(&mut fill, u, v, w);
         }
-        // Sorting sources within a row makes the gather of source values walk memory forward.
-        for v in 0..n {
-            let (a, b) = (offsets[v], offsets[v + 1]);
-            match weights.as_mut() {
-                None => sources[a..b].sort_unstable(),
-                Some(ws) => {
-                    let mut row: Vec<(u32, f64)> = sources[a..b]
-                        .iter()
-                        .copied()
-                        .zip(ws[a..b].iter().copied())
-                        .collect();
-                    row.sort_unstable_by_key(|&(s, _)| s);
-                    for (k, (s, w)) in row.into_iter().enumerate() {
-                        sources[a + k] = s;
-                        ws[a + k] = w;
-                    }
-                }
-            }
+        csr.inv_out = inverse(&out_weight);
+        csr
+    }
+
+    /// Build over the graph's nodes, numbered in [`locality_order`]; returns the rows and the
+    /// order (`order[local] = dense slot`). Two passes over the adjacency and no row sorting:
+    /// sources are placed in increasing local order.
+    pub(crate) fn from_graph(g: &DirectedGraph) -> (Self, Vec<u32>) {
+        let order = locality_order(g.index().iter().map(|(i, _)| i), |u| g.out_edges(u).len());
+        let mut local = vec![u32::MAX; g.capacity()];
+        for (l, &slot) in order.iter().enumerate() {
+            local[slot as usize] = l as u32;
         }
-        let inv_out = out_w
+        let in_degree: Vec<usize> = order.iter().map(|&v| g.in_degree_of(v) as usize).collect();
+        let unit = order
             .iter()
-            .map(|&w| if w > 0.0 { 1.0 / w } else { 0.0 })
-            .collect();
+            .all(|&u| g.out_edges(u).iter().all(|e| e.weight == 1.0));
+        let mut csr = Self::with_rows(&in_degree, unit);
+        let mut fill = csr.offsets.clone();
+        for (l, &u) in order.iter().enumerate() {
+            for e in g.out_edges(u) {
+                csr.place(&mut fill, l as u32, local[e.dst as usize], e.weight);
+            }
+        }
+        let out_weight: Vec<f64> = order.iter().map(|&u| g.out_weight_of(u)).collect();
+        csr.inv_out = inverse(&out_weight);
+        (csr, order)
+    }
+
+    fn with_rows(in_degree: &[usize], unit: bool) -> Self {
+        let mut offsets = Vec::with_capacity(in_degree.len() + 1);
+        let mut total = 0;
+        offsets.push(0);
+        for &d in in_degree {
+            total += d;
+            offsets.push(total);
+        }
         Self {
             offsets,
-            sources,
-            weights,
-            inv_out,
+            sources: vec![0; total],
+            weights: if unit { None } else { Some(vec![0.0; total]) },
+            inv_out: Vec::new(),
         }
     }
 
-    /// Build with the dynamic graph's own dense indexing (free slots become empty rows).
-    pub(crate) fn from_graph(g: &DirectedGraph) -> Self {
-        let n = g.capacity();
-        let mut triples = Vec::with_capacity(g.edge_count());
-        for u in 0..n as u32 {
-            for e in g.out_edges(u) {
-                triples.push((u, e.dst, e.weight));
-            }
+    #[inline]
+    fn place(&mut self, fill: &mut [usize], u: u32, v: u32, w: f64) {
+        let slot = &mut fill[v as usize];
+        self.sources[*slot] = u;
+        if let Some(ws) = self.weights.as_mut() {
+            ws[*slot] = w;
         }
-        Self::from_triples(n, &triples)
+        *slot += 1;
     }
 
     pub(crate) fn nodes(&self) -> usize {
@@ -231,35 +252,41 @@ impl CsrGraph {
         for id in nodes {
             intern(id, &mut ids)?;
         }
-        let mut triples: Vec<(u32, u32, f64)> =
-            pairs.into_iter().map(|((u, v), w)| (u, v, w)).collect();
+        let mut out_degree = vec![0usize; ids.len()];
+        for &(u, _) in pairs.keys() {
+            out_degree[u as usize] += 1;
+        }
+        let order = locality_order(0..ids.len() as u32, |u| out_degree[u as usize]);
+        let mut local = vec![0u32; ids.len()];
+        for (l, &i) in order.iter().enumerate() {
+            local[i as usize] = l as u32;
+        }
+        let mut triples: Vec<(u32, u32, f64)> = pairs
+            .into_iter()
+            .map(|((u, v), w)| (local[u as usize], local[v as usize], w))
+            .collect();
         // Hash order is arbitrary; fix it so sums (and so results) are reproducible.
         triples.sort_unstable_by_key(|&(u, v, _)| (v, u));
         let csr = InCsr::from_triples(ids.len(), &triples);
+        let ids: Vec<NodeId> = order.iter().map(|&i| ids[i as usize]).collect();
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
         Ok(Self { ids, index, csr })
     }
 
     /// A compact snapshot of a dynamic graph's current edges.
     #[must_use]
     pub fn from_graph(g: &DirectedGraph) -> Self {
-        let mut ids = Vec::with_capacity(g.node_count());
-        let mut dense = vec![u32::MAX; g.capacity()];
-        for (i, id) in g.index().iter() {
-            dense[i as usize] = ids.len() as u32;
-            ids.push(id);
-        }
-        let mut triples = Vec::with_capacity(g.edge_count());
-        for (i, _) in g.index().iter() {
-            for e in g.out_edges(i) {
-                triples.push((dense[i as usize], dense[e.dst as usize], e.weight));
-            }
-        }
+        let (csr, order) = InCsr::from_graph(g);
+        let ids: Vec<NodeId> = order.iter().map(|&i| g.index().id(i)).collect();
         let index = ids
             .iter()
             .enumerate()
             .map(|(i, &id)| (id, i as u32))
             .collect();
-        let csr = InCsr::from_triples(ids.len(), &triples);
         Self { ids, index, csr }
     }
 

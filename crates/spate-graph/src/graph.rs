@@ -74,6 +74,9 @@ pub struct DirectedGraph {
     in_weight: Vec<f64>,
     in_degree: Vec<u32>,
     pinned: Vec<bool>,
+    /// Whether each dense slot holds a node (a dense mirror of the index, for whole-graph
+    /// passes that must skip free slots without hashing).
+    live: Vec<bool>,
     edge_pos: FxHashMap<(u32, u32), u32>,
     edges: usize,
     scratch: Stamps,
@@ -127,6 +130,9 @@ impl TryFrom<GraphRepr> for DirectedGraph {
             ..Default::default()
         };
         g.grow(n);
+        for (i, _) in g.nodes.iter() {
+            g.live[i as usize] = true;
+        }
         for p in r.pinned {
             if !g.nodes.is_live(p) {
                 return Err(GraphError::CorruptState {
@@ -265,7 +271,13 @@ impl DirectedGraph {
         let (i, _) = self.nodes.intern(node);
         self.grow(self.nodes.capacity());
         self.pinned[i as usize] = true;
+        self.live[i as usize] = true;
         i
+    }
+
+    /// `live[i]`: whether dense slot `i` holds a node.
+    pub(crate) fn live_mask(&self) -> &[bool] {
+        &self.live
     }
 
     pub(crate) fn index(&self) -> &NodeIndex {
@@ -305,6 +317,7 @@ impl DirectedGraph {
             self.in_weight.resize(n, 0.0);
             self.in_degree.resize(n, 0);
             self.pinned.resize(n, false);
+            self.live.resize(n, false);
         }
         if self.scratch.touched.len() < n {
             self.scratch.touched.resize(n, 0);
@@ -316,6 +329,7 @@ impl DirectedGraph {
         let (i, new) = self.nodes.intern(id);
         if new {
             self.grow(self.nodes.capacity());
+            self.live[i as usize] = true;
         }
         let s = self.scratch.stamp;
         let iu = i as usize;
@@ -457,6 +471,7 @@ impl DirectedGraph {
         }
         for &i in &delta.released {
             self.nodes.release(i);
+            self.live[i as usize] = false;
         }
         c.nodes = self.nodes.len();
         c.edges = self.edges;

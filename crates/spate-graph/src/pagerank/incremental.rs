@@ -13,9 +13,10 @@
 //!
 //! * An edge change at `u` moves residual only at `u`'s out-neighbours: O(out-degree(u)).
 //! * A push at `v` moves `r_v` into `z_v` and `α r_v` along `v`'s out-edges: O(out-degree(v)).
-//! * `‖z − z*‖₁ ≤ ‖r‖₁ / (1 − α)`, and renormalizing turns this into the certificate
-//!   `(1 + ‖z‖₁/Σz) ρ / L` with `ρ = ‖r‖₁/(1 − α)` and `L = max(Σz − ρ, Σt) ≤ Σz*`: a proven
-//!   bound on the L1 distance of the reported ranks to the exact ones (≈ `2‖r‖₁/((1 − α)Σz)`).
+//! * The certificate: `x = z/Σz` has, in networkx's own column-stochastic iteration
+//!   `x ↦ α(Pᵀx + (Σ_dangling x) p) + (1 − α) p`, the residual `(r − (Σr) p)/Σz`, so
+//!   `‖x − x*‖₁ ≤ ‖r − (Σr) p‖₁ / ((1 − α) Σz)` — the `‖r‖₁/(1 − α)` bound of the normalized
+//!   residual, proven, and computed exactly in O(n) after every batch.
 
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
 use crate::csr::InCsr;
@@ -31,9 +32,12 @@ use std::collections::VecDeque;
 /// in the slack and need no work at all.
 const SLACK: f64 = 0.5;
 
+/// The same fraction for power iteration, which large batches need every time anyway.
+const ITERATION_SLACK: f64 = 0.8;
+
 /// Prior for the learned push rate (see [`IncrementalPageRank`]'s cost model), measured on
 /// soc-Epinions1 with batches of 1–100 edges.
-const PUSH_RATE_PRIOR: f64 = 0.05;
+const PUSH_RATE_PRIOR: f64 = 0.15;
 
 /// How the updater may restore the error bound after a batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,8 +79,8 @@ pub struct CostModel {
 impl Default for CostModel {
     fn default() -> Self {
         Self {
-            push_ns: 6.0,
-            iteration_ns: 1.0,
+            push_ns: 25.0,
+            iteration_ns: 4.0,
             build_ns: 20.0,
         }
     }
@@ -233,9 +237,10 @@ impl IncrementalPageRankParams {
             batches: 0,
             push_rate: PUSH_RATE_PRIOR,
             certificate: 0.0,
+            frontier: Vec::new(),
             scratch: Scratch::default(),
         };
-        pr.certificate = pr.norms().certificate(pr.damping, pr.teleport_total());
+        pr.certificate = pr.norms().certificate(pr.damping);
         Ok(pr)
     }
 }
@@ -292,6 +297,8 @@ pub struct IncrementalPageRank {
     batches: u64,
     push_rate: f64,
     certificate: f64,
+    /// Nodes whose residual changed since the last solve: where a push looks first.
+    frontier: Vec<u32>,
     #[serde(skip)]
     scratch: Scratch,
 }
@@ -313,6 +320,7 @@ struct PageRankState {
     batches: u64,
     push_rate: f64,
     certificate: f64,
+    frontier: Vec<u32>,
 }
 
 impl TryFrom<PageRankState> for IncrementalPageRank {
@@ -345,6 +353,11 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
             batches: s.batches,
             push_rate: s.push_rate,
             certificate: s.certificate,
+            frontier: s
+                .frontier
+                .into_iter()
+                .filter(|&v| (v as usize) < n)
+                .collect(),
             scratch: Scratch::default(),
         })
     }
@@ -356,6 +369,8 @@ struct Scratch {
     events: Vec<EdgeEvent>,
     queue: VecDeque<u32>,
     queued: Vec<bool>,
+    /// Membership flags of `frontier` (rebuilt from it after a restore).
+    in_frontier: Vec<bool>,
 }
 
 /// Exact sums over the state vectors.
@@ -363,10 +378,11 @@ struct Scratch {
 struct Norms {
     /// `‖r‖₁`.
     residual: f64,
+    /// `‖r − (Σr) p‖₁`: `Σz` times the residual of the normalized ranks in networkx's own
+    /// (column-stochastic) iteration.
+    centered: f64,
     /// `Σz`.
     sum: f64,
-    /// `‖z‖₁`.
-    abs_sum: f64,
     /// Whether any node is in the graph.
     nonempty: bool,
     /// Slots of the state vectors.
@@ -374,31 +390,23 @@ struct Norms {
 }
 
 impl Norms {
-    /// Proven bound on `‖z/Σz − z*/Σz*‖₁`.
-    fn certificate(&self, damping: f64, teleport_total: f64) -> f64 {
+    /// Proven bound on the L1 distance of `z/Σz` to the exact PageRank.
+    fn certificate(&self, damping: f64) -> f64 {
         if !self.nonempty {
             return 0.0;
         }
-        let rho = self.residual / (1.0 - damping);
-        let lower = (self.sum - rho).max(teleport_total);
-        if self.sum <= 0.0 || lower <= 0.0 {
+        if self.sum <= 0.0 {
             return f64::INFINITY;
         }
         // The last term covers rounding: normalizing sums n terms, each exact to an ulp.
-        (1.0 + self.abs_sum / self.sum) * rho / lower + self.nodes as f64 * f64::EPSILON
+        self.centered / ((1.0 - damping) * self.sum) + self.nodes as f64 * f64::EPSILON
     }
+}
 
-    /// The largest `‖r‖₁` whose certificate is at most `tolerance` (at the current `z`).
-    fn allowed_residual(&self, damping: f64, tolerance: f64, teleport_total: f64) -> f64 {
-        let k = if self.sum > 0.0 {
-            self.abs_sum / self.sum
-        } else {
-            1.0
-        };
-        let by_sum = tolerance * self.sum.max(0.0) / (1.0 + k + tolerance);
-        let by_teleport = tolerance * teleport_total / (1.0 + k);
-        (1.0 - damping) * by_sum.max(by_teleport)
-    }
+/// The `‖r‖₁ + |Σr|` (an upper bound of `‖r − (Σr) p‖₁`) under which the certificate is at most
+/// `slack × tolerance`.
+fn residual_target(damping: f64, tolerance: f64, sum: f64) -> f64 {
+    SLACK * tolerance * (1.0 - damping) * sum.max(0.0)
 }
 
 impl IncrementalPageRank {
@@ -463,6 +471,22 @@ impl IncrementalPageRank {
     /// nodes leaving are zeroed (they have no edges left, so nothing else refers to them).
     fn fix_residuals(&mut self, delta: &GraphDelta) -> u64 {
         let a = self.damping;
+        let n = self.z.len();
+        let mut flags = std::mem::take(&mut self.scratch.in_frontier);
+        if flags.len() != n {
+            flags.clear();
+            flags.resize(n, false);
+            for &v in &self.frontier {
+                flags[v as usize] = true;
+            }
+        }
+        let frontier = &mut self.frontier;
+        let mut mark = |v: u32| {
+            if !flags[v as usize] {
+                flags[v as usize] = true;
+                frontier.push(v);
+            }
+        };
         let mut visits = 0u64;
         for s in &delta.sources {
             let u = s.node;
@@ -474,6 +498,7 @@ impl IncrementalPageRank {
                 let c = a * zu / s.weight;
                 for e in &delta.old_edges[s.start..s.end] {
                     self.r[e.dst as usize] -= c * e.weight;
+                    mark(e.dst);
                 }
             }
             let w = self.graph.out_weight_of(u);
@@ -481,6 +506,7 @@ impl IncrementalPageRank {
                 let c = a * zu / w;
                 for e in self.graph.out_edges(u) {
                     self.r[e.dst as usize] += c * e.weight;
+                    mark(e.dst);
                 }
             }
             visits += (s.end - s.start + self.graph.out_edges(u).len()) as u64;
@@ -493,9 +519,21 @@ impl IncrementalPageRank {
                 self.r[v] = 0.0;
             } else if !t.live_before && !self.personalized {
                 self.r[v] += 1.0 - a;
+                mark(t.node);
             }
         }
+        self.scratch.in_frontier = flags;
         visits
+    }
+
+    /// Forget the frontier (after a solve has dealt with it).
+    fn clear_frontier(&mut self) {
+        for &v in &self.frontier {
+            if let Some(f) = self.scratch.in_frontier.get_mut(v as usize) {
+                *f = false;
+            }
+        }
+        self.frontier.clear();
     }
 
     fn teleport_total(&self) -> f64 {
@@ -506,20 +544,37 @@ impl IncrementalPageRank {
         }
     }
 
+    /// The certificate's sums, exactly (two parallel passes over the state).
     fn norms(&self) -> Norms {
-        let (residual, (sum, abs_sum)) = self
+        let (residual, (sigma, sum)) = self
             .r
             .par_iter()
             .zip(self.z.par_iter())
-            .map(|(&r, &z)| (r.abs(), (z, z.abs())))
+            .map(|(&r, &z)| (r.abs(), (r, z)))
             .reduce(
                 || (0.0, (0.0, 0.0)),
                 |a, b| (a.0 + b.0, (a.1.0 + b.1.0, a.1.1 + b.1.1)),
             );
+        // The teleport direction p: the live nodes uniformly, or the sources by weight.
+        let centered = if self.personalized {
+            let shift = sigma / self.teleport_total();
+            self.r
+                .par_iter()
+                .zip(self.teleport.par_iter())
+                .map(|(&r, &t)| (r - shift * t).abs())
+                .sum()
+        } else {
+            let shift = sigma / self.graph.node_count().max(1) as f64;
+            self.r
+                .par_iter()
+                .zip(self.graph.live_mask().par_iter())
+                .map(|(&r, &live)| if live { (r - shift).abs() } else { r.abs() })
+                .sum()
+        };
         Norms {
             residual,
+            centered,
             sum,
-            abs_sum,
             nonempty: self.graph.node_count() > 0,
             nodes: self.z.len(),
         }
@@ -527,17 +582,23 @@ impl IncrementalPageRank {
 
     fn solve(&mut self, report: &mut PageRankReport) {
         let a = self.damping;
-        let teleport_total = self.teleport_total();
         let mut norms = self.norms();
-        report.stale_certificate = norms.certificate(a, teleport_total);
+        report.stale_certificate = norms.certificate(a);
         let mut rounds = 0;
-        while norms.certificate(a, teleport_total) > self.tolerance && rounds < 16 {
+        while norms.certificate(a) > self.tolerance && rounds < 16 {
             rounds += 1;
-            let target = SLACK * norms.allowed_residual(a, self.tolerance, teleport_total);
+            let sigma: f64 = self.r.iter().sum();
+            let residual = norms.residual + sigma.abs();
+            let target = residual_target(a, self.tolerance, norms.sum);
             let size = (self.graph.edge_count() + self.graph.capacity()) as f64;
-            let passes = ((target / norms.residual).ln() / a.ln()).ceil().max(1.0);
+            let passes = if target > 0.0 {
+                ((target / residual).ln() / a.ln()).ceil().max(1.0)
+            } else {
+                // No mass yet (a fresh graph): a cold start needs the passes of a recompute.
+                (1e-3 * self.tolerance).ln() / a.ln()
+            };
             let power_ns = size * (self.cost.build_ns + passes * self.cost.iteration_ns);
-            let excess = (norms.residual - target).max(0.0) / target.max(f64::MIN_POSITIVE);
+            let excess = (residual - target).max(0.0) / target.max(f64::MIN_POSITIVE);
             let push_ns = self.push_rate * size * excess * self.cost.push_ns;
             report.predicted_push_ns += push_ns;
             report.predicted_iteration_ns += power_ns;
@@ -552,9 +613,9 @@ impl IncrementalPageRank {
                     UpdateStrategy::Auto => 2.0 * power_ns / self.cost.push_ns,
                     _ => f64::INFINITY,
                 };
-                let before = norms.residual;
-                let (done, visits, after) = self.push(target, budget, norms.residual, report);
-                let removed = (before - after).max(f64::MIN_POSITIVE);
+                let (done, visits, after) =
+                    self.push(target, budget, norms.residual, sigma, report);
+                let removed = (residual - after).max(f64::MIN_POSITIVE);
                 let observed = visits as f64 * target / (size * removed);
                 self.push_rate = 0.7 * self.push_rate + 0.3 * observed;
                 report.method = match report.method {
@@ -578,24 +639,26 @@ impl IncrementalPageRank {
             }
             norms = self.norms();
         }
-        self.certificate = norms.certificate(a, teleport_total);
+        self.certificate = norms.certificate(a);
         report.certificate = self.certificate;
         report.residual_l1 = if norms.sum > 0.0 {
-            norms.residual / norms.sum
+            norms.centered / norms.sum
         } else {
             0.0
         };
     }
 
-    /// Push residual until `‖r‖₁ ≤ target` or `budget` edge visits are spent. Each round pushes
-    /// every node whose `|r_v| / (out-degree + 1)` — residual removed per edge visited — is
-    /// above a threshold chosen from a histogram so that the round can remove the excess.
-    /// Returns whether the target was reached, the visits, and the final `‖r‖₁`.
+    /// Push residual until `‖r‖₁ + |Σr| ≤ target` or `budget` edge visits are spent. Each
+    /// round pushes every node whose `|r_v| / (out-degree + 1)` — residual removed per edge
+    /// visited — is above a threshold chosen from a histogram so that the round can remove the
+    /// excess. Returns whether the target was reached, the visits, and the final
+    /// `‖r‖₁ + |Σr|`.
     fn push(
         &mut self,
         target: f64,
         budget: f64,
         mut residual: f64,
+        mut sigma: f64,
         report: &mut PageRankReport,
     ) -> (bool, u64, f64) {
         let a = self.damping;
@@ -606,19 +669,33 @@ impl IncrementalPageRank {
         queued.resize(n, false);
         let mut visits = 0u64;
         let mut hist = vec![0.0f64; 2048];
+        // The first round looks only at the frontier (where this and the lazily skipped
+        // batches put residual); later rounds, rarely needed, scan every node.
+        let mut first = !self.frontier.is_empty();
         let done = 'rounds: loop {
-            if residual <= target {
+            if residual + sigma.abs() <= target {
                 break true;
             }
             hist.iter_mut().for_each(|h| *h = 0.0);
-            for v in 0..n {
-                let m = self.r[v].abs();
-                if m > 0.0 {
-                    let ratio = m / (self.graph.out_edges(v as u32).len() + 1) as f64;
-                    hist[exponent(ratio)] += m;
+            let degree = |v: u32| (self.graph.out_edges(v).len() + 1) as f64;
+            if first {
+                for &v in &self.frontier {
+                    let m = self.r[v as usize].abs();
+                    if m > 0.0 {
+                        hist[exponent(m / degree(v))] += m;
+                    }
                 }
+                visits += self.frontier.len() as u64;
+            } else {
+                for v in 0..n as u32 {
+                    let m = self.r[v as usize].abs();
+                    if m > 0.0 {
+                        hist[exponent(m / degree(v))] += m;
+                    }
+                }
+                visits += n as u64;
             }
-            let need = residual - target;
+            let need = residual + sigma.abs() - target;
             let mut bucket = hist.len() - 1;
             let mut mass = 0.0;
             while bucket > 0 {
@@ -629,14 +706,19 @@ impl IncrementalPageRank {
                 bucket -= 1;
             }
             let threshold = threshold_of(bucket);
-            for (v, flag) in queued.iter_mut().enumerate() {
-                let m = self.r[v].abs();
-                if m > 0.0 && m >= threshold * (self.graph.out_edges(v as u32).len() + 1) as f64 {
-                    queue.push_back(v as u32);
-                    *flag = true;
+            let seeds: Box<dyn Iterator<Item = u32>> = if first {
+                Box::new(self.frontier.iter().copied())
+            } else {
+                Box::new(0..n as u32)
+            };
+            for v in seeds {
+                let m = self.r[v as usize].abs();
+                if m > 0.0 && !queued[v as usize] && m >= threshold * degree(v) {
+                    queue.push_back(v);
+                    queued[v as usize] = true;
                 }
             }
-            visits += 2 * n as u64;
+            visits += if first { self.frontier.len() } else { n } as u64;
             while let Some(v) = queue.pop_front() {
                 let vi = v as usize;
                 queued[vi] = false;
@@ -648,6 +730,7 @@ impl IncrementalPageRank {
                 self.z[vi] += rv;
                 self.r[vi] = 0.0;
                 residual -= rv.abs();
+                sigma -= rv;
                 report.pushes += 1;
                 visits += out.len() as u64 + 1;
                 let w = self.graph.out_weight_of(v);
@@ -656,29 +739,31 @@ impl IncrementalPageRank {
                     for e in out {
                         let d = e.dst as usize;
                         let old = self.r[d];
-                        let new = old + c * e.weight;
+                        let delta = c * e.weight;
+                        let new = old + delta;
                         self.r[d] = new;
                         residual += new.abs() - old.abs();
-                        if !queued[d]
-                            && new.abs()
-                                >= threshold * (self.graph.out_edges(e.dst).len() + 1) as f64
-                        {
+                        sigma += delta;
+                        // Only the degree-free test here (the degree is a cache miss); the
+                        // exact one is made when the node is popped.
+                        if !queued[d] && new.abs() >= threshold {
                             queued[d] = true;
                             queue.push_back(e.dst);
                         }
                     }
                 }
-                if residual <= target {
+                if residual + sigma.abs() <= target {
                     break 'rounds true;
                 }
                 if visits as f64 > budget {
                     break 'rounds false;
                 }
             }
-            if bucket == 0 {
+            if bucket == 0 && !first {
                 // The threshold cannot go lower; the exact recount below decides.
-                break residual <= target;
+                break residual + sigma.abs() <= target;
             }
+            first = false;
         };
         for &v in &queue {
             queued[v as usize] = false;
@@ -687,7 +772,8 @@ impl IncrementalPageRank {
         self.scratch.queue = queue;
         self.scratch.queued = queued;
         report.push_edge_visits += visits;
-        let exact = self.r.iter().map(|r| r.abs()).sum::<f64>();
+        self.clear_frontier();
+        let exact = self.r.iter().map(|r| r.abs()).sum::<f64>() + self.r.iter().sum::<f64>().abs();
         (done && exact <= target, visits, exact)
     }
 
@@ -695,56 +781,45 @@ impl IncrementalPageRank {
     /// holds; leaves the exact residual of the final `z` in `r`.
     fn power_iterate(&mut self, report: &mut PageRankReport) {
         let a = self.damping;
-        let teleport_total = self.teleport_total();
-        let csr = InCsr::from_graph(&self.graph);
-        report.iteration_edge_visits += (csr.edges() + csr.nodes()) as u64;
+        // Work in the compressed graph's cache-friendly numbering; free slots are not in it
+        // (their z and r are 0 and stay so).
+        let (csr, order) = InCsr::from_graph(&self.graph);
         let n = csr.nodes();
-        let live: Vec<bool> = (0..n as u32)
-            .map(|i| self.graph.index().is_live(i))
-            .collect();
-        let uniform = 1.0 - a;
-        let teleport = &self.teleport;
-        let personalized = self.personalized;
-        let tele = |v: usize| -> f64 {
-            if personalized {
-                teleport[v]
-            } else if live[v] {
-                uniform
-            } else {
-                0.0
-            }
+        report.iteration_edge_visits += (csr.edges() + n) as u64;
+        let teleport: Vec<f64> = if self.personalized {
+            order.iter().map(|&v| self.teleport[v as usize]).collect()
+        } else {
+            vec![1.0 - a; n]
         };
+        let mut z: Vec<f64> = order.iter().map(|&v| self.z[v as usize]).collect();
         let mut y = vec![0.0; n];
         let mut next = vec![0.0; n];
         let mut iterations = 0;
         loop {
-            csr.scale_by_out_weight(&self.z, &mut y);
-            let step = csr.pull(&y, &self.z, &mut next, |v, s| tele(v) + a * s);
+            csr.scale_by_out_weight(&z, &mut y);
+            let step = csr.pull(&y, &z, &mut next, |v, s| teleport[v] + a * s);
             iterations += 1;
             report.iteration_edge_visits += (csr.edges() + n) as u64;
-            let (sum, abs_sum) = self
-                .z
+            let (sum, next_sum) = z
                 .par_iter()
-                .map(|&z| (z, z.abs()))
+                .zip(next.par_iter())
+                .map(|(&z, &nz)| (z, nz))
                 .reduce(|| (0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1));
-            let norms = Norms {
-                residual: step,
-                sum,
-                abs_sum,
-                nonempty: true,
-                nodes: n,
-            };
-            let target = SLACK * norms.allowed_residual(a, self.tolerance, teleport_total);
-            if step <= target || iterations >= self.max_iterations {
-                self.r
-                    .par_iter_mut()
-                    .zip(next.par_iter().zip(self.z.par_iter()))
-                    .for_each(|(r, (&nz, &z))| *r = nz - z);
+            // `next − z` is the residual of `z`: stop on `‖r‖₁ + |Σr|`, with less slack than
+            // a push (a batch large enough to need passes rarely leaves room for the next).
+            let residual = step + (next_sum - sum).abs();
+            let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
+            if residual <= target || iterations >= self.max_iterations {
+                for (l, &v) in order.iter().enumerate() {
+                    self.z[v as usize] = z[l];
+                    self.r[v as usize] = next[l] - z[l];
+                }
                 break;
             }
-            std::mem::swap(&mut self.z, &mut next);
+            std::mem::swap(&mut z, &mut next);
         }
         report.iterations += iterations;
+        self.clear_frontier();
     }
 
     /// The ranks of all nodes in the graph, summing to 1. O(n log n).
