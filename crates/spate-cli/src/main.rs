@@ -1,1 +1,30 @@
-fn main() {}
+//! `spate`: run Spate's streaming jobs from the command line.
+//!
+//! Every job runs on the embedded runtime (no server to install). Logs go to stderr
+//! (`RUST_LOG` sets the level), results to stdout and to the `--output` files.
+
+mod common;
+mod wordcount;
+
+use clap::{Parser, Subcommand};
+
+/// Streaming analytics over micro-batch RDDs.
+#[derive(Parser)]
+#[command(name = "spate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Streaming word count over a file, a directory or a TCP socket.
+    Wordcount(wordcount::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Wordcount(args) => wordcount::run(args),
+    }
+}

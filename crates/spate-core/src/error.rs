@@ -138,11 +138,14 @@ pub enum Error {
         message: String,
     },
 
-    /// An action that needs at least one element ran on an empty RDD.
-    #[error("{action} on an empty RDD")]
-    EmptyRdd {
-        /// The action, e.g. `"reduce"`.
-        action: &'static str,
+    /// An RDD of a stateful stream was computed after its batch ended.
+    #[error(
+        "the state of batch {time} was already folded into later state; a stateful \
+         stream's RDD can only be computed during its batch: collect it inside foreach_rdd"
+    )]
+    StateExpired {
+        /// The batch whose RDD was requested.
+        time: crate::BatchTime,
     },
 
     /// The runtime could not be started (threads, pools).

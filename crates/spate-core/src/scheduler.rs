@@ -309,7 +309,7 @@ fn run_task<R>(
 fn is_retryable(error: &Error) -> bool {
     !matches!(
         error,
-        Error::Internal(_) | Error::TaskFailed { .. } | Error::Stopped
+        Error::Internal(_) | Error::TaskFailed { .. } | Error::Stopped | Error::StateExpired { .. }
     )
 }
 

@@ -306,6 +306,33 @@ fn update_state_by_key_keeps_running_totals() {
 }
 
 #[test]
+fn a_state_rdd_kept_past_its_batch_refuses_to_recompute() {
+    let sc = SpateContext::sequential(2);
+    let mut h = Harness::<u32>::new(&sc, 2);
+    let totals =
+        h.input
+            .map(|x| (x % 3, 1_u64))
+            .update_state_by_key(|new: &[u64], old: Option<u64>| {
+                Some(old.unwrap_or(0) + new.len() as u64)
+            });
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let k = std::sync::Arc::clone(&kept);
+    totals
+        .foreach_rdd(move |rdd, _| {
+            k.lock().unwrap().push(rdd);
+            Ok(())
+        })
+        .unwrap();
+    h.run(vec![vec![1, 2, 3], vec![4, 5]]);
+    h.stop();
+    let kept = kept.lock().unwrap();
+    // The first batch's RDD was never computed in its batch except by the commit, and its
+    // cache is released: computing it now must fail loudly, not apply batch 1 again.
+    let err = kept[0].collect().unwrap_err();
+    assert!(matches!(err, Error::StateExpired { .. }), "{err}");
+}
+
+#[test]
 fn map_with_state_times_out_idle_keys() {
     for sc in contexts() {
         let mut h = Harness::<(String, i64)>::new(&sc, 3);

@@ -126,6 +126,11 @@ impl Checkpointer {
             return Ok(None);
         }
         self.batches_since = 0;
+        self.write(inner, t).map(Some)
+    }
+
+    /// Writes a checkpoint of the state after batch `t` now; returns how long it took in ms.
+    pub fn write(&mut self, inner: &Inner, t: BatchTime) -> Result<u64> {
         let started = std::time::Instant::now();
         let data = snapshot(inner, t)?;
         let bytes = bincode::serialize(&data).map_err(|e| Error::Serialization {
@@ -147,7 +152,7 @@ impl Checkpointer {
             path = %path.display(),
             "checkpoint written"
         );
-        Ok(Some(ms))
+        Ok(ms)
     }
 }
 

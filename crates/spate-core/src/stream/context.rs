@@ -463,9 +463,12 @@ impl StreamingContext {
                 BatchTime(zero + inner.batch_ms)
             }
         };
-        for node in &nodes {
-            if let Some(state) = node.stateful() {
-                state.on_start()?;
+        let recovering = inner.recovered_from.lock().is_ok_and(|r| r.is_some());
+        if !recovering {
+            for node in &nodes {
+                if let Some(state) = node.stateful() {
+                    state.on_start()?;
+                }
             }
         }
         let offsets = std::mem::take(&mut *lock(&inner.resume_offsets));
@@ -479,6 +482,12 @@ impl StreamingContext {
                 ),
                 None => {}
             }
+        }
+        if !recovering && let Some(checkpointer) = lock(&inner.checkpointer).as_mut() {
+            // A first checkpoint before any batch fixes the zero time, the initial state and
+            // the sources' starting offsets, so a crash before the first periodic checkpoint
+            // still restarts with the same batch times (and the same output names).
+            checkpointer.write(inner, BatchTime(first.0 - inner.batch_ms))?;
         }
         tracing::info!(
             batch_ms = inner.batch_ms,
@@ -602,6 +611,11 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
     loop {
         let mode = inner.stop_mode.load(Ordering::SeqCst);
         if mode == STOP_NOW || (draining && mode != RUN) {
+            break;
+        }
+        if all_exhausted(&inner) && !inner.shared.is_final_flush() && !needs_final_flush(&inner) {
+            // Nothing left to read (for example, restarted after the input was consumed).
+            tracing::info!(batch = t.0, "all sources exhausted; stopping");
             break;
         }
         if mode == STOP_GRACEFUL {

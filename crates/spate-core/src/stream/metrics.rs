@@ -50,3 +50,14 @@ pub trait StreamingListener: Send + Sync + 'static {
         let _ = error;
     }
 }
+
+/// A shared listener is a listener, so one value can be registered and still be read.
+impl<L: StreamingListener> StreamingListener for std::sync::Arc<L> {
+    fn on_batch_completed(&self, info: &BatchInfo) {
+        (**self).on_batch_completed(info);
+    }
+
+    fn on_stopped(&self, error: Option<&crate::Error>) {
+        (**self).on_stopped(error);
+    }
+}

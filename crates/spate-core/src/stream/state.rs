@@ -45,6 +45,8 @@ pub(crate) trait PartState: Default + Send + Serialize + DeserializeOwned + 'sta
 struct Slot<P: PartState> {
     state: P,
     pending: Option<(BatchTime, P::Delta)>,
+    /// The last batch folded into `state`.
+    committed: Option<BatchTime>,
 }
 
 /// Committed state plus the pending deltas of the batch in progress, one slot per partition.
@@ -60,6 +62,7 @@ impl<P: PartState> StateStore<P> {
                     Mutex::new(Slot {
                         state: P::default(),
                         pending: None,
+                        committed: None,
                     })
                 })
                 .collect(),
@@ -83,6 +86,10 @@ impl<P: PartState> StateStore<P> {
             .get(p)
             .ok_or_else(|| Error::internal(format!("state partition {p} out of range")))?;
         let mut slot = lock(slot);
+        if slot.committed.is_some_and(|c| c >= t) {
+            // The state has moved past `t`: recomputing batch t now would apply it twice.
+            return Err(Error::StateExpired { time: t });
+        }
         let (out, delta) = f(&slot.state);
         slot.pending = Some((t, delta));
         Ok(out)
@@ -117,7 +124,10 @@ impl<P: PartState> StateStore<P> {
         for slot in &self.slots {
             let mut slot = lock(slot);
             match slot.pending.take() {
-                Some((pt, delta)) if pt == t => slot.state.apply(delta),
+                Some((pt, delta)) if pt == t => {
+                    slot.state.apply(delta);
+                    slot.committed = Some(t);
+                }
                 Some(other) => slot.pending = Some(other),
                 None => {}
             }

@@ -1,0 +1,92 @@
+//! What every subcommand shares: logging, progress reporting, duration parsing.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use spate::stream::{BatchInfo, StreamingListener};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Parses `1s`, `500ms`, `2m` … into a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); try 1s, 500ms or 2m"))
+}
+
+/// Starts logging to stderr. The default level is `info`, or `warn` when a progress bar is
+/// drawn (so log lines do not tear it); `RUST_LOG` overrides both.
+pub fn init_logging(progress: bool) {
+    let default = if progress { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Whether stderr is an interactive terminal (progress bars only make sense there).
+pub fn interactive() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
+}
+
+/// A progress bar on stderr that advances with the input bytes of every batch.
+pub struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    /// A bar for `total` input bytes (a spinner if unknown).
+    pub fn new(total: Option<u64>) -> Progress {
+        let bar = match total {
+            Some(total) => {
+                let bar = ProgressBar::new(total);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar
+            }
+            None => {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bytes} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar
+            }
+        };
+        Progress { bar }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl StreamingListener for Progress {
+    fn on_batch_completed(&self, info: &BatchInfo) {
+        self.bar.inc(info.bytes_in);
+        self.bar.set_message(format!(
+            "batch {} · {} records · {} ms",
+            info.batch_time.0, info.records_in, info.processing_time_ms
+        ));
+    }
+}
+
+/// A plain log line per batch, for non-interactive runs.
+pub struct BatchLog;
+
+impl StreamingListener for BatchLog {
+    fn on_batch_completed(&self, info: &BatchInfo) {
+        eprintln!(
+            "batch {:>8} ms: {:>7} records in, {:>4} skipped, {:>5} ms processing, {:>5} ms delay",
+            info.batch_time.0,
+            info.records_in,
+            info.records_skipped,
+            info.processing_time_ms,
+            info.scheduling_delay_ms
+        );
+    }
+}
