@@ -68,15 +68,15 @@ impl InCsr {
     /// order (`order[local] = dense slot`). Two passes over the adjacency and no row sorting:
     /// sources are placed in increasing local order.
     pub(crate) fn from_graph(g: &DirectedGraph) -> (Self, Vec<u32>) {
-        let order = locality_order(g.index().iter().map(|(i, _)| i), |u| g.out_edges(u).len());
+        let live = g.live_mask();
+        let slots = (0..live.len() as u32).filter(|&i| live[i as usize]);
+        let order = locality_order(slots, |u| g.out_edges(u).len());
         let mut local = vec![u32::MAX; g.capacity()];
         for (l, &slot) in order.iter().enumerate() {
             local[slot as usize] = l as u32;
         }
         let in_degree: Vec<usize> = order.iter().map(|&v| g.in_degree_of(v) as usize).collect();
-        let unit = order
-            .iter()
-            .all(|&u| g.out_edges(u).iter().all(|e| e.weight == 1.0));
+        let unit = g.is_unweighted();
         let mut csr = Self::with_rows(&in_degree, unit);
         let mut fill = csr.offsets.clone();
         for (l, &u) in order.iter().enumerate() {

@@ -79,6 +79,8 @@ pub struct DirectedGraph {
     live: Vec<bool>,
     edge_pos: FxHashMap<(u32, u32), u32>,
     edges: usize,
+    /// Edges whose summed weight is not exactly 1 (0: the graph is unweighted).
+    non_unit: usize,
     scratch: Stamps,
 }
 
@@ -167,6 +169,7 @@ impl TryFrom<GraphRepr> for DirectedGraph {
             g.in_weight[v as usize] += weight;
             g.in_degree[v as usize] += 1;
             g.edges += 1;
+            g.non_unit += usize::from(weight != 1.0);
         }
         for (i, _) in g.nodes.iter() {
             if !g.is_live_index(i) {
@@ -273,6 +276,11 @@ impl DirectedGraph {
         self.pinned[i as usize] = true;
         self.live[i as usize] = true;
         i
+    }
+
+    /// Whether every edge has summed weight exactly 1.
+    pub(crate) fn is_unweighted(&self) -> bool {
+        self.non_unit == 0
     }
 
     /// `live[i]`: whether dense slot `i` holds a node.
@@ -389,8 +397,10 @@ impl DirectedGraph {
                     match self.edge_pos.get(&(u, v)) {
                         Some(&p) => {
                             let edge = &mut self.out[u as usize][p as usize];
+                            self.non_unit -= usize::from(edge.weight != 1.0);
                             edge.count += 1;
                             edge.weight += e.weight;
+                            self.non_unit += usize::from(edge.weight != 1.0);
                         }
                         None => {
                             let list = &mut self.out[u as usize];
@@ -402,6 +412,7 @@ impl DirectedGraph {
                             });
                             self.in_degree[v as usize] += 1;
                             self.edges += 1;
+                            self.non_unit += usize::from(e.weight != 1.0);
                         }
                     }
                     self.out_weight[u as usize] += e.weight;
@@ -425,6 +436,7 @@ impl DirectedGraph {
                     self.touch(e.src, delta);
                     self.touch(e.dst, delta);
                     self.snapshot_source(u, delta, snapshots);
+                    self.non_unit -= usize::from(edge.weight != 1.0);
                     if edge.count == 1 {
                         let list = &mut self.out[u as usize];
                         list.swap_remove(p as usize);
@@ -440,6 +452,7 @@ impl DirectedGraph {
                         let edge = &mut self.out[u as usize][p as usize];
                         edge.count -= 1;
                         edge.weight = rest;
+                        self.non_unit += usize::from(rest != 1.0);
                         self.out_weight[u as usize] -= e.weight;
                         self.in_weight[v as usize] -= e.weight;
                     }

@@ -695,10 +695,18 @@ impl IncrementalPageRank {
                 }
                 visits += n as u64;
             }
-            let need = residual + sigma.abs() - target;
+            let available: f64 = hist.iter().sum();
+            if first && available < residual + sigma.abs() - target {
+                // The frontier alone cannot remove the excess: scan everything instead.
+                first = false;
+                continue;
+            }
+            // Never ask for all the mass: a zero threshold would push every residual, however
+            // small, around the whole graph.
+            let need = (residual + sigma.abs() - target).min(0.9 * available);
             let mut bucket = hist.len() - 1;
             let mut mass = 0.0;
-            while bucket > 0 {
+            while bucket > 1 {
                 mass += hist[bucket];
                 if mass >= need {
                     break;
@@ -758,10 +766,6 @@ impl IncrementalPageRank {
                 if visits as f64 > budget {
                     break 'rounds false;
                 }
-            }
-            if bucket == 0 && !first {
-                // The threshold cannot go lower; the exact recount below decides.
-                break residual + sigma.abs() <= target;
             }
             first = false;
         };

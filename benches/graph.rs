@@ -1,0 +1,392 @@
+//! spate-graph benchmarks on soc-Epinions1 (75,879 nodes, 508,837 edges).
+//!
+//! * `pagerank_update/{incremental,push,power_iteration,full_recompute}/B`: time per batch of
+//!   `B` edge events at equal, *proven* accuracy (L1 error bound ≤ 1e-4 after every batch).
+//!   The stream is the edge list in a seeded random order; the graph starts with all but the
+//!   last 20,000 edges, and batches alternate between inserting the next `B` edges and
+//!   deleting the `B` oldest, so the graph stays at ~489k edges. `incremental` is the cost
+//!   model's choice; `push` and `power_iteration` force one method (the two sides of the
+//!   switch); `full_recompute` applies the batch, snapshots the graph into compressed rows and
+//!   runs the static solver from the uniform vector, the baseline.
+//! * `pagerank_static/iteration`: one static iteration over the full graph;
+//!   `pagerank_static/bandwidth_limit`: a parallel streaming sum over as many bytes as an
+//!   iteration must move at least (rows, sources, three rank vectors), on the same threads.
+//!
+//! Before criterion runs, a summary table is printed (mean per-batch times over a fixed number
+//! of batches, methods chosen, work counters, ratios, and the measured error of the final
+//! ranks). `SPATE_GRAPH_BENCH_SUMMARY_ONLY=1` prints only that, `SPATE_GRAPH_BENCH_NO_SUMMARY=1`
+//! skips it.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+use spate_graph::{
+    CsrGraph, DirectedGraph, EdgeEvent, EdgeListFormat, IncrementalPageRank, PageRank,
+    PageRankReport, UpdateMethod, UpdateStrategy,
+};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const TOLERANCE: f64 = 1e-4;
+const HELD_OUT: usize = 20_000;
+const SIZES: [usize; 5] = [1, 10, 100, 1000, 10_000];
+
+fn dataset() -> PathBuf {
+    let base = std::env::var_os("SPATE_DATASETS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"),
+        PathBuf::from,
+    );
+    base.join("soc-epinions1/soc-Epinions1.txt.gz")
+}
+
+/// The edge list in a seeded random order.
+fn load() -> Vec<(u64, u64)> {
+    let list = EdgeListFormat::new()
+        .read_path(dataset())
+        .expect("soc-Epinions1 (set SPATE_DATASETS to the shared datasets folder)");
+    assert_eq!(list.stats.malformed, 0);
+    let mut edges: Vec<(u64, u64)> = list.edges.iter().map(|e| (e.src, e.dst)).collect();
+    edges.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(42));
+    edges
+}
+
+/// A sliding window over the cyclic edge order: live edges are `start..end` (mod m).
+#[derive(Clone)]
+struct Stream<'a> {
+    edges: &'a [(u64, u64)],
+    start: usize,
+    end: usize,
+    insert_next: bool,
+}
+
+impl<'a> Stream<'a> {
+    fn new(edges: &'a [(u64, u64)]) -> Self {
+        Self {
+            edges,
+            start: 0,
+            end: edges.len() - HELD_OUT,
+            insert_next: true,
+        }
+    }
+
+    fn initial(&self) -> Vec<EdgeEvent> {
+        self.edges[..self.end]
+            .iter()
+            .map(|&(u, v)| EdgeEvent::insert(u, v))
+            .collect()
+    }
+
+    fn next_batch(&mut self, b: usize, out: &mut Vec<EdgeEvent>) {
+        out.clear();
+        let m = self.edges.len();
+        if self.insert_next {
+            for i in self.end..self.end + b {
+                let (u, v) = self.edges[i % m];
+                out.push(EdgeEvent::insert(u, v));
+            }
+            self.end += b;
+        } else {
+            for i in self.start..self.start + b {
+                let (u, v) = self.edges[i % m];
+                out.push(EdgeEvent::delete(u, v));
+            }
+            self.start += b;
+        }
+        self.insert_next = !self.insert_next;
+    }
+}
+
+fn updater(strategy: UpdateStrategy, initial: &[EdgeEvent]) -> IncrementalPageRank {
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(TOLERANCE)
+        .strategy(strategy)
+        .build()
+        .expect("valid parameters");
+    let report = pr.update(initial);
+    assert!(report.certificate <= TOLERANCE);
+    pr
+}
+
+/// The baseline: apply the batch, snapshot, rank from scratch to the same proven bound.
+struct FullRecompute {
+    graph: DirectedGraph,
+    solver: PageRank,
+}
+
+impl FullRecompute {
+    fn new(initial: &[EdgeEvent]) -> Self {
+        let mut graph = DirectedGraph::new();
+        graph.apply(initial);
+        let solver = PageRank::params()
+            .tolerance(TOLERANCE)
+            .build()
+            .expect("valid parameters");
+        Self { graph, solver }
+    }
+
+    fn update(&mut self, batch: &[EdgeEvent]) -> usize {
+        self.graph.apply(batch);
+        let csr = CsrGraph::from_graph(&self.graph);
+        let result = self.solver.run(&csr).expect("no personalization");
+        assert!(result.converged && result.error_bound <= TOLERANCE);
+        result.iterations
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    batches: usize,
+    time: Duration,
+    none: usize,
+    push: usize,
+    power: usize,
+    push_then_power: usize,
+    push_visits: u64,
+    iteration_visits: u64,
+    iterations: u64,
+    max_certificate: f64,
+}
+
+impl Tally {
+    fn add(&mut self, r: &PageRankReport, t: Duration) {
+        self.batches += 1;
+        self.time += t;
+        match r.method {
+            UpdateMethod::None => self.none += 1,
+            UpdateMethod::Push => self.push += 1,
+            UpdateMethod::PowerIteration => self.power += 1,
+            UpdateMethod::PushThenPowerIteration => self.push_then_power += 1,
+        }
+        self.push_visits += r.push_edge_visits;
+        self.iteration_visits += r.iteration_edge_visits;
+        self.iterations += r.iterations;
+        self.max_certificate = self.max_certificate.max(r.certificate);
+    }
+
+    fn mean_ms(&self) -> f64 {
+        self.time.as_secs_f64() * 1e3 / self.batches.max(1) as f64
+    }
+}
+
+fn run_tally(pr: &mut IncrementalPageRank, stream: &mut Stream, b: usize, n: usize) -> Tally {
+    let mut batch = Vec::new();
+    let mut tally = Tally::default();
+    for _ in 0..n {
+        stream.next_batch(b, &mut batch);
+        let t = Instant::now();
+        let r = pr.update(&batch);
+        tally.add(&r, t.elapsed());
+    }
+    tally
+}
+
+fn summary(edges: &[(u64, u64)]) {
+    let stream0 = Stream::new(edges);
+    let initial = stream0.initial();
+    println!(
+        "## spate-graph summary (soc-Epinions1, tolerance {TOLERANCE:e}, {} threads)",
+        rayon::current_num_threads()
+    );
+    let mut full = FullRecompute::new(&initial);
+    let mut s = stream0.clone();
+    let mut batch = Vec::new();
+    let mut full_ms = Vec::new();
+    for _ in 0..6 {
+        s.next_batch(1000, &mut batch);
+        let t = Instant::now();
+        let it = full.update(&batch);
+        full_ms.push((t.elapsed().as_secs_f64() * 1e3, it));
+    }
+    let full_mean = full_ms.iter().map(|x| x.0).sum::<f64>() / full_ms.len() as f64;
+    println!(
+        "full recompute: {full_mean:.1} ms per batch ({} iterations)",
+        full_ms[0].1
+    );
+    let auto0 = updater(UpdateStrategy::Auto, &initial);
+    let power0 = updater(UpdateStrategy::PowerIteration, &initial);
+    let push0 = updater(UpdateStrategy::Push, &initial);
+    println!(
+        "| batch | incremental ms | methods (none/push/power/push→power) | push ms | power-iteration ms | full ÷ incremental |"
+    );
+    for &b in &SIZES {
+        let n = match b {
+            1 | 10 => 200,
+            100 => 50,
+            1000 => 10,
+            _ => 4,
+        };
+        let mut auto = auto0.clone();
+        let mut st = stream0.clone();
+        let ta = run_tally(&mut auto, &mut st, b, n);
+        let mut power = power0.clone();
+        let mut st = stream0.clone();
+        let tp = run_tally(&mut power, &mut st, b, n);
+        let push_ms = if b <= 1000 {
+            let mut push = push0.clone();
+            let mut st = stream0.clone();
+            format!("{:.3}", run_tally(&mut push, &mut st, b, n).mean_ms())
+        } else {
+            "—".into()
+        };
+        println!(
+            "| {b} | {:.3} | {}/{}/{}/{} | {push_ms} | {:.3} | {:.1}× |",
+            ta.mean_ms(),
+            ta.none,
+            ta.push,
+            ta.power,
+            ta.push_then_power,
+            tp.mean_ms(),
+            full_mean / ta.mean_ms()
+        );
+        println!(
+            "    incremental: push visits/batch {:.0}, iteration visits/batch {:.0}, iterations/batch {:.2}, max certificate {:.2e}",
+            ta.push_visits as f64 / n as f64,
+            ta.iteration_visits as f64 / n as f64,
+            ta.iterations as f64 / n as f64,
+            ta.max_certificate
+        );
+        println!(
+            "    power: iteration visits/batch {:.0}, iterations/batch {:.2}; ns per iteration visit {:.2}",
+            tp.iteration_visits as f64 / n as f64,
+            tp.iterations as f64 / n as f64,
+            tp.time.as_secs_f64() * 1e9 / tp.iteration_visits.max(1) as f64
+        );
+        if ta.push_visits > 0 && ta.power == 0 && ta.push_then_power == 0 {
+            println!(
+                "    ns per push visit {:.2}",
+                ta.time.as_secs_f64() * 1e9 / ta.push_visits as f64
+            );
+        }
+        // Measured accuracy of the final state against a tight recomputation.
+        let exact = PageRank::params()
+            .tolerance(1e-12)
+            .build()
+            .expect("valid")
+            .run(&CsrGraph::from_graph(auto.graph()))
+            .expect("runs");
+        println!(
+            "    final L1 error {:.2e} (certificate {:.2e})",
+            auto.ranks().l1_distance(&exact.ranks),
+            auto.certificate()
+        );
+    }
+}
+
+fn bandwidth_sum(data: &[u64]) -> u64 {
+    data.par_chunks(1 << 14)
+        .map(|c| c.iter().fold(0u64, |a, &x| a.wrapping_add(x)))
+        .reduce(|| 0, u64::wrapping_add)
+}
+
+fn benches(c: &mut Criterion) {
+    let edges = load();
+    if std::env::var_os("SPATE_GRAPH_BENCH_NO_SUMMARY").is_none() {
+        summary(&edges);
+    }
+    if std::env::var_os("SPATE_GRAPH_BENCH_SUMMARY_ONLY").is_some() {
+        return;
+    }
+    let stream0 = Stream::new(&edges);
+    let initial = stream0.initial();
+
+    let mut group = c.benchmark_group("pagerank_update");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    for strategy in [
+        UpdateStrategy::Auto,
+        UpdateStrategy::Push,
+        UpdateStrategy::PowerIteration,
+    ] {
+        let name = match strategy {
+            UpdateStrategy::Auto => "incremental",
+            UpdateStrategy::Push => "push",
+            UpdateStrategy::PowerIteration => "power_iteration",
+        };
+        let base = updater(strategy, &initial);
+        for &b in &SIZES {
+            if strategy == UpdateStrategy::Push && b > 1000 {
+                continue;
+            }
+            let mut pr = base.clone();
+            let mut stream = stream0.clone();
+            let mut batch = Vec::new();
+            group.bench_with_input(BenchmarkId::new(name, b), &b, |bench, &b| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        stream.next_batch(b, &mut batch);
+                        let t = Instant::now();
+                        black_box(pr.update(&batch));
+                        total += t.elapsed();
+                    }
+                    total
+                });
+            });
+        }
+    }
+    let mut full = FullRecompute::new(&initial);
+    let mut stream = stream0.clone();
+    let mut batch = Vec::new();
+    for &b in &SIZES {
+        group.bench_with_input(BenchmarkId::new("full_recompute", b), &b, |bench, &b| {
+            bench.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    stream.next_batch(b, &mut batch);
+                    let t = Instant::now();
+                    black_box(full.update(&batch));
+                    total += t.elapsed();
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+
+    let full_graph = CsrGraph::from_edges(edges.iter().map(|&(u, v)| (u, v, 1.0))).expect("valid");
+    let words = full_graph.pass_bytes() / 8;
+    let data: Vec<u64> = (0..words as u64).collect();
+    let mut group = c.benchmark_group("pagerank_static");
+    group.sample_size(20);
+    // One iteration, by difference: (21 iterations − 1 iteration) / 20, so that allocation and
+    // the final sort of the ranks are not counted.
+    let solver = |iterations| {
+        PageRank::params()
+            .tolerance(1e-300)
+            .max_iterations(iterations)
+            .build()
+            .expect("valid")
+    };
+    let (one, many) = (solver(1), solver(21));
+    group.bench_function("iteration", |bench| {
+        bench.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                black_box(many.run(&full_graph).expect("runs"));
+                let long = t.elapsed();
+                let t = Instant::now();
+                black_box(one.run(&full_graph).expect("runs"));
+                total += long.saturating_sub(t.elapsed());
+            }
+            total / 20
+        });
+    });
+    group.bench_function("bandwidth_limit", |bench| {
+        bench.iter(|| bandwidth_sum(black_box(&data)))
+    });
+    group.finish();
+    println!(
+        "static pass: {} nodes, {} edges, {} bytes per iteration at least",
+        full_graph.node_count(),
+        full_graph.edge_count(),
+        full_graph.pass_bytes()
+    );
+}
+
+criterion_group!(graph, benches);
+criterion_main!(graph);
