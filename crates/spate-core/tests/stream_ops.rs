@@ -186,6 +186,14 @@ fn windows_match_recomputation_from_scratch() {
                 let count = h.collect(&h.input.count_by_window(w).unwrap());
                 let longest = h.collect(&h.input.reduce_by_window(|a, b| a.max(b), w).unwrap());
                 let grouped = h.collect(&pairs.group_by_key_and_window(w).unwrap());
+                let total_inv = h.collect(
+                    &h.input
+                        .map(|w| w.len() as i64)
+                        .reduce_by_window_inv(|a, b| a + b, |a, b| a - b, w)
+                        .unwrap(),
+                );
+                let total_merge =
+                    h.collect(&h.input.map(|w| w.len() as u64).merge_by_window(w).unwrap());
                 let batches = word_batches();
                 h.run(batches.clone());
                 h.stop();
@@ -221,6 +229,16 @@ fn windows_match_recomputation_from_scratch() {
                             .into_iter()
                             .collect::<Vec<_>>()
                     );
+                    let letters: usize = content.iter().map(String::len).sum();
+                    let inv = &total_inv.lock().unwrap()[j];
+                    assert_eq!(inv.0, windowed[j].0);
+                    if content.is_empty() {
+                        assert!(inv.1.is_empty() || inv.1 == vec![0]);
+                    } else {
+                        assert_eq!(inv.1, vec![letters as i64]);
+                    }
+                    let merged_total = &total_merge.lock().unwrap()[j].1;
+                    assert_eq!(merged_total.iter().sum::<u64>(), letters as u64);
                     let g: Vec<(String, u64)> = grouped.lock().unwrap()[j]
                         .1
                         .iter()

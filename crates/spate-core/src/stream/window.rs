@@ -75,6 +75,53 @@ impl<T: Data> DStream<T> {
     }
 }
 
+impl<T: Data> DStream<T> {
+    /// At most one record per slide: the window's records combined with `f`,
+    /// incrementally — batches entering the window are merged in with `f`, batches leaving
+    /// it are taken out with `inv` (`inv(f(a, b), b) == a`). Cost per slide: O(entering +
+    /// leaving batches), independent of the window length. Nothing is emitted for an empty
+    /// window.
+    pub fn reduce_by_window_inv(
+        &self,
+        f: impl Fn(T, T) -> T + Send + Sync + 'static,
+        inv: impl Fn(T, T) -> T + Send + Sync + 'static,
+        window: Window,
+    ) -> Result<DStream<T>> {
+        let f = Arc::new(f);
+        let g = Arc::clone(&f);
+        Ok(self
+            .reduce(move |a, b| f(a, b))
+            .map(|r| ((), r))
+            .incremental_window_into(
+                "reduce_by_window_inv",
+                Arc::new(move |a, b| g(a, b)),
+                Arc::new(inv),
+                window,
+                1,
+            )?
+            .map(|((), r)| r))
+    }
+
+    /// At most one record per slide: the window's summaries merged with their [`Retract`]
+    /// implementation, incrementally (see [`reduce_by_window_inv`](Self::reduce_by_window_inv)).
+    pub fn merge_by_window(&self, window: Window) -> Result<DStream<T>>
+    where
+        T: Retract,
+    {
+        self.reduce_by_window_inv(
+            |mut a, b| {
+                a.merge(&b);
+                a
+            },
+            |mut a, b| {
+                a.retract(&b);
+                a
+            },
+            window,
+        )
+    }
+}
+
 impl<T: Key> DStream<T> {
     /// Per slide, how many times each distinct record occurs in the window; incremental
     /// (see [`reduce_by_key_and_window_inv`](DStream::reduce_by_key_and_window_inv)).
@@ -155,9 +202,20 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         inv: Arc<dyn Fn(V, V) -> V + Send + Sync>,
         window: Window,
     ) -> Result<DStream<(K, V)>> {
+        let partitions = self.ssc.default_partitions();
+        self.incremental_window_into(name, f, inv, window, partitions)
+    }
+
+    pub(crate) fn incremental_window_into(
+        &self,
+        name: &'static str,
+        f: Arc<dyn Fn(V, V) -> V + Send + Sync>,
+        inv: Arc<dyn Fn(V, V) -> V + Send + Sync>,
+        window: Window,
+        partitions: usize,
+    ) -> Result<DStream<(K, V)>> {
         let parent_slide = self.slide_ms();
         let (length, slide) = window.check(parent_slide)?;
-        let partitions = self.ssc.default_partitions();
         let reduce = Arc::clone(&f);
         // Each batch is reduced by key once, into the partitioning of the window state, and
         // remembered until it has left the window.
