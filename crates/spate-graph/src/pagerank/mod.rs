@@ -8,7 +8,7 @@
 //! `dangling=None`; parallel edges are summed as weights as networkx does for a
 //! `MultiDiGraph`.
 
-mod incremental;
+pub mod incremental;
 
 pub use incremental::{
     CostModel, IncrementalPageRank, IncrementalPageRankParams, PageRankReport, UpdateMethod,
