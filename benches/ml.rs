@@ -11,7 +11,9 @@ use ndarray::{Array1, Array2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use spate_ml::{OnlineModel, StreamingKMeans, StreamingLeastSquares, StreamingLinearRegressionWithSgd};
+use spate_ml::{
+    OnlineModel, StreamingKMeans, StreamingLeastSquares, StreamingLinearRegressionWithSgd,
+};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -36,7 +38,9 @@ fn regression_data(n: usize, seed: u64) -> (Array2<f64>, Array1<f64>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let x = Array2::from_shape_simple_fn((n, D), || rng.sample(StandardNormal));
     let w: Array1<f64> = (0..D).map(|j| j as f64 / 5.0 - 1.0).collect();
-    let noise: Array1<f64> = (0..n).map(|_| 0.1 * rng.sample::<f64, _>(StandardNormal)).collect();
+    let noise: Array1<f64> = (0..n)
+        .map(|_| 0.1 * rng.sample::<f64, _>(StandardNormal))
+        .collect();
     let y = x.dot(&w) + noise + 2.0;
     (x, y)
 }
@@ -45,7 +49,10 @@ fn kmeans(c: &mut Criterion) {
     let n = 100_000;
     let (points, truth) = blobs(n, 1);
     let start = &truth + 0.5;
-    let model = StreamingKMeans::params(K).initial_centers(start.clone(), vec![0.0; K]).build().unwrap();
+    let model = StreamingKMeans::params(K)
+        .initial_centers(start.clone(), vec![0.0; K])
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("kmeans_k5_d10");
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("spate_streaming_update", |b| {
@@ -57,7 +64,9 @@ fn kmeans(c: &mut Criterion) {
             m
         })
     });
-    group.bench_function("spate_summarize_only", |b| b.iter(|| black_box(model.summarize(points.view()).unwrap())));
+    group.bench_function("spate_summarize_only", |b| {
+        b.iter(|| black_box(model.summarize(points.view()).unwrap()))
+    });
     group.bench_function("baseline_linfa_fit_with", |b| {
         let params = KMeans::params(K).init_method(KMeansInit::Precomputed(start.clone()));
         b.iter(|| {
@@ -79,7 +88,9 @@ fn kmeans(c: &mut Criterion) {
     group.throughput(Throughput::Elements(window.nrows() as u64));
     group.bench_function("baseline_linfa_batch_refit", |b| {
         let dataset = DatasetBase::from(window.clone());
-        let params = KMeans::params(K).n_runs(1).init_method(KMeansInit::Precomputed(start.clone()));
+        let params = KMeans::params(K)
+            .n_runs(1)
+            .init_method(KMeansInit::Precomputed(start.clone()));
         b.iter(|| params.fit(&dataset).unwrap())
     });
     group.finish();
@@ -94,18 +105,27 @@ fn regression(c: &mut Criterion) {
     group.bench_function("spate_exact_ols_update", |b| {
         b.iter(|| {
             let mut m = ols.clone();
-            for (bx, by) in x.axis_chunks_iter(Axis(0), BATCH).zip(y.axis_chunks_iter(Axis(0), BATCH)) {
+            for (bx, by) in x
+                .axis_chunks_iter(Axis(0), BATCH)
+                .zip(y.axis_chunks_iter(Axis(0), BATCH))
+            {
                 black_box(m.update((bx, by)).unwrap());
             }
             m
         })
     });
     // One SGD iteration per batch: the figure is rows × iterations per second.
-    let sgd = StreamingLinearRegressionWithSgd::params(D).iterations(1).build().unwrap();
+    let sgd = StreamingLinearRegressionWithSgd::params(D)
+        .iterations(1)
+        .build()
+        .unwrap();
     group.bench_function(BenchmarkId::new("spate_sgd_update", "1_iteration"), |b| {
         b.iter(|| {
             let mut m = sgd.clone();
-            for (bx, by) in x.axis_chunks_iter(Axis(0), BATCH).zip(y.axis_chunks_iter(Axis(0), BATCH)) {
+            for (bx, by) in x
+                .axis_chunks_iter(Axis(0), BATCH)
+                .zip(y.axis_chunks_iter(Axis(0), BATCH))
+            {
                 black_box(m.update((bx, by)).unwrap());
             }
             m

@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal, Zipf};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use spate_stats::{
-    CountMinSketch, CovarianceMatrix, EwMoments, Histogram, HyperLogLog, Moments,
-    QuantileSketch, SpaceSaving,
+    CountMinSketch, CovarianceMatrix, EwMoments, Histogram, HyperLogLog, Moments, QuantileSketch,
+    SpaceSaving,
 };
 use std::hint::black_box;
 use std::time::Duration;
@@ -70,8 +70,12 @@ fn moments(c: &mut Criterion) {
     let xs = values();
     let mut g = config(c);
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("moments/baseline_two_pass_loop", |b| b.iter(|| two_pass(black_box(&xs))));
-    g.bench_function("moments/naive_welford_per_value", |b| b.iter(|| welford(black_box(&xs))));
+    g.bench_function("moments/baseline_two_pass_loop", |b| {
+        b.iter(|| two_pass(black_box(&xs)))
+    });
+    g.bench_function("moments/naive_welford_per_value", |b| {
+        b.iter(|| welford(black_box(&xs)))
+    });
     g.bench_function("moments/Moments::update", |b| {
         b.iter(|| {
             let mut m = Moments::new();
@@ -80,15 +84,19 @@ fn moments(c: &mut Criterion) {
         })
     });
     for batch in [64usize, 1024] {
-        g.bench_with_input(BenchmarkId::new("moments/Moments::update_batches", batch), &batch, |b, &batch| {
-            b.iter(|| {
-                let mut m = Moments::new();
-                for chunk in xs.chunks(batch) {
-                    m.update(black_box(chunk));
-                }
-                m
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("moments/Moments::update_batches", batch),
+            &batch,
+            |b, &batch| {
+                b.iter(|| {
+                    let mut m = Moments::new();
+                    for chunk in xs.chunks(batch) {
+                        m.update(black_box(chunk));
+                    }
+                    m
+                })
+            },
+        );
     }
     g.bench_function("moments/EwMoments::update", |b| {
         b.iter(|| {
@@ -136,7 +144,10 @@ fn sketches(c: &mut Criterion) {
             s
         })
     });
-    let hist = Histogram::params().uniform(0.0, 100.0, 100).build().expect("valid bins");
+    let hist = Histogram::params()
+        .uniform(0.0, 100.0, 100)
+        .build()
+        .expect("valid bins");
     g.bench_function("sketch/Histogram100::update", |b| {
         b.iter(|| {
             let mut s = hist.clone();
