@@ -71,8 +71,8 @@ impl DirectoryStats {
 /// - **Backpressure**: a batch consumes at most `max_records` lines; the rest of the file,
 ///   and the files after it, wait for later batches.
 /// - **Replay**: the offset is the sorted list of files read to the end plus the position
-///   in the file being read. After [`seek`](Source::seek), files that were pending are
-///   found again by the next listing. A replayed batch can hold more files than the
+///   in the file being read. [`seek`](Source::seek) lists the directory again, so files
+///   that were pending are found again. A replayed batch can hold more files than the
 ///   original one did (everything that had appeared by then), never fewer or duplicated
 ///   lines.
 /// - **Bounded memory**: the processed list only keeps names still present in the
@@ -393,6 +393,8 @@ impl Source for DirectorySource {
                 Err(e) => self.fail_file(name, &e),
             }
         }
+        // List now, so that `is_exhausted` is right before the first batch after recovery.
+        self.discover()?;
         Ok(())
     }
 }

@@ -84,7 +84,9 @@ pub use error::{IoError, Result};
 pub use file_replay::{DEFAULT_LINES_PER_BATCH, FileReplayBuilder, FileReplaySource};
 pub use lines::{DEFAULT_MAX_LINE_BYTES, Line, LineReader, SkipReason, split_lines};
 pub use rate::RateSource;
-pub use sink::{CsvFileSink, CsvRecord, CsvRow, DStreamSinkExt, StdoutSink, TextFileSink};
+pub use sink::{
+    CsvFileSink, CsvRecord, CsvRow, DStreamSinkExt, StdoutSink, TextFileSink, write_csv_file,
+};
 pub use socket::{SocketBuilder, SocketStats, SocketTextSource};
 pub use spate_core::stream::{QueueHandle, QueueSource, Source, SourceBatch, SourceOffset};
 pub use text::FilePosition;

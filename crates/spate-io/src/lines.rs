@@ -132,6 +132,9 @@ pub struct LineReader<R> {
     last_byte: Option<u8>,
     /// The previous call returned a line that borrows `buf`.
     returned: bool,
+    /// Bytes of the inner buffer lent out as the last line, consumed on the next call: a
+    /// line that lies whole in the inner buffer is returned without copying.
+    lent: usize,
     position: u64,
     line: u64,
 }
@@ -152,6 +155,7 @@ impl<R: BufRead> LineReader<R> {
             line_len: 0,
             last_byte: None,
             returned: false,
+            lent: 0,
             position,
             line,
         }
@@ -165,11 +169,6 @@ impl<R: BufRead> LineReader<R> {
     /// Lines read so far (valid or skipped): the 1-based number of the last line returned.
     pub fn line_number(&self) -> u64 {
         self.line
-    }
-
-    /// The inner reader.
-    pub fn get_ref(&self) -> &R {
-        &self.inner
     }
 
     /// Whether the input is at its end, with no partial line pending.
@@ -213,6 +212,36 @@ impl<R: BufRead> LineReader<R> {
     /// fields to be text).
     pub(crate) fn next_raw(&mut self) -> std::io::Result<Option<RawLine<'_>>> {
         self.clear_returned();
+        if self.line_len == 0 {
+            let newline = loop {
+                match self.inner.fill_buf() {
+                    Ok([]) => return Ok(None),
+                    Ok(b) => break memchr::memchr(b'\n', b),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            };
+            if let Some(i) = newline {
+                // The common case: the whole line is in the inner buffer, lend it out
+                // instead of copying. Filling again does no I/O: the buffer holds the line.
+                let available = self.inner.fill_buf()?;
+                self.lent = i + 1;
+                self.position += self.lent as u64;
+                self.line += 1;
+                let len = if i > 0 && available[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
+                if len > self.max_line_bytes {
+                    return Ok(Some(RawLine::TooLong {
+                        bytes: len as u64,
+                        raw: &available[..self.max_line_bytes],
+                    }));
+                }
+                return Ok(Some(RawLine::Bytes(&available[..len])));
+            }
+        }
         let cap = self.max_line_bytes.saturating_add(1);
         loop {
             let available = match self.inner.fill_buf() {
@@ -246,6 +275,10 @@ impl<R: BufRead> LineReader<R> {
     }
 
     fn clear_returned(&mut self) {
+        if self.lent > 0 {
+            self.inner.consume(self.lent);
+            self.lent = 0;
+        }
         if self.returned {
             self.buf.clear();
             self.line_len = 0;
@@ -270,6 +303,14 @@ impl<R: BufRead> LineReader<R> {
         }
         // Not over the limit, so `buf` holds the whole line.
         RawLine::Bytes(&self.buf[..len as usize])
+    }
+}
+
+impl<R: std::io::Read> LineReader<std::io::BufReader<R>> {
+    /// Bytes already read from the underlying reader and not yet returned as lines: zero
+    /// means the next line needs another read (which may block, on a socket).
+    pub fn buffered(&self) -> usize {
+        self.inner.buffer().len() - self.lent
     }
 }
 

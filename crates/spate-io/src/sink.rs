@@ -38,6 +38,10 @@ pub struct TextFileSink {
 impl TextFileSink {
     /// A sink writing into `dir` (created if missing). An empty `suffix` gives
     /// `{prefix}-{time}`.
+    ///
+    /// Temporary files that a killed earlier run of a sink with this prefix left in `dir`
+    /// are removed, so two live sinks must not share a directory and prefix (they would
+    /// overwrite each other's files anyway).
     pub fn new(
         dir: impl AsRef<Path>,
         prefix: impl Into<String>,
@@ -58,6 +62,7 @@ impl TextFileSink {
         }
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| IoError::io(&dir, e))?;
+        remove_stale_temporaries(&dir, &prefix)?;
         Ok(TextFileSink {
             dir,
             prefix,
@@ -114,14 +119,9 @@ impl CsvFileSink {
         prefix: impl Into<String>,
         header: &[&str],
     ) -> Result<CsvFileSink, IoError> {
-        let mut line = String::new();
-        let mut row = CsvRow::new(&mut line);
-        for name in header {
-            row.field(name);
-        }
         Ok(CsvFileSink {
             files: TextFileSink::new(dir, prefix, "csv")?,
-            header: line,
+            header: header_line(header),
         })
     }
 
@@ -138,18 +138,50 @@ impl CsvFileSink {
         records: &[T],
     ) -> Result<PathBuf, IoError> {
         let path = self.path_for(time);
-        let mut line = String::new();
-        write_atomic(&path, |out| {
-            writeln!(out, "{}", self.header)?;
-            for r in records {
-                line.clear();
-                r.write_csv(&mut CsvRow::new(&mut line));
-                writeln!(out, "{line}")?;
-            }
-            Ok(())
-        })?;
+        write_csv_lines(&path, &self.header, records)?;
         Ok(path)
     }
+}
+
+/// Writes `records` under a `header` line to the CSV file `path` atomically (temporary
+/// sibling, fsync, rename, directory fsync), replacing what was there: for one-off
+/// outputs such as a job's final totals.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("final.csv");
+/// spate_io::write_csv_file(&path, &["word", "count"], &[("whale", 3)])?;
+/// assert_eq!(std::fs::read_to_string(&path)?, "word,count\nwhale,3\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_csv_file<T: CsvRecord>(
+    path: &Path,
+    header: &[&str],
+    records: &[T],
+) -> Result<(), IoError> {
+    write_csv_lines(path, &header_line(header), records)
+}
+
+fn header_line(header: &[&str]) -> String {
+    let mut line = String::new();
+    let mut row = CsvRow::new(&mut line);
+    for name in header {
+        row.field(name);
+    }
+    line
+}
+
+fn write_csv_lines<T: CsvRecord>(path: &Path, header: &str, records: &[T]) -> Result<(), IoError> {
+    let mut line = String::new();
+    write_atomic(path, |out| {
+        writeln!(out, "{header}")?;
+        for r in records {
+            line.clear();
+            r.write_csv(&mut CsvRow::new(&mut line));
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    })
 }
 
 /// Prints each batch to stdout, one record per line, optionally under a header with the
@@ -276,6 +308,31 @@ impl<T: Display, const N: usize> CsvRecord for [T; N] {
     }
 }
 
+/// The temporary sibling `write_atomic` uses for `path`: `.{name}.tmp-{pid}-{n}`.
+fn temp_name(name: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes `.{prefix}-….tmp-…` files: temporaries of a sink run that was killed mid-write.
+fn remove_stale_temporaries(dir: &Path, prefix: &str) -> Result<(), IoError> {
+    let start = format!(".{prefix}-");
+    let entries = std::fs::read_dir(dir).map_err(|e| IoError::io(dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&start) && name.contains(".tmp-") {
+            tracing::info!(file = %entry.path().display(), "removing a temporary file left by an interrupted run");
+            std::fs::remove_file(entry.path()).map_err(|e| IoError::io(entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `path` through a hidden temporary sibling: write, fsync, rename, fsync the
 /// directory. The temporary name starts with `.`, so a [`DirectorySource`](crate::DirectorySource)
 /// watching the directory never reads a partial file.
@@ -283,16 +340,11 @@ fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), IoError> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = path.with_file_name(temp_name(&name));
     let written = File::create(&tmp).and_then(|file| {
         let mut out = BufWriter::new(file);
         write(&mut out)?;

@@ -526,7 +526,7 @@ impl ReceiverLoop {
             };
             // Hand lines over when a chunk is full, when the socket has nothing more
             // buffered (so a slow trickle is not held back), and when the connection ends.
-            let idle = lines.get_ref().buffer().is_empty();
+            let idle = lines.buffered() == 0;
             if !chunk.lines.is_empty()
                 && (ended.is_some() || idle || chunk.bytes >= CHUNK_BYTES as u64)
                 && !self.hand_over(std::mem::take(&mut chunk))

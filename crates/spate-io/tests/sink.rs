@@ -39,6 +39,28 @@ fn text_files_have_deterministic_names_and_are_replaced_on_rewrite() {
 }
 
 #[test]
+fn temporaries_of_a_killed_run_are_removed_when_a_sink_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join(".batch-4000.txt.tmp-99999-0");
+    let other = dir.path().join(".other-4000.txt.tmp-99999-0");
+    std::fs::write(&stale, "half a fi").unwrap();
+    std::fs::write(&other, "not ours").unwrap();
+    TextFileSink::new(dir.path(), "batch", "txt").unwrap();
+    assert!(!stale.exists());
+    assert!(other.exists());
+}
+
+#[test]
+fn a_one_off_csv_file_is_written_and_replaced_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("final.csv");
+    spate_io::write_csv_file(&path, &["w", "n"], &[("a", 1)]).unwrap();
+    spate_io::write_csv_file(&path, &["w", "n"], &[("b", 2), ("c", 3)]).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "w,n\nb,2\nc,3\n");
+    assert_eq!(listing(dir.path()), ["final.csv"]);
+}
+
+#[test]
 fn bad_names_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     for (prefix, suffix) in [
