@@ -34,19 +34,16 @@ const TOLERANCE: f64 = 1e-4;
 const HELD_OUT: usize = 20_000;
 const SIZES: [usize; 5] = [1, 10, 100, 1000, 10_000];
 
+/// The bundled copy (see `datasets/README.md`).
 fn dataset() -> PathBuf {
-    let base = std::env::var_os("SPATE_DATASETS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"),
-        PathBuf::from,
-    );
-    base.join("soc-epinions1/soc-Epinions1.txt.gz")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/soc-Epinions1.txt.gz")
 }
 
 /// The edge list in a seeded random order.
 fn load() -> Vec<(u64, u64)> {
     let list = EdgeListFormat::new()
         .read_path(dataset())
-        .expect("soc-Epinions1 (set SPATE_DATASETS to the shared datasets folder)");
+        .expect("the bundled datasets/soc-Epinions1.txt.gz");
     assert_eq!(list.stats.malformed, 0);
     let mut edges: Vec<(u64, u64)> = list.edges.iter().map(|e| (e.src, e.dst)).collect();
     edges.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(42));

@@ -1,4 +1,4 @@
-//! Shared test helpers: a naive reference graph, random streams, fixture and dataset paths.
+//! Shared test helpers: a naive reference graph, random streams, fixture and bundled dataset paths.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -12,18 +12,13 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A shared dataset: `$SPATE_DATASETS/rel` or `../shared/datasets/rel` beside the repository.
-pub(crate) fn dataset(rel: &str) -> PathBuf {
-    let base = std::env::var_os("SPATE_DATASETS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"),
-        PathBuf::from,
-    );
-    let path = base.join(rel);
-    assert!(
-        path.exists(),
-        "dataset {} not found: put shared/ beside the repository or set SPATE_DATASETS",
-        path.display()
-    );
+/// A dataset bundled with the repository (`datasets/` at its root), so a fresh clone runs
+/// every test; see `datasets/README.md` for provenance.
+pub(crate) fn dataset(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets")
+        .join(name);
+    assert!(path.exists(), "bundled dataset {} is missing", path.display());
     path
 }
 

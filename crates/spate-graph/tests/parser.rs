@@ -11,7 +11,7 @@ use std::io::Write;
 fn real_datasets_parse_without_loss() {
     let otc = EdgeListFormat::new()
         .columns(Columns::SrcDstWeightTime)
-        .read_path(dataset("bitcoin-otc/soc-sign-bitcoinotc.csv.gz"))
+        .read_path(dataset("soc-sign-bitcoinotc.csv.gz"))
         .expect("parses");
     assert_eq!((otc.edges.len(), otc.stats.malformed), (35_592, 0));
     assert_eq!(otc.edges[0].time, Some(1_289_241_911.728_36));
@@ -21,11 +21,11 @@ fn real_datasets_parse_without_loss() {
     );
     let college = EdgeListFormat::new()
         .columns(Columns::SrcDstTime)
-        .read_path(dataset("college-msg/CollegeMsg.txt.gz"))
+        .read_path(dataset("CollegeMsg.txt.gz"))
         .expect("parses");
     assert_eq!((college.edges.len(), college.stats.malformed), (59_835, 0));
     let epinions = EdgeListFormat::new()
-        .read_path(dataset("soc-epinions1/soc-Epinions1.txt.gz"))
+        .read_path(dataset("soc-Epinions1.txt.gz"))
         .expect("parses");
     assert_eq!(epinions.stats.edges, 508_837);
     assert_eq!((epinions.stats.skipped, epinions.stats.malformed), (4, 0));

@@ -71,9 +71,9 @@ fn clustering_and_top_k() {
 
 /// The simple undirected edge stream of bitcoin-otc in time order (direction, duplicates and
 /// self-loops removed), as [`SampledTriangles`] requires.
-fn simple_stream(rel: &str) -> Vec<EdgeEvent> {
+fn simple_stream(name: &str) -> Vec<EdgeEvent> {
     let list = EdgeListFormat::new()
-        .read_path(dataset(rel))
+        .read_path(dataset(name))
         .expect("parses");
     let mut seen = HashSet::new();
     list.edges
@@ -85,7 +85,7 @@ fn simple_stream(rel: &str) -> Vec<EdgeEvent> {
 
 #[test]
 fn sampled_mean_relative_error_at_a_ten_percent_budget() {
-    let stream = simple_stream("soc-epinions1/soc-Epinions1.txt.gz");
+    let stream = simple_stream("soc-Epinions1.txt.gz");
     let mut exact = TriangleCount::params().build().expect("valid");
     exact.update(&stream);
     let truth = exact.count() as f64;
@@ -121,7 +121,7 @@ fn sampled_mean_relative_error_at_a_ten_percent_budget() {
 #[test]
 fn sampled_with_deletions_tracks_the_exact_count() {
     // Fully dynamic: a sliding window over bitcoin-otc's simple stream, so edges expire.
-    let stream = simple_stream("bitcoin-otc/soc-sign-bitcoinotc.csv.gz");
+    let stream = simple_stream("soc-sign-bitcoinotc.csv.gz");
     let batches: Vec<&[EdgeEvent]> = stream.chunks(500).collect();
     let w = 20;
     let mut exact = TriangleCount::params()
