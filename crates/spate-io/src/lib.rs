@@ -16,7 +16,8 @@
 //! Sinks write each batch collected at the driver: [`TextFileSink`] and [`CsvFileSink`]
 //! write one file per batch, `DIR/{prefix}-{time}.{suffix}`, atomically (temporary name,
 //! fsync, rename), so a batch recomputed after recovery replaces its file instead of
-//! duplicating it; [`StdoutSink`] prints. [`DStreamSinkExt`] adds them to every
+//! duplicating it; [`write_csv_file`] does the same for a one-off file such as final
+//! totals; [`StdoutSink`] prints. [`DStreamSinkExt`] adds them to every
 //! [`DStream`](spate_core::DStream) as `write_text_files`, `write_csv_files` and
 //! `write_stdout`.
 //!
