@@ -147,6 +147,22 @@ pub enum MlError {
         /// What does not fit.
         reason: &'static str,
     },
+    /// A standardizer given different numbers of means and standard deviations.
+    #[error("{means} means but {std_devs} standard deviations: give one of each per column")]
+    StandardizerLength {
+        /// Means given.
+        means: usize,
+        /// Standard deviations given.
+        std_devs: usize,
+    },
+    /// A standard deviation that is negative, NaN or infinite.
+    #[error("standard deviation {std_dev} of column {column} must be finite and non-negative")]
+    InvalidStdDev {
+        /// The column (0-based).
+        column: usize,
+        /// The value given.
+        std_dev: f64,
+    },
     /// Merged statistics came from partitions of different shapes, or from another model.
     #[error(
         "statistics do not fit this model: they were merged from partitions of different shapes or made by another model"

@@ -61,13 +61,62 @@
 //! # Ok::<(), spate_ml::MlError>(())
 //! ```
 //!
+//! # On a stream
+//!
+//! [`TrainOn::train_on`] is Spark's `trainOn`: the model lives in a managed state of the
+//! streaming context (saved in every checkpoint, restored by `get_or_create`), and every batch
+//! is summarized per partition on the executor, merged and applied. The [`TrainedModel`] it
+//! returns predicts and evaluates with the model as of each batch (before its update), and
+//! reports each batch.
+//!
+//! ```
+//! use spate_core::stream::{FastForwardClock, StreamingContext};
+//! use spate_core::{SpateContext, Window};
+//! use spate_ml::{StreamingLeastSquares, TrainOn};
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
+//!
+//! let ssc = StreamingContext::builder(&SpateContext::sequential(2))
+//!     .batch_interval(Duration::from_secs(1))
+//!     .clock(FastForwardClock::new())
+//!     .build()?;
+//! let (queue, rows) = ssc.queue_stream::<(Vec<f64>, f64)>(true)?;
+//! let model = StreamingLeastSquares::params(1).build()?.train_on(&rows)?;
+//! let rmse = Arc::new(Mutex::new(Vec::new()));
+//! let sink = Arc::clone(&rmse);
+//! model
+//!     .evaluate_on_window(&rows, Window::new(Duration::from_secs(2), Duration::from_secs(1)))?
+//!     .foreach_rdd(move |rdd, _| {
+//!         sink.lock().unwrap().extend(rdd.collect()?.iter().map(|m| m.rmse()));
+//!         Ok(())
+//!     })?;
+//! for b in 0..3 {
+//!     let x = f64::from(b);
+//!     queue.push(vec![(vec![x], 2.0 * x + 1.0), (vec![x + 0.5], 2.0 * x + 2.0)]);
+//! }
+//! queue.close();
+//! ssc.start()?;
+//! ssc.await_termination()?;
+//! let fitted = model.latest_model();
+//! assert!((fitted.weights()[0] - 2.0).abs() < 1e-12 && (fitted.intercept() - 1.0).abs() < 1e-12);
+//! // Each batch is predicted before it trains the model: batch 0 by the all-zero model,
+//! // batches 1 and 2 (the last window) by a model that already fits the line.
+//! let rmse = rmse.lock().unwrap();
+//! assert!(rmse[0] > 1.0 && rmse[2] < 1e-12);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Where next
 //!
 //! [`StreamingKMeans`] for the exact update rule and the k-means++ warm-up; [`StreamingSgd`]
 //! for Spark's SGD semantics and mini-batch sampling; [`StreamingLeastSquares`] for exact and
-//! forgetting least squares; `docs/benchmarks.md` for throughput figures.
+//! forgetting least squares; [`TrainedModel`] for predictions and rolling evaluation on
+//! streams; [`Standardizer`] to standardize features; `docs/benchmarks.md` for throughput
+//! figures; `examples/streaming_kmeans.rs` and `examples/streaming_regression.rs` for whole
+//! programs on real data.
 
 mod checkpoint;
+mod dstream;
 mod error;
 mod kmeans;
 mod least_squares;
@@ -75,8 +124,10 @@ mod linalg;
 mod metrics;
 mod online;
 mod regression;
+mod scale;
 mod sgd;
 
+pub use dstream::{EvaluateOn, LabeledBlock, PredictOn, RowBlock, TrainOn, TrainedModel};
 pub use error::{MlError, Result};
 pub use kmeans::{
     ClusterSplit, Init, KMeansReport, KMeansStats, StreamingKMeans, StreamingKMeansParams, TimeUnit,
@@ -87,6 +138,7 @@ pub use least_squares::{
 pub use metrics::{ClassificationMetrics, RegressionMetrics};
 pub use online::{OnlineModel, Round};
 pub use regression::Labeled;
+pub use scale::Standardizer;
 pub use sgd::{
     GradientStats, LogisticLoss, Loss, Regularizer, SgdParams, SgdReport, SquaredLoss,
     StreamingLinearRegressionWithSgd, StreamingLogisticRegressionWithSgd, StreamingSgd,
