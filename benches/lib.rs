@@ -36,8 +36,11 @@ pub fn wordcount_baseline(lines: &[String]) -> std::collections::HashMap<String,
                 continue;
             }
             word.clear();
-            for c in piece.chars() {
-                word.extend(c.to_lowercase());
+            if piece.is_ascii() {
+                word.push_str(piece);
+                word.make_ascii_lowercase();
+            } else {
+                word.push_str(&piece.to_lowercase());
             }
             match counts.get_mut(word.as_str()) {
                 Some(n) => *n += 1,

@@ -66,8 +66,8 @@ fn rss_mib() -> f64 {
 }
 
 const VOCABULARY: &[&str] = &[
-    "whale", "sea", "ship", "captain", "harpoon", "boat", "crew", "deck", "mast", "sail",
-    "ocean", "storm", "wind", "wave", "oil", "bone", "line", "rope", "sperm", "white",
+    "whale", "sea", "ship", "captain", "harpoon", "boat", "crew", "deck", "mast", "sail", "ocean",
+    "storm", "wind", "wave", "oil", "bone", "line", "rope", "sperm", "white",
 ];
 
 /// Writes `rate` lines per second to every accepted connection until `stop`.
@@ -143,15 +143,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let ssc = builder.build()?;
     let lines = ssc.source_stream(SocketTextSource::options(&address).build()?)?;
-    let words = lines.flat_map(|l: String| spate::words(&l)).map(|w| (w, 1_u64));
+    let words = lines
+        .flat_map(|l: String| spate::words(&l))
+        .map(|w| (w, 1_u64));
+    // Windowed counts of the vocabulary; per-id sessions with a timeout.
     words
+        .filter(|(w, _)| !w.starts_with("id"))
         .reduce_by_key_and_window_inv(
             |a, b| a + b,
             |a, b| a - b,
             Window::new(Duration::from_secs(10), Duration::from_secs(2)),
         )?
         .foreach_rdd(|rdd, _| rdd.count().map(drop))?;
-    let sessions = words.map_with_state(
+    let sessions = words.filter(|(w, _)| w.starts_with("id")).map_with_state(
         StateSpec::function(|_w: &String, v: Option<u64>, s: &mut State<u64>| {
             if let Some(v) = v {
                 s.update(s.get().copied().unwrap_or(0) + v);
@@ -159,7 +163,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .timeout(Duration::from_secs(20)),
     )?;
-    sessions.mapped().count().foreach_rdd(|rdd, _| rdd.count().map(drop))?;
+    sessions
+        .mapped()
+        .count()
+        .foreach_rdd(|rdd, _| rdd.count().map(drop))?;
     let rows = Arc::new(Mutex::new(Vec::new()));
     ssc.add_listener(Recorder {
         started: Instant::now(),
@@ -194,7 +201,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     f.flush()?;
     let series = |name: &str, f: &dyn Fn(&(f64, BatchInfo, f64)) -> f64| {
-        Series::new(name, rows.iter().map(|r| (r.0, f(r))).collect::<Vec<(f64, f64)>>())
+        Series::new(
+            name,
+            rows.iter()
+                .map(|r| (r.0, f(r)))
+                .collect::<Vec<(f64, f64)>>(),
+        )
     };
     Panels::new(format!("soak at {} lines/s", o.rate))
         .panel(
@@ -208,7 +220,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .x_label("seconds")
                 .y_label("ms")
                 .series(series("processing", &|r| r.1.processing_time_ms as f64))
-                .series(series("scheduling delay", &|r| r.1.scheduling_delay_ms as f64)),
+                .series(series("scheduling delay", &|r| {
+                    r.1.scheduling_delay_ms as f64
+                })),
         )
         .panel(
             LineChart::new("input and state")
@@ -241,8 +255,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "  second half: max scheduling delay {} ms, mean processing {:.0} ms, max state {}",
-        tail.iter().map(|r| r.1.scheduling_delay_ms).max().unwrap_or(0),
-        tail.iter().map(|r| r.1.processing_time_ms as f64).sum::<f64>() / tail.len().max(1) as f64,
+        tail.iter()
+            .map(|r| r.1.scheduling_delay_ms)
+            .max()
+            .unwrap_or(0),
+        tail.iter()
+            .map(|r| r.1.processing_time_ms as f64)
+            .sum::<f64>()
+            / tail.len().max(1) as f64,
         tail.iter().map(|r| r.1.state_size).max().unwrap_or(0)
     );
     println!("  wrote {} and the .png beside it", csv.display());

@@ -22,6 +22,15 @@ fn sc(threads: usize) -> SpateContext {
 
 fn rdd_wordcount(sc: &SpateContext, lines: &[String], partitions: usize) -> usize {
     sc.parallelize(lines.to_vec(), partitions)
+        .map_partitions(spate::count_words)
+        .reduce_by_key(|a, b| a + b)
+        .count()
+        .expect("job") as usize
+}
+
+/// The record-at-a-time formulation: one `String` per word, then `(word, 1)` pairs.
+fn rdd_wordcount_per_word(sc: &SpateContext, lines: &[String], partitions: usize) -> usize {
+    sc.parallelize(lines.to_vec(), partitions)
         .flat_map(|l: String| spate::words(&l))
         .map(|w| (w, 1_u64))
         .reduce_by_key(|a, b| a + b)
@@ -43,8 +52,7 @@ fn dstream_wordcount(sc: &SpateContext, batches: &[Vec<String>], partitions: usi
     let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = std::sync::Arc::clone(&last);
     lines
-        .flat_map(|l: String| spate::words(&l))
-        .map(|w| (w, 1_u64))
+        .map_partitions(spate::count_words)
         .reduce_by_key_and_window_inv(
             |a, b| a + b,
             |a, b| a - b,
@@ -90,6 +98,11 @@ fn throughput(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("rdd", threads), &threads, |b, &t| {
             b.iter(|| rdd_wordcount(&sc, &lines, 4 * t))
         });
+        g.bench_with_input(
+            BenchmarkId::new("rdd_per_word", threads),
+            &threads,
+            |b, &t| b.iter(|| rdd_wordcount_per_word(&sc, &lines, 4 * t)),
+        );
         g.bench_with_input(
             BenchmarkId::new("dstream_window", threads),
             &threads,

@@ -7,7 +7,6 @@ use anyhow::{Context, bail};
 use spate::io::{CsvFileSink, DirectorySource, FileReplaySource, SocketTextSource};
 use spate::prelude::*;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -174,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(dir) = &args.output {
         remove_stale_temporaries(dir);
         let path = dir.join("final.csv");
-        write_csv_atomic(&path, &ranked)?;
+        spate::io::write_csv_file(&path, &["word", "count"], &ranked)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
@@ -216,8 +215,7 @@ fn build(
         Input::Socket(address) => ssc.source_stream(SocketTextSource::options(address).build()?)?,
     };
     let counts = lines
-        .flat_map(|line: String| spate::words(&line))
-        .map(|w| (w, 1_u64))
+        .map_partitions(spate::count_words)
         .reduce_by_key(|a, b| a + b);
 
     let totals = ssc.managed_state("wordcount totals", Totals::new())?;
@@ -325,24 +323,4 @@ fn remove_stale_temporaries(dir: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-/// Writes `word,count` rows to `path` atomically (temporary file, fsync, rename).
-fn write_csv_atomic(path: &Path, rows: &[(String, u64)]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".final.csv.tmp-{}", std::process::id()));
-    {
-        let file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut out = std::io::BufWriter::new(file);
-        writeln!(out, "word,count")?;
-        for (w, n) in rows {
-            writeln!(out, "{w},{n}")?;
-        }
-        out.flush()?;
-        out.get_ref().sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

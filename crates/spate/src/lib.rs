@@ -84,6 +84,43 @@ pub fn words(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// Word counts of a batch of lines, for a word count's map side: the same words as
+/// [`words`], counted in one hash map per batch with a reused lowercase buffer, so a word
+/// seen before in the batch costs no allocation. Use it with
+/// [`DStream::map_partitions`] and then `reduce_by_key` to combine partitions; it is
+/// several times faster than `flat_map(words)` followed by `map(|w| (w, 1))`.
+///
+/// ```
+/// let mut counts = spate::count_words(vec!["The whale, the WHALE!".to_string()]);
+/// counts.sort();
+/// assert_eq!(counts, vec![("the".to_string(), 2), ("whale".to_string(), 2)]);
+/// ```
+pub fn count_words(lines: Vec<String>) -> Vec<(String, u64)> {
+    let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut word = String::new();
+    for line in &lines {
+        for piece in line.split(|c: char| !c.is_alphanumeric()) {
+            if piece.is_empty() {
+                continue;
+            }
+            word.clear();
+            if piece.is_ascii() {
+                word.push_str(piece);
+                word.make_ascii_lowercase();
+            } else {
+                word.push_str(&piece.to_lowercase());
+            }
+            match counts.get_mut(word.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(word.clone(), 1);
+                }
+            }
+        }
+    }
+    counts.into_iter().collect()
+}
+
 /// The names most programs need.
 pub mod prelude {
     pub use spate_core::stream::{
@@ -101,6 +138,30 @@ pub mod prelude {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn count_words_agrees_with_words() {
+        let lines: Vec<String> = [
+            "It's the Whale--MOBY Dick! 1851",
+            "ÜBER straße Straße",
+            "",
+            "the the THE",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut want: std::collections::HashMap<String, u64> = Default::default();
+        for l in &lines {
+            for w in super::words(l) {
+                *want.entry(w).or_default() += 1;
+            }
+        }
+        let got: std::collections::HashMap<String, u64> =
+            super::count_words(lines).into_iter().collect();
+        assert_eq!(got, want);
+        assert_eq!(got["the"], 4);
+        assert_eq!(got["straße"], 2);
+    }
+
     #[test]
     fn words_split_on_non_alphanumerics_and_lowercase() {
         assert_eq!(

@@ -96,6 +96,9 @@ pub trait Source: Send + 'static {
 
     /// Whether the source is finished and will never produce another record. A context
     /// whose sources are all finished stops by itself after processing the last batch.
+    /// It is also asked right after [`seek`](Source::seek) during recovery (a restarted job
+    /// whose input was fully consumed stops without running a batch), so it must be
+    /// correct then too.
     fn is_exhausted(&self) -> bool {
         false
     }
