@@ -243,6 +243,21 @@ impl ConnectedComponents {
             .unwrap_or(0)
     }
 
+    /// The `k` largest components as `(label, size)`, largest first, ties by smaller label.
+    /// O(n + k log k).
+    #[must_use]
+    pub fn largest_components(&self, k: usize) -> Vec<(NodeId, usize)> {
+        crate::topk::top_k(
+            self.roots().map(|r| {
+                (
+                    self.sets.min_id[r as usize],
+                    self.sets.members[r as usize].len(),
+                )
+            }),
+            k,
+        )
+    }
+
     /// `(size, number of components of that size)`, by increasing size. O(n).
     #[must_use]
     pub fn size_distribution(&self) -> Vec<(usize, usize)> {

@@ -46,6 +46,9 @@ pub enum GraphError {
         /// How many source nodes were given.
         sources: usize,
     },
+    /// An edge source asked to deliver zero edges per batch.
+    #[error("batch of 0 edges: an edge source must deliver at least 1 edge per batch")]
+    BatchEdges,
     /// A sliding window of zero batches.
     #[error("window of 0 batches: a window must hold at least the current batch")]
     WindowBatches,

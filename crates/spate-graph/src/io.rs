@@ -5,7 +5,7 @@ use crate::event::{EdgeEvent, NodeId};
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 /// What the fields after `src dst` mean.
@@ -14,6 +14,10 @@ pub enum Columns {
     /// By field count: 2 → `src dst`, 3 → `src dst weight`, 4 → `src dst weight time`.
     #[default]
     Auto,
+    /// By field count, for temporal edge lists where a third field is a time: 2 → `src dst`,
+    /// 3 → `src dst time` (SNAP's temporal networks, e.g. CollegeMsg), 4 → `src dst weight
+    /// time`.
+    Temporal,
     /// Exactly `src dst`.
     SrcDst,
     /// Exactly `src dst weight`.
@@ -105,7 +109,7 @@ impl EdgeListFormat {
     ///
     /// # Errors
     /// [`GraphError::Io`] on a read error; [`GraphError::Malformed`] in strict mode.
-    pub fn read<R: Read + 'static>(&self, reader: R) -> Result<EdgeList, GraphError> {
+    pub fn read<R: Read + Send + 'static>(&self, reader: R) -> Result<EdgeList, GraphError> {
         let mut lines = self.reader(reader)?;
         let mut edges = Vec::new();
         for record in lines.by_ref() {
@@ -122,21 +126,80 @@ impl EdgeListFormat {
     ///
     /// # Errors
     /// [`GraphError::Io`] if the first bytes cannot be read.
-    pub fn reader<R: Read + 'static>(&self, reader: R) -> Result<EdgeListReader, GraphError> {
+    pub fn reader<R: Read + Send + 'static>(
+        &self,
+        reader: R,
+    ) -> Result<EdgeListReader, GraphError> {
         let mut buffered = BufReader::new(reader);
-        let gz = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-        let input: Box<dyn BufRead> = if gz {
+        let gz = is_gzip(buffered.fill_buf()?);
+        let input: Box<dyn BufRead + Send> = if gz {
             Box::new(BufReader::new(MultiGzDecoder::new(buffered)))
         } else {
             Box::new(buffered)
         };
-        Ok(EdgeListReader {
+        Ok(self.reader_over(input, ReadPosition::default()))
+    }
+
+    /// A reader of the file at `path` that continues from `position` (taken from an earlier
+    /// reader of the same file): a plain file is seeked to the byte, a gzip file is
+    /// decompressed up to it. Line numbers and counts continue from the position's.
+    ///
+    /// # Errors
+    /// [`GraphError::Open`] if the file cannot be opened, read or seeked, or is shorter than
+    /// the position.
+    pub(crate) fn open_at(
+        &self,
+        path: &Path,
+        position: ReadPosition,
+    ) -> Result<EdgeListReader, GraphError> {
+        let open = |source| GraphError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = BufReader::new(File::open(path).map_err(open)?);
+        let gz = is_gzip(file.fill_buf().map_err(open)?);
+        let mut input: Box<dyn BufRead + Send> = if gz {
+            Box::new(BufReader::new(MultiGzDecoder::new(file)))
+        } else {
+            file.seek(SeekFrom::Start(position.bytes)).map_err(open)?;
+            Box::new(file)
+        };
+        if gz {
+            let skipped =
+                std::io::copy(&mut (&mut input).take(position.bytes), &mut std::io::sink())
+                    .map_err(open)?;
+            if skipped < position.bytes {
+                return Err(open(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the file ends at byte {skipped}, before the position {} to resume from",
+                        position.bytes
+                    ),
+                )));
+            }
+        }
+        Ok(self.reader_over(input, position))
+    }
+
+    fn reader_over(
+        &self,
+        input: Box<dyn BufRead + Send>,
+        position: ReadPosition,
+    ) -> EdgeListReader {
+        EdgeListReader {
             input,
             format: *self,
             buf: Vec::new(),
-            stats: ParseStats::default(),
+            stats: ParseStats {
+                lines: position.lines,
+                edges: position.edges,
+                skipped: position.skipped,
+                malformed: position.malformed,
+                malformed_lines: Vec::new(),
+            },
+            bytes: position.bytes,
             done: false,
-        })
+        }
     }
 
     fn parse_line(&self, text: &str) -> Result<Option<EdgeRecord>, MalformedReason> {
@@ -158,10 +221,12 @@ impl EdgeListFormat {
             n += 1;
         }
         let (weight, time) = match (self.columns, n) {
-            (Columns::Auto | Columns::SrcDst, 2) => (None, None),
+            (Columns::Auto | Columns::Temporal | Columns::SrcDst, 2) => (None, None),
             (Columns::Auto | Columns::SrcDstWeight, 3) => (Some(2), None),
-            (Columns::SrcDstTime, 3) => (None, Some(2)),
-            (Columns::Auto | Columns::SrcDstWeightTime, 4) => (Some(2), Some(3)),
+            (Columns::Temporal | Columns::SrcDstTime, 3) => (None, Some(2)),
+            (Columns::Auto | Columns::Temporal | Columns::SrcDstWeightTime, 4) => {
+                (Some(2), Some(3))
+            }
             _ => return Err(MalformedReason::FieldCount { found: n }),
         };
         let node = |i: usize| {
@@ -258,12 +323,30 @@ impl EdgeList {
     }
 }
 
+fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+}
+
+/// Where a reader stands in its (decompressed) input, with the line counts so far: enough
+/// to reopen the file and continue exactly there ([`EdgeListFormat::open_at`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReadPosition {
+    /// Decompressed bytes consumed.
+    pub(crate) bytes: u64,
+    pub(crate) lines: u64,
+    pub(crate) edges: u64,
+    pub(crate) skipped: u64,
+    pub(crate) malformed: u64,
+}
+
 /// Streaming reader of edge records; see [`EdgeListFormat::reader`].
 pub struct EdgeListReader {
-    input: Box<dyn BufRead>,
+    input: Box<dyn BufRead + Send>,
     format: EdgeListFormat,
     buf: Vec<u8>,
     stats: ParseStats,
+    /// Decompressed bytes consumed.
+    bytes: u64,
     done: bool,
 }
 
@@ -281,6 +364,25 @@ impl EdgeListReader {
     #[must_use]
     pub fn stats(&self) -> &ParseStats {
         &self.stats
+    }
+
+    /// The position after the last line read.
+    pub(crate) fn read_position(&self) -> ReadPosition {
+        ReadPosition {
+            bytes: self.bytes,
+            lines: self.stats.lines,
+            edges: self.stats.edges,
+            skipped: self.stats.skipped,
+            malformed: self.stats.malformed,
+        }
+    }
+
+    /// Whether the input has no bytes left (so the next record read will be `None`).
+    ///
+    /// # Errors
+    /// [`GraphError::Io`] if the input cannot be read.
+    pub(crate) fn at_end(&mut self) -> Result<bool, GraphError> {
+        Ok(self.done || self.input.fill_buf()?.is_empty())
     }
 
     /// Up to `n` records; an empty vector at the end of input.
@@ -326,7 +428,7 @@ impl Iterator for EdgeListReader {
                     self.done = true;
                     return None;
                 }
-                Ok(_) => {}
+                Ok(n) => self.bytes += n as u64,
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e.into()));

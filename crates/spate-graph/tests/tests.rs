@@ -4,6 +4,7 @@
 mod common;
 mod components;
 mod degrees;
+mod dstream;
 mod pagerank_incremental;
 mod pagerank_static;
 mod parser;
