@@ -18,7 +18,11 @@ pub(crate) fn dataset(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../datasets")
         .join(name);
-    assert!(path.exists(), "bundled dataset {} is missing", path.display());
+    assert!(
+        path.exists(),
+        "bundled dataset {} is missing",
+        path.display()
+    );
     path
 }
 
