@@ -19,6 +19,36 @@ pub struct DriftReport {
     pub last_position: Option<u64>,
 }
 
+/// A change detector fed with a numeric stream in order, as
+/// [`DStreamStatsExt::detect_drift`](crate::DStreamStatsExt::detect_drift) drives it.
+pub trait DriftDetector {
+    /// Feed a batch in stream order; NaN and ±∞ are skipped and counted.
+    fn update(&mut self, batch: &[f64]) -> DriftReport;
+
+    /// Changes detected so far.
+    fn detections(&self) -> u64;
+}
+
+impl DriftDetector for Adwin {
+    fn update(&mut self, batch: &[f64]) -> DriftReport {
+        Adwin::update(self, batch)
+    }
+
+    fn detections(&self) -> u64 {
+        Adwin::detections(self)
+    }
+}
+
+impl DriftDetector for PageHinkley {
+    fn update(&mut self, batch: &[f64]) -> DriftReport {
+        PageHinkley::update(self, batch)
+    }
+
+    fn detections(&self) -> u64 {
+        PageHinkley::detections(self)
+    }
+}
+
 /// The per-value step both detectors share a batch loop over.
 trait Detector {
     fn step(&mut self, x: f64) -> bool;

@@ -90,7 +90,7 @@ impl EwMoments {
         }
     }
 
-    fn with_alpha(alpha: f64) -> Self {
+    pub(crate) fn with_alpha(alpha: f64) -> Self {
         EwMoments {
             alpha,
             n: 0,

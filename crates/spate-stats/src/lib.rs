@@ -65,10 +65,20 @@
 //! # Ok::<(), spate_stats::StatsError>(())
 //! ```
 //!
+//! # On a stream
+//! The [`dstream`] module adds them to DStreams: `values.stats()`,
+//! `values.windowed_stats(window)`, `rows.column_stats()`, `items.count_approx_distinct(..)`,
+//! `values.detect_drift(&detector)`, `samples.streaming_test(&test)` … through extension
+//! traits ([`DStreamStatsExt`], [`DStreamColumnStatsExt`], [`DStreamSketchExt`],
+//! [`DStreamTestExt`]). Mergeable summaries run per partition in parallel and are merged per
+//! batch; sequential ones (drift detectors, the t-test) run on the driver in batch order, in
+//! a checkpointed [`ManagedState`](spate_core::stream::ManagedState).
+//!
 //! # Where next
 //! Each type's docs state its accuracy, merge semantics and cost. Windowed statistics come
 //! either from [`Retract`](spate_core::Retract) (O(pane) per slide) or by recomputation from
-//! the panes in the window (needed for min/max, quantiles and distinct counts).
+//! the panes in the window (needed for min/max, quantiles and distinct counts); the
+//! [`dstream`] module's table says which window each summary uses.
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
@@ -110,6 +120,7 @@ pub mod count_min;
 pub mod covariance;
 mod dd;
 pub mod drift;
+pub mod dstream;
 pub mod error;
 pub mod ewm;
 pub mod hash;
@@ -122,7 +133,13 @@ pub mod ttest;
 
 pub use count_min::{CountMinParams, CountMinSketch};
 pub use covariance::CovarianceMatrix;
-pub use drift::{Adwin, AdwinParams, Direction, DriftReport, PageHinkley, PageHinkleyParams};
+pub use drift::{
+    Adwin, AdwinParams, Direction, DriftDetector, DriftReport, PageHinkley, PageHinkleyParams,
+};
+pub use dstream::{
+    DStreamColumnStatsExt, DStreamMergeExt, DStreamSketchExt, DStreamStatsExt, DStreamTestExt,
+    NumericSummary, PerColumn,
+};
 pub use error::StatsError;
 pub use ewm::{EwMoments, EwMomentsParams};
 pub use hash::{StableBuildHasher, StableHasher, stable_hash};

@@ -3,6 +3,7 @@
 mod common;
 mod covariance;
 mod drift;
+mod dstream;
 mod ewm;
 mod moments;
 mod sketches;
