@@ -4,6 +4,7 @@
 //! (`RUST_LOG` sets the level), results to stdout and to the `--output` files.
 
 mod common;
+mod pagerank;
 mod wordcount;
 
 use clap::{Parser, Subcommand};
@@ -20,11 +21,14 @@ struct Cli {
 enum Command {
     /// Streaming word count over a file, a directory or a TCP socket.
     Wordcount(wordcount::Args),
+    /// Streaming PageRank over an edge-list file, with a proven error bound per batch.
+    Pagerank(pagerank::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Wordcount(args) => wordcount::run(args),
+        Command::Pagerank(args) => pagerank::run(args),
     }
 }

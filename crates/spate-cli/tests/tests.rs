@@ -1,4 +1,5 @@
 //! The `spate` binary end to end, as a user runs it.
 
+mod pagerank;
 mod recovery;
 mod wordcount;

@@ -221,6 +221,11 @@ fn top_k_agrees_with_the_ranks() {
     assert_eq!(top, ranks.top_k(5));
     assert!(top.windows(2).all(|w| w[0].1 >= w[1].1));
     assert_eq!(pr.rank(top[0].0), Some(top[0].1));
+    let absent = u64::MAX;
+    assert_eq!(
+        pr.ranks_of(&[top[1].0, absent, top[0].0]),
+        vec![ranks.get(top[1].0), None, ranks.get(top[0].0)]
+    );
 }
 
 #[test]

@@ -846,6 +846,20 @@ impl IncrementalPageRank {
         Some(self.z[i as usize] * self.scale())
     }
 
+    /// The ranks of the given nodes (`None` for a node not in the graph), in one O(n + k)
+    /// pass: for following chosen nodes batch by batch.
+    #[must_use]
+    pub fn ranks_of(&self, nodes: &[NodeId]) -> Vec<Option<f64>> {
+        let scale = self.scale();
+        nodes
+            .iter()
+            .map(|&id| {
+                let i = self.graph.index().get(id)?;
+                Some(self.z[i as usize] * scale)
+            })
+            .collect()
+    }
+
     /// The `k` highest-ranked nodes, highest first. O(n + k log k).
     #[must_use]
     pub fn top_k(&self, k: usize) -> Vec<(NodeId, f64)> {
