@@ -4,7 +4,9 @@
 //! (`RUST_LOG` sets the level), results to stdout and to the `--output` files.
 
 mod common;
+mod kmeans;
 mod pagerank;
+mod regress;
 mod wordcount;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,10 @@ enum Command {
     Wordcount(wordcount::Args),
     /// Streaming PageRank over an edge-list file, with a proven error bound per batch.
     Pagerank(pagerank::Args),
+    /// Streaming k-means over the numeric columns of a CSV file.
+    Kmeans(kmeans::Args),
+    /// Streaming linear regression of one CSV column on others (exact OLS or SGD).
+    Regress(regress::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +36,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Wordcount(args) => wordcount::run(args),
         Command::Pagerank(args) => pagerank::run(args),
+        Command::Kmeans(args) => kmeans::run(args),
+        Command::Regress(args) => regress::run(args),
     }
 }
