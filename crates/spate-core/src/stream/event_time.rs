@@ -336,6 +336,7 @@ struct Win<A> {
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "K: Key, A: Data")]
 struct WindowPart<K: Key, A: Data> {
+    #[serde(with = "super::state::exact_map")]
     windows: FxHashMap<K, Vec<Win<A>>>,
     by_end: BTreeMap<EventTime, Vec<K>>,
     open: usize,
@@ -711,7 +712,9 @@ struct Buffered<V> {
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "K: Key, V: Data, W: Data")]
 struct JoinPart<K: Key, V: Data, W: Data> {
+    #[serde(with = "super::state::exact_map")]
     left: FxHashMap<K, Vec<Buffered<V>>>,
+    #[serde(with = "super::state::exact_map")]
     right: FxHashMap<K, Vec<Buffered<W>>>,
     expiry: BTreeMap<EventTime, Vec<K>>,
     buffered: usize,

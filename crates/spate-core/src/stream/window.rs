@@ -336,6 +336,7 @@ fn current<'a, K: Key, V: Data>(
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(bound = "K: Key, V: Data")]
 pub(crate) struct WindowState<K: Key, V: Data> {
+    #[serde(with = "super::state::exact_map")]
     map: FxHashMap<K, (V, u32)>,
 }
 
