@@ -7,6 +7,7 @@ mod common;
 mod kmeans;
 mod pagerank;
 mod regress;
+mod stats;
 mod wordcount;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Streaming word count over a file, a directory or a TCP socket.
     Wordcount(wordcount::Args),
+    /// Statistics of CSV columns per batch, per window of batches and in total.
+    Stats(stats::Args),
     /// Streaming PageRank over an edge-list file, with a proven error bound per batch.
     Pagerank(pagerank::Args),
     /// Streaming k-means over the numeric columns of a CSV file.
@@ -35,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Wordcount(args) => wordcount::run(args),
+        Command::Stats(args) => stats::run(args),
         Command::Pagerank(args) => pagerank::run(args),
         Command::Kmeans(args) => kmeans::run(args),
         Command::Regress(args) => regress::run(args),

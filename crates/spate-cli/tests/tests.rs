@@ -5,4 +5,5 @@ mod kmeans_recovery;
 mod pagerank;
 mod recovery;
 mod regress;
+mod stats;
 mod wordcount;
