@@ -96,7 +96,7 @@ pub fn words(line: &str) -> Vec<String> {
 /// assert_eq!(counts, vec![("the".to_string(), 2), ("whale".to_string(), 2)]);
 /// ```
 pub fn count_words(lines: Vec<String>) -> Vec<(String, u64)> {
-    let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut counts: rustc_hash::FxHashMap<String, u64> = rustc_hash::FxHashMap::default();
     let mut word = String::new();
     for line in &lines {
         for piece in line.split(|c: char| !c.is_alphanumeric()) {

@@ -96,7 +96,7 @@ pub(crate) struct OutputOp {
 #[derive(Default)]
 pub(crate) struct Graph {
     pub inputs: Vec<Arc<dyn AnyInput>>,
-    pub outputs: Vec<OutputOp>,
+    pub outputs: Vec<Arc<OutputOp>>,
     /// Every node, in creation (hence topological) order.
     pub nodes: Vec<Arc<dyn AnyNode>>,
     pub managed: Vec<Arc<dyn super::checkpoint::AnyManaged>>,
@@ -347,7 +347,7 @@ impl StreamingContext {
 
     pub(crate) fn add_output(&self, op: OutputOp) -> Result<()> {
         self.ensure_not_started("add an output operation")?;
-        lock(&self.inner.graph).outputs.push(op);
+        lock(&self.inner.graph).outputs.push(Arc::new(op));
         Ok(())
     }
 
@@ -696,13 +696,12 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
         skipped += s;
         bytes += b;
     }
-    {
-        let graph = lock(&inner.graph);
-        for op in &graph.outputs {
-            (op.run)(t).inspect_err(|_| {
-                tracing::debug!(output = op.name, node = op.node.meta().id, "output failed");
-            })?;
-        }
+    // Outputs run without the graph lock held: user code in them may build streams.
+    let outputs = lock(&inner.graph).outputs.clone();
+    for op in &outputs {
+        (op.run)(t).inspect_err(|_| {
+            tracing::debug!(output = op.name, node = op.node.meta().id, "output failed");
+        })?;
     }
     let (mut state_size, mut records_late) = (0, 0);
     for node in &nodes {

@@ -1,0 +1,121 @@
+//! Word count CPU cost per word, single-threaded: the hand-written `HashMap` loop against
+//! the same count through an `Rdd` and through a windowed `DStream` on one worker thread.
+//! Measures process CPU time (getrusage), not wall time, so the figures hold on a machine
+//! that is busy with other work; `wordcount.rs` (criterion) measures wall time and scaling.
+//!
+//! Run: `cargo bench -p spate-benches --bench wordcount_cpu [-- --mb 50]`.
+
+use spate::prelude::*;
+use spate_benches::{corpus, wordcount_baseline};
+use std::time::Duration;
+
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass; no other invariants.
+    let mut usage: libc_rusage = unsafe { std::mem::zeroed() };
+    unsafe { getrusage(0, &mut usage) };
+    let tv = |t: Timeval| t.sec as f64 + t.usec as f64 * 1e-6;
+    tv(usage.utime) + tv(usage.stime)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Timeval {
+    sec: i64,
+    usec: i64,
+}
+
+#[repr(C)]
+struct libc_rusage {
+    utime: Timeval,
+    stime: Timeval,
+    rest: [i64; 14],
+}
+
+unsafe extern "C" {
+    fn getrusage(who: i32, usage: *mut libc_rusage) -> i32;
+}
+
+fn measure(name: &str, words: u64, reps: usize, mut f: impl FnMut() -> usize) -> f64 {
+    let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
+    if only.is_some_and(|o| !name.to_lowercase().contains(&o)) {
+        return f64::NAN;
+    }
+    f(); // warm up
+    let start = cpu_seconds();
+    let mut check = 0;
+    for _ in 0..reps {
+        check += f();
+    }
+    let per_word = (cpu_seconds() - start) / reps as f64 / words as f64;
+    println!(
+        "{name:<28} {:>7.1} ns/word  {:>6.1} M words/s per core   (check {check})",
+        per_word * 1e9,
+        1e-6 / per_word
+    );
+    per_word
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mb: usize = args
+        .iter()
+        .position(|a| a == "--mb")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let lines = corpus(mb << 20);
+    let words: u64 = lines.iter().map(|l| spate::words(l).len() as u64).sum();
+    println!("corpus: {mb} MB, {} lines, {words} words", lines.len());
+    let sc = spate::local::local_context_with_threads(1).expect("pool");
+    let base = measure("hand-written HashMap loop", words, 3, || {
+        wordcount_baseline(&lines).len()
+    });
+    let rdd = measure("Rdd, count_words", words, 3, || {
+        sc.parallelize(lines.clone(), 4)
+            .map_partitions(spate::count_words)
+            .reduce_by_key(|a, b| a + b)
+            .count()
+            .expect("job") as usize
+    });
+    let per_word = measure("Rdd, flat_map + map", words, 3, || {
+        sc.parallelize(lines.clone(), 4)
+            .flat_map(|l: String| spate::words(&l))
+            .map(|w| (w, 1_u64))
+            .reduce_by_key(|a, b| a + b)
+            .count()
+            .expect("job") as usize
+    });
+    let batches: Vec<Vec<String>> = lines.chunks(20_000).map(<[String]>::to_vec).collect();
+    let dstream = measure("DStream, 10s/2s window inv", words, 3, || {
+        let ssc = StreamingContext::builder(&sc)
+            .batch_interval(Duration::from_secs(1))
+            .clock(FastForwardClock::new())
+            .partitions(2)
+            .build()
+            .expect("context");
+        let (queue, input) = ssc.queue_stream::<String>(true).expect("queue");
+        for b in &batches {
+            queue.push(b.clone());
+        }
+        queue.close();
+        input
+            .map_partitions(spate::count_words)
+            .reduce_by_key_and_window_inv(
+                |a, b| a + b,
+                |a, b| a - b,
+                Window::new(Duration::from_secs(10), Duration::from_secs(2)),
+            )
+            .expect("window")
+            .foreach_rdd(|rdd, _| rdd.count().map(drop))
+            .expect("output");
+        ssc.start().expect("start");
+        ssc.await_termination().expect("run");
+        batches.len()
+    });
+    println!(
+        "ratios to the hand-written loop: Rdd {:.2}x, Rdd flat_map {:.2}x, DStream windowed {:.2}x",
+        rdd / base,
+        per_word / base,
+        dstream / base
+    );
+}
