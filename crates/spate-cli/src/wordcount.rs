@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 /// Streaming word count (lowercased, split on non-alphanumerics).
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// A text file (plain or .gz, replayed as a stream), a directory (new files are read as
-    /// they appear), or tcp://HOST:PORT (lines from a TCP server).
+    /// A text file (plain or .gz, replayed as a stream), a directory (its files, then new
+    /// files as they appear), or tcp://HOST:PORT (lines from a TCP server).
     #[arg(long)]
     input: String,
     /// Batch interval.
@@ -206,7 +206,8 @@ fn build(
             ssc.source_stream(options.build()?)?
         }
         Input::Directory(path) => {
-            let mut options = DirectorySource::options(path);
+            // Files already there are counted first, then new ones as they appear.
+            let mut options = DirectorySource::options(path).include_existing(true);
             if let Some(d) = &args.dead_letter {
                 options = options.dead_letter(d);
             }

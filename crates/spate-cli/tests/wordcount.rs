@@ -210,3 +210,62 @@ fn invalid_utf8_lines_are_skipped_counted_and_dead_lettered() {
     assert!(!got.contains_key("broken"));
     assert!(!std::fs::read(&dead).unwrap().is_empty());
 }
+
+#[test]
+fn counts_lines_from_a_tcp_server_and_from_a_directory() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let text = "the quick brown fox\njumps over the lazy dog\nthe end\n";
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket.write_all(text.as_bytes()).unwrap();
+        // Closing the connection is a peer disconnect: the source keeps reconnecting.
+    });
+    let out = tempfile::tempdir().unwrap();
+    run_ok(
+        spate()
+            .args([
+                "wordcount",
+                "--quiet",
+                "--batch",
+                "300ms",
+                "--max-batches",
+                "4",
+            ])
+            .arg("--input")
+            .arg(format!("tcp://{address}"))
+            .arg("--output")
+            .arg(out.path()),
+    );
+    server.join().unwrap();
+    let got: HashMap<String, u64> = read_csv(&out.path().join("final.csv"))
+        .into_iter()
+        .collect();
+    assert_eq!(got, reference_counts(text));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "one two two\n").unwrap();
+    std::fs::write(dir.path().join("b.txt"), "three three three\n").unwrap();
+    std::fs::write(dir.path().join(".hidden.tmp"), "ignored ignored\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    run_ok(
+        spate()
+            .args([
+                "wordcount",
+                "--quiet",
+                "--batch",
+                "200ms",
+                "--max-batches",
+                "2",
+            ])
+            .arg("--input")
+            .arg(dir.path())
+            .arg("--output")
+            .arg(out.path()),
+    );
+    let got: HashMap<String, u64> = read_csv(&out.path().join("final.csv"))
+        .into_iter()
+        .collect();
+    assert_eq!(got, reference_counts("one two two three three three"));
+}
