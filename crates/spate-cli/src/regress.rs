@@ -73,6 +73,15 @@ enum Method {
     Sgd,
 }
 
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Ols => "ols",
+            Method::Sgd => "sgd",
+        }
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum Penalty {
     None,
@@ -235,12 +244,12 @@ where
     run.print_input_summary();
     let m = &summary.metrics;
     println!(
-        "{} batches, {} rows fitted ({} rows with NaN/inf skipped), {} features, method {:?}",
+        "{} batches, {} rows fitted ({} rows with NaN/inf skipped), {} features, method {}",
         summary.batches,
         m.count(),
         m.skipped(),
         features.len(),
-        args.method
+        args.method.name()
     );
     println!(
         "test-then-train error over the stream: RMSE {:.6} MAE {:.6} R² {:.6}",
@@ -264,10 +273,10 @@ where
             Series::new(name, values.iter().enumerate().map(|(i, &v)| (i as f64, v)))
         };
         LineChart::new(format!(
-            "{} ~ {} features ({:?}): error before each batch's update",
+            "{} ~ {} features ({}): error before each batch's update",
             args.target,
             features.len(),
-            args.method
+            args.method.name()
         ))
         .x_label("batch")
         .y_label(format!("RMSE of {}", args.target))
