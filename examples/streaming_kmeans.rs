@@ -23,7 +23,7 @@ use ndarray::{Array2, ArrayView1};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use spate::ml::{KMeansReport, Standardizer, StreamingKMeans, TimeUnit, TrainOn};
+use spate::ml::{KMeansReport, Standardizer, StreamingKMeans, TimeUnit, TrainOn, TrainedModel};
 use spate::plot::{LineChart, Pca2, PointGroup, ScatterChart, Series, Trajectory};
 use spate::prelude::*;
 use spate::stats::Moments;
@@ -141,6 +141,34 @@ struct Collected {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Registers the outputs that collect each batch's report and time, the centers after each
+/// batch, and a sample of the points.
+fn collect(
+    model: &TrainedModel<StreamingKMeans>,
+    points: &DStream<Vec<f64>>,
+) -> anyhow::Result<Arc<Mutex<Collected>>> {
+    let collected: Arc<Mutex<Collected>> = Arc::default();
+    let sink = Arc::clone(&collected);
+    let mut last = Instant::now();
+    model.foreach_report(move |_, report, model| {
+        let ms = last.elapsed().as_secs_f64() * 1e3;
+        last = Instant::now();
+        let mut c = lock(&sink);
+        c.reports.push((report.clone(), ms));
+        if model.is_initialized() {
+            c.trajectory.push(model.centers().to_owned());
+        }
+        Ok(())
+    })?;
+    let sink = Arc::clone(&collected);
+    points.foreach_rdd(move |rdd, _| {
+        let rows = rdd.collect()?;
+        lock(&sink).sample.extend(rows);
+        Ok(())
+    })?;
+    Ok(collected)
 }
 
 /// Scatter of the sample, coloured by the final model's clusters, with every center's path.
@@ -282,19 +310,7 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
         .seed(42)
         .build()?
         .train_on(&points)?;
-    let collected: Arc<Mutex<Collected>> = Arc::default();
-    let sink = Arc::clone(&collected);
-    let mut last = Instant::now();
-    model.foreach_report(move |_, report, model| {
-        let ms = last.elapsed().as_secs_f64() * 1e3;
-        last = Instant::now();
-        let mut c = lock(&sink);
-        c.reports.push((report.clone(), ms));
-        if model.is_initialized() {
-            c.trajectory.push(model.centers().to_owned());
-        }
-        Ok(())
-    })?;
+    let collected = collect(&model, &points)?;
     let sink = Arc::clone(&collected);
     model
         .predict_on_values(&labelled)
@@ -307,12 +323,6 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
             }
             Ok(())
         })?;
-    let sink = Arc::clone(&collected);
-    points.foreach_rdd(move |rdd, _| {
-        let rows = rdd.collect()?;
-        lock(&sink).sample.extend(rows);
-        Ok(())
-    })?;
     let started = Instant::now();
     ssc.start()?;
     ssc.await_termination()?;
@@ -473,25 +483,7 @@ fn blobs(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
         .decay(1.0)
         .build()?
         .train_on_named("no forgetting", &points)?;
-    let collected: Arc<Mutex<Collected>> = Arc::default();
-    let sink = Arc::clone(&collected);
-    let mut last = Instant::now();
-    forgetful.foreach_report(move |_, report, model| {
-        let ms = last.elapsed().as_secs_f64() * 1e3;
-        last = Instant::now();
-        let mut c = lock(&sink);
-        c.reports.push((report.clone(), ms));
-        if model.is_initialized() {
-            c.trajectory.push(model.centers().to_owned());
-        }
-        Ok(())
-    })?;
-    let sink = Arc::clone(&collected);
-    points.foreach_rdd(move |rdd, _| {
-        let rows = rdd.collect()?;
-        lock(&sink).sample.extend(rows);
-        Ok(())
-    })?;
+    let collected = collect(&forgetful, &points)?;
     for batch in data {
         queue.push(batch);
     }
