@@ -255,6 +255,19 @@ fn covariance_of(rows: &[Vec<f64>], dim: usize) -> CovarianceMatrix {
     cov
 }
 
+/// Per batch, a copy of `empty` updated with every partition's records, merged.
+fn summarize_from<T: Data, S: Merge + Data>(
+    stream: &DStream<T>,
+    empty: S,
+    update: fn(&mut S, &[T]),
+) -> DStream<S> {
+    stream.summarize(move |records: &[T]| {
+        let mut summary = empty.clone();
+        update(&mut summary, records);
+        summary
+    })
+}
+
 fn merged<S: Merge>(mut a: S, b: S) -> S {
     a.merge(&b);
     a
@@ -364,11 +377,7 @@ pub trait DStreamStatsExt {
 
 impl DStreamStatsExt for DStream<f64> {
     fn summarize_values<S: NumericSummary>(&self, empty: S) -> DStream<S> {
-        self.summarize(move |values: &[f64]| {
-            let mut summary = empty.clone();
-            summary.update(values);
-            summary
-        })
+        summarize_from(self, empty, S::update)
     }
 
     fn stats(&self) -> DStream<Moments> {
@@ -559,11 +568,7 @@ pub trait DStreamSketchExt<T> {
 
 impl<T: Key> DStreamSketchExt<T> for DStream<T> {
     fn count_approx_distinct(&self, empty: HyperLogLog) -> DStream<HyperLogLog> {
-        self.summarize(move |items: &[T]| {
-            let mut sketch = empty.clone();
-            sketch.update(items);
-            sketch
-        })
+        summarize_from(self, empty, HyperLogLog::update::<T>)
     }
 
     fn windowed_count_approx_distinct(
@@ -576,11 +581,7 @@ impl<T: Key> DStreamSketchExt<T> for DStream<T> {
     }
 
     fn count_min(&self, empty: CountMinSketch) -> DStream<CountMinSketch> {
-        self.summarize(move |items: &[T]| {
-            let mut sketch = empty.clone();
-            sketch.update(items);
-            sketch
-        })
+        summarize_from(self, empty, CountMinSketch::update::<T>)
     }
 
     fn windowed_count_min(
@@ -592,11 +593,7 @@ impl<T: Key> DStreamSketchExt<T> for DStream<T> {
     }
 
     fn top_k(&self, empty: SpaceSaving<T>) -> DStream<SpaceSaving<T>> {
-        self.summarize(move |items: &[T]| {
-            let mut sketch = empty.clone();
-            sketch.update(items);
-            sketch
-        })
+        summarize_from(self, empty, SpaceSaving::update)
     }
 
     fn windowed_top_k(

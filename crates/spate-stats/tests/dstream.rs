@@ -100,6 +100,34 @@ fn window_values<T: Clone>(batches: &[Vec<T>], time: BatchTime, length: u64) -> 
     batches[first..last].concat()
 }
 
+/// Runs `per_batch` and `windowed` (over windows of `length` batches sliding by `slide`) on
+/// every setup, and checks each batch's summary and each window's against the same records
+/// with `check`.
+fn check_batches_and_windows<T: Data, S: Data>(
+    batches: &[Vec<T>],
+    (length, slide): (u64, u64),
+    per_batch: impl Fn(&DStream<T>) -> DStream<S>,
+    windowed: impl Fn(&DStream<T>, Window) -> spate_core::Result<DStream<S>>,
+    check: impl Fn(&S, &[T]),
+) {
+    let window = Window::new(Duration::from_secs(length), Duration::from_secs(slide));
+    for (_, sc, partitions) in setups() {
+        let run = Run::<T>::new(&sc, partitions);
+        let got = run.collect(&per_batch(&run.input));
+        let got_windows = run.collect(&windowed(&run.input, window).unwrap());
+        run.run(batches);
+
+        for (summary, records) in one_per_batch(&got, batches.len()).iter().zip(batches) {
+            check(summary, records);
+        }
+        let got_windows = got_windows.lock().unwrap();
+        assert_eq!(got_windows.len(), batches.len() / slide as usize);
+        for (t, summary) in got_windows.iter() {
+            check(&summary[0], &window_values(batches, *t, length));
+        }
+    }
+}
+
 /// Batch sizes that cross the moments kernel's 2048-value blocks and include empty batches.
 const SIZES: [usize; 8] = [0, 1, 3, 500, 2048, 2049, 4000, 37];
 
@@ -326,30 +354,19 @@ fn assert_quantiles(sketch: &QuantileSketch, xs: &[f64]) {
 
 #[test]
 fn quantile_sketches_per_batch_and_window_equal_one_sketch_over_the_same_values() {
-    let batches = value_batches(11, 16, 0.0);
-    let window = Window::new(Duration::from_secs(4), Duration::from_secs(2));
     let empty = || {
         QuantileSketch::params()
             .relative_accuracy(0.01)
             .build()
             .unwrap()
     };
-    for (_, sc, partitions) in setups() {
-        let run = Run::<f64>::new(&sc, partitions);
-        let per_batch = run.collect(&run.input.quantiles(empty()));
-        let windowed = run.collect(&run.input.windowed_quantiles(empty(), window).unwrap());
-        run.run(&batches);
-
-        for (sketch, xs) in one_per_batch(&per_batch, batches.len())
-            .iter()
-            .zip(&batches)
-        {
-            assert_quantiles(sketch, xs);
-        }
-        for (t, sketch) in windowed.lock().unwrap().iter() {
-            assert_quantiles(&sketch[0], &window_values(&batches, *t, 4));
-        }
-    }
+    check_batches_and_windows(
+        &value_batches(11, 16, 0.0),
+        (4, 2),
+        |v| v.quantiles(empty()),
+        |v, w| v.windowed_quantiles(empty(), w),
+        assert_quantiles,
+    );
 }
 
 /// Counts per bin by a linear scan over explicit edges: `[e_i, e_{i+1})`, the last closed.
@@ -371,17 +388,14 @@ fn bin_counts(xs: &[f64], edges: &[f64]) -> (Vec<u64>, u64, u64) {
 
 #[test]
 fn histograms_per_batch_and_window_count_exactly() {
-    let batches = value_batches(5, 16, 0.0);
     let edges: Vec<f64> = (0..=30).map(|i| f64::from(i) * 0.5).collect();
     let empty = || Histogram::params().edges(edges.clone()).build().unwrap();
-    let window = Window::new(Duration::from_secs(6), Duration::from_secs(1));
-    for (_, sc, partitions) in setups() {
-        let run = Run::<f64>::new(&sc, partitions);
-        let per_batch = run.collect(&run.input.histogram(empty()));
-        let windowed = run.collect(&run.input.windowed_histogram(empty(), window).unwrap());
-        run.run(&batches);
-
-        let check = |h: &Histogram, xs: &[f64]| {
+    check_batches_and_windows(
+        &value_batches(5, 16, 0.0),
+        (6, 1),
+        |v| v.histogram(empty()),
+        |v, w| v.windowed_histogram(empty(), w),
+        |h, xs| {
             let (counts, below, above) = bin_counts(xs, &edges);
             assert_eq!(
                 (h.counts(), h.below(), h.above()),
@@ -389,19 +403,8 @@ fn histograms_per_batch_and_window_count_exactly() {
             );
             let skipped = xs.iter().filter(|x| !x.is_finite()).count() as u64;
             assert_eq!(h.skipped_non_finite(), skipped);
-        };
-        for (h, xs) in one_per_batch(&per_batch, batches.len())
-            .iter()
-            .zip(&batches)
-        {
-            if !xs.is_empty() {
-                check(h, xs);
-            }
-        }
-        for (t, h) in windowed.lock().unwrap().iter() {
-            check(&h[0], &window_values(&batches, *t, 6));
-        }
-    }
+        },
+    );
 }
 
 // ---------------------------------------------------------------- item sketches
@@ -562,14 +565,12 @@ fn assert_covariance(got: &CovarianceMatrix, rows: &[Vec<f64>]) {
 #[test]
 fn covariance_per_batch_and_window_matches_a_naive_reference() {
     let mut r = rng(8);
+    let mut normal = move || -> f64 { r.sample(rand_distr::StandardNormal) };
     let batches: Vec<Vec<Vec<f64>>> = (0..10)
         .map(|b| {
             (0..200 + 350 * (b % 4))
                 .map(|i| {
-                    let (x, e): (f64, f64) = (
-                        r.sample(rand_distr::StandardNormal),
-                        r.sample(rand_distr::StandardNormal),
-                    );
+                    let (x, e) = (normal(), normal());
                     match i % 101 {
                         7 => vec![x, f64::NAN, 1.0],
                         13 => vec![x, x],
@@ -579,23 +580,13 @@ fn covariance_per_batch_and_window_matches_a_naive_reference() {
                 .collect()
         })
         .collect();
-    let window = Window::new(Duration::from_secs(3), Duration::from_secs(1));
-    for (_, sc, partitions) in setups() {
-        let run = Run::<Vec<f64>>::new(&sc, partitions);
-        let per_batch = run.collect(&run.input.covariance(3).unwrap());
-        let windowed = run.collect(&run.input.windowed_covariance(3, window).unwrap());
-        run.run(&batches);
-
-        for (c, rows) in one_per_batch(&per_batch, batches.len())
-            .iter()
-            .zip(&batches)
-        {
-            assert_covariance(c, rows);
-        }
-        for (t, c) in windowed.lock().unwrap().iter() {
-            assert_covariance(&c[0], &window_values(&batches, *t, 3));
-        }
-    }
+    check_batches_and_windows(
+        &batches,
+        (3, 1),
+        |rows| rows.covariance(3).unwrap(),
+        |rows, w| rows.windowed_covariance(3, w),
+        assert_covariance,
+    );
     let run = Run::<Vec<f64>>::new(&SpateContext::sequential(1), 1);
     assert!(matches!(
         run.input.covariance(0),
