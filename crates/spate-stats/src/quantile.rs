@@ -141,13 +141,22 @@ impl QuantileSketch {
     }
 
     /// The `q`-quantile (`q` in `[0, 1]`), `Ok(None)` when empty.
+    ///
+    /// A bucket's representative value can lie just outside the data (all values 2013 give
+    /// ≈2018.7 with α = 0.01); the result is clamped to the exact min and max, which keeps
+    /// the relative-error guarantee and never reports a value the stream cannot hold.
     pub fn quantile(&self, q: f64) -> Result<Option<f64>, StatsError> {
         if !(0.0..=1.0).contains(&q) {
             return Err(StatsError::QuantileOutOfRange { q });
         }
-        self.sketch
+        let value = self
+            .sketch
             .quantile(q)
-            .map_err(|_| StatsError::QuantileOutOfRange { q })
+            .map_err(|_| StatsError::QuantileOutOfRange { q })?;
+        Ok(match (value, self.min(), self.max()) {
+            (Some(v), Some(lo), Some(hi)) => Some(v.clamp(lo, hi)),
+            (v, _, _) => v,
+        })
     }
 
     /// Merge, or report that the two sketches have different parameters.
@@ -177,3 +186,21 @@ impl QuantileSketch {
 }
 
 merge_via_try!(QuantileSketch);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_stay_within_the_data() {
+        let mut q = QuantileSketch::default();
+        q.update(&[2013.0; 100]);
+        for p in [0.0, 0.05, 0.5, 0.95, 1.0] {
+            assert_eq!(q.quantile(p), Ok(Some(2013.0)));
+        }
+        let mut q = QuantileSketch::default();
+        q.update(&[-3.0, -2.0, 10.0]);
+        let (lo, hi) = (q.quantile(0.0).unwrap(), q.quantile(1.0).unwrap());
+        assert_eq!((lo, hi), (Some(-3.0), Some(10.0)));
+    }
+}
