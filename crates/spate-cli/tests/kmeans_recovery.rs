@@ -52,6 +52,11 @@ fn result(out: &Path, output: &Output) -> (String, Vec<String>) {
     (centers, report)
 }
 
+/// Entries in the checkpoint directory.
+fn checkpoints(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, Iterator::count)
+}
+
 /// A small deterministic generator for kill times.
 fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
@@ -80,19 +85,27 @@ fn killed_and_restarted_kmeans_equals_an_uninterrupted_run() {
         let out = tempfile::tempdir().unwrap();
         let ckpt = tempfile::tempdir().unwrap();
         let mut rng = seed;
-        // One or two kills per seed, each at a random moment of the run.
+        // One or two kills per seed.
         let kills = 1 + next(&mut rng) % 2;
         let mut killed_mid_run = false;
         for _ in 0..kills {
             let mut child = job(out.path(), ckpt.path()).spawn().unwrap();
-            let at = Duration::from_millis(next(&mut rng) % (duration.as_millis() as u64).max(1));
-            std::thread::sleep(at);
+            // Wait for the first checkpoint beyond the initial one (however slow the machine
+            // is to start the process), then a random part of half a run.
+            let deadline = Instant::now() + duration * 10 + Duration::from_secs(30);
+            while checkpoints(ckpt.path()) < 2
+                && child.try_wait().unwrap().is_none()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let half = (duration.as_millis() as u64 / 2).max(1);
+            std::thread::sleep(Duration::from_millis(next(&mut rng) % half));
             // SIGKILL: no chance to flush or clean up.
             let _ = child.kill();
             let status = child.wait().unwrap();
             // Killed (not finished) after at least one checkpoint beyond the initial one.
-            let checkpoints = std::fs::read_dir(ckpt.path()).map_or(0, Iterator::count);
-            if !status.success() && checkpoints > 1 {
+            if !status.success() && checkpoints(ckpt.path()) > 1 {
                 killed_mid_run = true;
             }
         }

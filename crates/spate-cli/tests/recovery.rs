@@ -65,6 +65,17 @@ fn outputs(dir: &Path) -> (String, Vec<String>) {
     (final_csv, batches.into_values().collect())
 }
 
+/// How many per-batch files the job has written so far.
+fn batch_files(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("counts-"))
+        })
+        .count() as u64
+}
+
 fn run_to_completion(out: &Path, checkpoint: &Path) {
     let result = job(out, checkpoint).output().unwrap();
     assert!(
@@ -93,17 +104,30 @@ fn killed_and_restarted_runs_equal_an_uninterrupted_run() {
     assert_eq!(want.1.len(), 22_331_usize.div_ceil(250));
     assert!(want.0.starts_with("word,count\nthe,14715\n"));
 
+    let total = want.1.len() as u64;
     let mut interrupted_mid_run = 0;
     for seed in [11_u64, 23, 37, 41, 59, 67] {
         let out = tempfile::tempdir().unwrap();
         let ckpt = tempfile::tempdir().unwrap();
         let mut rng = seed;
-        // One or two kills per seed, each at a random moment of the run.
+        // One or two kills per seed. Each waits until the run has written a seeded random
+        // number of batch files past the ones already there (so the kill lands mid-run however
+        // fast or slow the machine is), then a further random 0-40 ms, which covers the
+        // checkpoint writes between batch files.
         let kills = 1 + next(&mut rng) % 2;
         for _ in 0..kills {
+            let done = batch_files(out.path());
+            let target = done + 1 + next(&mut rng) % ((total - done) / 2).max(1);
+            let extra = Duration::from_millis(next(&mut rng) % 40);
             let mut child = job(out.path(), ckpt.path()).spawn().unwrap();
-            let at = Duration::from_millis(next(&mut rng) % (duration.as_millis() as u64).max(1));
-            std::thread::sleep(at);
+            let deadline = Instant::now() + duration * 10 + Duration::from_secs(30);
+            while batch_files(out.path()) < target
+                && child.try_wait().unwrap().is_none()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            std::thread::sleep(extra);
             // SIGKILL: no chance to flush or clean up.
             let _ = child.kill();
             let _ = child.wait();
