@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Relative accuracy of the quantile sketches behind p05, p50 and p95.
-const QUANTILE_ACCURACY: f64 = 0.01;
+/// Quantile sketch buckets per sign: enough for values spanning a ratio of e^(2·α·65536)
+/// (e^13 at α = 1e-4); memory grows only with the range the values actually span.
+const QUANTILE_BINS: u32 = 65_536;
 const HEADER: &str = "scope,first_batch,last_batch,column,count,missing,mean,sd,min,max,skewness,kurtosis,p05,p50,p95";
 
 /// Count, mean, sd, min, max, skewness, kurtosis and p05/p50/p95 of CSV columns, per batch,
@@ -41,6 +42,11 @@ pub struct Args {
     /// Batches between two windows (default 1).
     #[arg(long, requires = "window")]
     slide: Option<u64>,
+    /// Relative accuracy of p05, p50 and p95: each is within this fraction of a value of the
+    /// right rank (they come from mergeable DDSketch sketches). Smaller costs memory in
+    /// proportion to ln(max / min) / accuracy per column and batch.
+    #[arg(long, default_value_t = 0.01)]
+    quantile_accuracy: f64,
     /// Where to write the statistics: one row per scope (batch, window, total) and column.
     #[arg(long)]
     output: PathBuf,
@@ -92,8 +98,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let rows = ssc.source_stream(source)?;
     let empty = QuantileSketch::params()
-        .relative_accuracy(QUANTILE_ACCURACY)
-        .build()?;
+        .relative_accuracy(args.quantile_accuracy)
+        .max_bins(QUANTILE_BINS)
+        .build()
+        .context("--quantile-accuracy")?;
     let per_batch = rows.summarize_columns((Moments::new(), empty));
     let batches = collect(&per_batch, 1)?;
     let windows = match window {

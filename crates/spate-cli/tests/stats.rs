@@ -259,6 +259,8 @@ fn every_numeric_column_is_summarized_by_default() {
         "stats",
         "--input",
         elec2().to_str().unwrap(),
+        "--quantile-accuracy",
+        "0.001",
         "--output",
         output.to_str().unwrap(),
         "--quiet",
@@ -283,6 +285,23 @@ fn every_numeric_column_is_summarized_by_default() {
     // 4032 rows in batches of 1000: five batches, the last with 32 rows.
     assert_eq!(got[&("batch".into(), 5, 5, "class".into())].count, 32);
     assert_eq!(got[&("total".into(), 1, 5, "class".into())].count, 4032);
+    // Quantiles to the accuracy asked for.
+    let text = std::fs::read_to_string(elec2()).unwrap();
+    let mut demand: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    demand.sort_by(f64::total_cmp);
+    let total = &got[&("total".into(), 1, 5, "nswdemand".into())];
+    for (k, q) in [(6, 0.05), (7, 0.5), (8, 0.95)] {
+        let exact = demand[(q * (demand.len() - 1) as f64).floor() as usize];
+        let got = total.values[k].unwrap();
+        assert!(
+            (got - exact).abs() <= 0.001 * exact,
+            "p{q}: {got} vs {exact}"
+        );
+    }
 }
 
 #[test]
