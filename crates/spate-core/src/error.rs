@@ -119,6 +119,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A user-supplied function or library operator failed on the data of a batch.
+    #[error("{operator} failed: {message}")]
+    Operator {
+        /// The operator, e.g. `"StreamingKMeans \"model\""`.
+        operator: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// An I/O error, with the path or address involved.
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -31,7 +31,14 @@ pub(crate) type Batch = Box<dyn Any + Send>;
 /// A partition kept in a store and shared between readers: an `Arc<Vec<T>>`.
 pub(crate) type SharedBatch = Arc<dyn Any + Send + Sync>;
 
-pub(crate) type NarrowFn = Arc<dyn Fn(usize, Batch) -> Result<Batch> + Send + Sync>;
+/// A narrow operator's function: it takes its input partition by value, or reads it by
+/// reference (so a partition held in memory — a stream batch, a cached RDD — is read
+/// without copying its records).
+#[derive(Clone)]
+pub(crate) enum NarrowFn {
+    Owned(Arc<dyn Fn(usize, Batch) -> Result<Batch> + Send + Sync>),
+    Borrowed(Arc<dyn Fn(usize, &SharedBatch) -> Result<Batch> + Send + Sync>),
+}
 pub(crate) type ZipFn = Arc<dyn Fn(usize, Vec<Vec<Batch>>) -> Result<Batch> + Send + Sync>;
 pub(crate) type WriteFn = Arc<dyn Fn(Batch) -> Result<Vec<Batch>> + Send + Sync>;
 
@@ -98,6 +105,12 @@ pub(crate) fn boxed<T: Send + 'static>(records: Vec<T>) -> Batch {
 pub(crate) trait PartitionSource: Send + Sync {
     /// The records of partition `p`.
     fn compute(&self, p: usize) -> Result<Batch>;
+
+    /// Partition `p` shared, for readers that only look at it; sources that hold their
+    /// partitions in memory hand them out without copying.
+    fn compute_shared(&self, p: usize, ops: &TypeOps) -> Result<SharedBatch> {
+        (ops.share)(self.compute(p)?)
+    }
 }
 
 /// A node of the lineage graph: one RDD.
@@ -233,12 +246,20 @@ pub(crate) struct MemorySource {
     pub ops: TypeOps,
 }
 
+impl MemorySource {
+    fn part(&self, p: usize) -> Result<&SharedBatch> {
+        self.parts
+            .get(p)
+            .ok_or_else(|| Error::internal(format!("partition {p} out of range")))
+    }
+}
+
 impl PartitionSource for MemorySource {
     fn compute(&self, p: usize) -> Result<Batch> {
-        let part = self
-            .parts
-            .get(p)
-            .ok_or_else(|| Error::internal(format!("partition {p} out of range")))?;
-        (self.ops.clone_shared)(part)
+        (self.ops.clone_shared)(self.part(p)?)
+    }
+
+    fn compute_shared(&self, p: usize, _ops: &TypeOps) -> Result<SharedBatch> {
+        self.part(p).cloned()
     }
 }

@@ -13,7 +13,7 @@
 
 use crate::accumulator;
 use crate::error::{Error, Result};
-use crate::plan::{Batch, Dep, Node, Op, ShuffleDep};
+use crate::plan::{Batch, Dep, NarrowFn, Node, Op, SharedBatch, ShuffleDep};
 use crate::storage::{Env, MapOutput, lock};
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -76,10 +76,38 @@ pub(crate) fn compute(node: &Arc<Node>, p: usize) -> Result<Batch> {
     (node.ops.clone_shared)(&shared)
 }
 
+/// Partition `p` of `node` as a shared batch, for readers that only look at it: partitions
+/// already in memory (cached, or held by a source) are handed out without copying.
+pub(crate) fn compute_shared(node: &Arc<Node>, p: usize) -> Result<SharedBatch> {
+    let env = &node.env;
+    if node.is_persisted() {
+        if let Some(shared) = env.blocks.get(node.id, p) {
+            env.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(shared);
+        }
+        env.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
+    }
+    let shared = match &node.op {
+        Op::Source(source) => source.compute_shared(p, &node.ops)?,
+        _ => (node.ops.share)(compute_op(node, p)?)?,
+    };
+    if node.is_persisted() {
+        env.blocks.put(node.id, p, Arc::clone(&shared));
+    }
+    Ok(shared)
+}
+
 fn compute_op(node: &Arc<Node>, p: usize) -> Result<Batch> {
     match &node.op {
         Op::Source(source) => source.compute(p),
-        Op::Narrow { parent, f } => f(p, compute(parent, p)?),
+        Op::Narrow {
+            parent,
+            f: NarrowFn::Owned(f),
+        } => f(p, compute(parent, p)?),
+        Op::Narrow {
+            parent,
+            f: NarrowFn::Borrowed(f),
+        } => f(p, &compute_shared(parent, p)?),
         Op::Union { parents } => {
             let mut local = p;
             for parent in parents {
@@ -157,6 +185,16 @@ fn write_map_output(shuffle: &Arc<ShuffleDep>, m: usize) -> Result<MapOutput> {
         Arc::clone(&output),
     );
     Ok(output)
+}
+
+/// Like [`run_job`], handing each partition to `f` by reference.
+pub(crate) fn run_job_shared<R: Send>(
+    node: &Arc<Node>,
+    partitions: &[usize],
+    f: impl Fn(usize, &SharedBatch) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    prepare_shuffles(node)?;
+    run_stage(node, partitions, |p| f(p, &compute_shared(node, p)?))
 }
 
 /// Computes `partitions` of `node` and applies `f` to each, in parallel on the context's

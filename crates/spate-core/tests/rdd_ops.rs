@@ -451,3 +451,41 @@ proptest! {
         prop_assert_eq!(joined, expect);
     }
 }
+
+static CLONES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A record that counts its clones.
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Counted(u64);
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        CLONES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counted(self.0)
+    }
+}
+
+#[test]
+fn reading_by_reference_does_not_copy_partitions_held_in_memory() {
+    use std::sync::atomic::Ordering;
+    let sc = SpateContext::sequential(2);
+    let rdd = sc.parallelize((0..1000).map(Counted).collect(), 4);
+    let before = CLONES.load(Ordering::Relaxed);
+    let sums = rdd
+        .run_partitions_ref(|_, part| Ok(part.iter().map(|c| c.0).sum::<u64>()))
+        .unwrap();
+    assert_eq!(sums.iter().sum::<u64>(), 499_500);
+    let lens = rdd
+        .map_partitions_ref(|part| vec![part.len()])
+        .collect()
+        .unwrap();
+    assert_eq!(lens, vec![250; 4]);
+    assert_eq!(
+        CLONES.load(Ordering::Relaxed),
+        before,
+        "no record was cloned"
+    );
+    // Reading by value copies the partitions out of the source, as it must.
+    assert_eq!(rdd.count().unwrap(), 1000);
+    assert_eq!(CLONES.load(Ordering::Relaxed) - before, 1000);
+}

@@ -2,47 +2,13 @@
 //! from its checkpoints produces exactly the output of an uninterrupted run.
 
 use spate_core::stream::{
-    CheckpointConfig, FastForwardClock, Source, SourceBatch, SourceOffset, StateSpec,
-    StreamingContext,
+    CheckpointConfig, FastForwardClock, ReplaySource, StateSpec, StreamingContext,
 };
 use spate_core::{BatchTime, Error, Result, SpateContext, Window};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A replayable source over fixed batches: the offset is the next batch index.
-struct Replay {
-    batches: Arc<Vec<Vec<String>>>,
-    next: usize,
-}
-
-impl Source for Replay {
-    type Item = String;
-
-    fn name(&self) -> String {
-        "replay".into()
-    }
-
-    fn next_batch(&mut self, _: BatchTime, _: Option<u64>) -> Result<SourceBatch<String>> {
-        let batch = self.batches.get(self.next).cloned().unwrap_or_default();
-        self.next = (self.next + 1).min(self.batches.len());
-        Ok(SourceBatch::new(batch))
-    }
-
-    fn is_exhausted(&self) -> bool {
-        self.next >= self.batches.len()
-    }
-
-    fn offset(&self) -> Option<SourceOffset> {
-        SourceOffset::encode(&self.next).ok()
-    }
-
-    fn seek(&mut self, offset: &SourceOffset) -> Result<()> {
-        self.next = offset.decode()?;
-        Ok(())
-    }
-}
 
 type Outputs = Arc<Mutex<BTreeMap<(u64, &'static str), Vec<String>>>>;
 
@@ -73,10 +39,7 @@ fn program(
         .clock(FastForwardClock::new())
         .partitions(3)
         .build()?;
-    let words = ssc.source_stream(Replay {
-        batches: data,
-        next: 0,
-    })?;
+    let words = ssc.source_stream(ReplaySource::new(data.as_ref().clone()))?;
     let pairs = words.map(|w| (w, 1_u64));
     let totals = pairs.update_state_by_key(|new: &[u64], old: Option<u64>| {
         Some(old.unwrap_or(0) + new.iter().sum::<u64>())

@@ -330,7 +330,7 @@ impl DirectorySource {
             Some(Ok(false)) | None => {}
         }
         if skipped_lines > 0 {
-            tracing::warn!(source = %self.name, skipped = skipped_lines, "skipped malformed lines in this batch");
+            tracing::debug!(source = %self.name, skipped = skipped_lines, "skipped malformed lines in this batch");
             if let Some(dead) = &mut self.dead_letter {
                 dead.flush()?;
             }

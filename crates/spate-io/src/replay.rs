@@ -120,7 +120,7 @@ impl LineReplay {
             }
         }
         if skipped > 0 {
-            tracing::warn!(source = %self.name, skipped, "skipped malformed lines in this batch");
+            tracing::debug!(source = %self.name, skipped, "skipped malformed lines in this batch");
             if let Some(dead) = &mut self.dead_letter {
                 dead.flush()?;
             }

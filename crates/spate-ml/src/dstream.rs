@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 impl From<MlError> for spate_core::Error {
     /// An ML error inside a stream fails the batch with the error's message.
     fn from(e: MlError) -> spate_core::Error {
-        spate_core::Error::Source {
-            source_name: "spate-ml".into(),
+        spate_core::Error::Operator {
+            operator: "spate-ml".into(),
             message: e.to_string(),
         }
     }
@@ -323,8 +323,8 @@ impl<M: TrainOn> std::fmt::Debug for TrainedModel<M> {
 
 /// An ML error inside a batch, as a core error naming the model.
 fn batch_error<M: TrainOn>(name: &str, e: MlError) -> spate_core::Error {
-    spate_core::Error::Source {
-        source_name: format!("{name} ({})", M::NAME),
+    spate_core::Error::Operator {
+        operator: format!("{name} ({})", M::NAME),
         message: e.to_string(),
     }
 }
@@ -351,7 +351,7 @@ fn train_batch<M: TrainOn>(
     rdd: &Rdd<M::Record>,
 ) -> spate_core::Result<M::Report> {
     let blocks = rdd
-        .map_partitions(|records| vec![M::to_block(&records)])
+        .map_partitions_ref(|records| vec![M::to_block(records)])
         .persist();
     let result = (|| loop {
         let partials = {

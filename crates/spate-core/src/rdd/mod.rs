@@ -13,7 +13,10 @@ use crate::context::SpateContext;
 use crate::data::{Data, Key};
 use crate::error::{Error, Result};
 use crate::partitioner::{PartitionerTag, bucket_of_hash, stable_hash};
-use crate::plan::{Batch, Dep, Node, Op, ShuffleDep, TypeOps, WriteFn, ZipFn, boxed, downcast};
+use crate::plan::{
+    Batch, Dep, NarrowFn, Node, Op, SharedBatch, ShuffleDep, TypeOps, WriteFn, ZipFn, boxed,
+    downcast,
+};
 use crate::scheduler::run_job;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -98,12 +101,36 @@ impl<T: Data> Rdd<T> {
         partitioner: Option<PartitionerTag>,
         f: impl Fn(usize, Vec<T>) -> Result<Vec<U>> + Send + Sync + 'static,
     ) -> Rdd<U> {
-        let f = Arc::new(move |p: usize, b: Batch| Ok(boxed(f(p, downcast::<T>(b)?)?)));
+        let f = NarrowFn::Owned(Arc::new(move |p: usize, b: Batch| {
+            Ok(boxed(f(p, downcast::<T>(b)?)?))
+        }));
         Rdd::from_node(Node::new(
             &self.node.env,
             name,
             self.node.partitions,
             partitioner,
+            TypeOps::of::<U>(),
+            Op::Narrow {
+                parent: Arc::clone(&self.node),
+                f,
+            },
+        ))
+    }
+
+    /// A narrow node applying `f` to each partition of `self`, read by reference.
+    pub(crate) fn narrow_ref<U: Data>(
+        &self,
+        name: &'static str,
+        f: impl Fn(usize, &[T]) -> Result<Vec<U>> + Send + Sync + 'static,
+    ) -> Rdd<U> {
+        let f = NarrowFn::Borrowed(Arc::new(move |p: usize, b: &SharedBatch| {
+            Ok(boxed(f(p, borrow::<T>(b)?)?))
+        }));
+        Rdd::from_node(Node::new(
+            &self.node.env,
+            name,
+            self.node.partitions,
+            None,
             TypeOps::of::<U>(),
             Op::Narrow {
                 parent: Arc::clone(&self.node),
@@ -152,6 +179,16 @@ impl<T: Data> Rdd<T> {
         self.narrow("map_partitions", None, move |_, records| Ok(f(records)))
     }
 
+    /// Like [`map_partitions`](Rdd::map_partitions), reading each partition by reference:
+    /// a partition held in memory (a stream batch, a cached RDD) is not copied, so a
+    /// summary of a partition costs no per-record clone.
+    pub fn map_partitions_ref<U: Data>(
+        &self,
+        f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static,
+    ) -> Rdd<U> {
+        self.narrow_ref("map_partitions_ref", move |_, records| Ok(f(records)))
+    }
+
     /// Like [`map_partitions`](Rdd::map_partitions), also passing the partition index.
     pub fn map_partitions_with_index<U: Data>(
         &self,
@@ -169,8 +206,8 @@ impl<T: Data> Rdd<T> {
         f: impl Fn(Vec<T>) -> std::result::Result<Vec<U>, E> + Send + Sync + 'static,
     ) -> Rdd<U> {
         self.narrow("try_map_partitions", None, move |p, records| {
-            f(records).map_err(|e| Error::Source {
-                source_name: format!("try_map_partitions (partition {p})"),
+            f(records).map_err(|e| Error::Operator {
+                operator: format!("try_map_partitions (partition {p})"),
                 message: e.to_string(),
             })
         })
@@ -252,31 +289,50 @@ impl<T: Data> Rdd<T> {
         self.shuffle_into::<T, T>("repartition", n, None, write, zip)
     }
 
-    /// The global-combine primitive: `partial` summarizes each partition (in parallel),
-    /// the summaries are shuffled into a single partition and folded with `merge`. The
-    /// result has one partition holding one record, or none if every partition gave `None`.
+    /// The global combine, with each partition summarized by reference: `partial`
+    /// summarizes each partition (in parallel), the summaries are shuffled into a single
+    /// partition and folded with `merge`. The result has one partition holding one record,
+    /// or none if every partition gave `None`.
     pub(crate) fn global_combine<S: Data>(
+        &self,
+        partial: impl Fn(&[T]) -> Option<S> + Send + Sync + 'static,
+        merge: impl Fn(S, S) -> S + Send + Sync + 'static,
+    ) -> Rdd<S> {
+        self.narrow_ref("global_combine", move |_, records| {
+            Ok(partial(records).into_iter().collect())
+        })
+        .combine_partials(merge)
+    }
+
+    /// The global combine, with each partition summarized by value (for summaries that
+    /// keep records, such as `reduce`).
+    pub(crate) fn global_combine_owned<S: Data>(
         &self,
         partial: impl Fn(Vec<T>) -> Option<S> + Send + Sync + 'static,
         merge: impl Fn(S, S) -> S + Send + Sync + 'static,
     ) -> Rdd<S> {
-        let partials = self.narrow("global_combine", None, move |_, records| {
+        self.narrow("global_combine", None, move |_, records| {
             Ok(partial(records).into_iter().collect())
-        });
+        })
+        .combine_partials(merge)
+    }
+
+    /// Shuffles per-partition summaries into one partition and folds them with `merge`.
+    fn combine_partials(&self, merge: impl Fn(T, T) -> T + Send + Sync + 'static) -> Rdd<T> {
         let write: WriteFn = Arc::new(|batch| Ok(vec![batch]));
         let zip: ZipFn = Arc::new(move |_, inputs| {
-            let mut acc: Option<S> = None;
+            let mut acc: Option<T> = None;
             for bucket in inputs.into_iter().flatten() {
-                for s in downcast::<S>(bucket)? {
+                for s in downcast::<T>(bucket)? {
                     acc = Some(match acc.take() {
                         Some(a) => merge(a, s),
                         None => s,
                     });
                 }
             }
-            Ok(boxed(acc.into_iter().collect::<Vec<S>>()))
+            Ok(boxed(acc.into_iter().collect::<Vec<T>>()))
         });
-        partials.shuffle_into::<S, S>("global_combine", 1, None, write, zip)
+        self.shuffle_into::<T, T>("global_combine", 1, None, write, zip)
     }
 
     /// A co-partition node reading `self` through a shuffle with the given map side.
@@ -370,6 +426,16 @@ impl<T: Data> Rdd<T> {
     ) -> Result<Vec<R>> {
         let all: Vec<usize> = (0..self.node.partitions).collect();
         run_job(&self.node, &all, |p, b| f(p, downcast::<T>(b)?))
+    }
+
+    /// Runs a job over all partitions, applying `f` to each partition's records by
+    /// reference (no copy of partitions held in memory).
+    pub fn run_partitions_ref<R: Send>(
+        &self,
+        f: impl Fn(usize, &[T]) -> Result<R> + Sync,
+    ) -> Result<Vec<R>> {
+        let all: Vec<usize> = (0..self.node.partitions).collect();
+        crate::scheduler::run_job_shared(&self.node, &all, |p, b| f(p, borrow::<T>(b)?))
     }
 
     /// All records, in partition order.
@@ -512,6 +578,19 @@ impl<T: Data> Rdd<T> {
         std::fs::write(&success, b"").map_err(|e| Error::io(&success, e))?;
         replace_dir(&tmp, dir)
     }
+}
+
+/// The records of a shared partition.
+fn borrow<T: 'static>(batch: &SharedBatch) -> Result<&[T]> {
+    batch
+        .downcast_ref::<Vec<T>>()
+        .map(Vec::as_slice)
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "a partition did not hold the expected record type {}",
+                std::any::type_name::<T>()
+            ))
+        })
 }
 
 /// A hidden, unique sibling path of `path` for write-then-rename.

@@ -32,7 +32,7 @@ pub use event_time::{
 };
 pub use metrics::{BatchInfo, StreamingListener};
 pub use output::batch_path;
-pub use source::{QueueHandle, QueueSource, Source, SourceBatch, SourceOffset};
+pub use source::{QueueHandle, QueueSource, ReplaySource, Source, SourceBatch, SourceOffset};
 pub use state::{MapWithStateStream, State, StateSpec};
 
 use crate::data::{Data, Key, Merge};
@@ -232,7 +232,7 @@ impl<T: Data> DStream<T> {
     /// One record per batch: the number of records in the batch (0 for an empty batch).
     pub fn count(&self) -> DStream<u64> {
         self.derive("count", String::new(), |rdd, _| {
-            Ok(rdd.global_combine(|records| Some(records.len() as u64), |a, b| a + b))
+            Ok(rdd.global_combine(|records: &[T]| Some(records.len() as u64), |a, b| a + b))
         })
     }
 
@@ -242,7 +242,7 @@ impl<T: Data> DStream<T> {
         let f = Arc::new(f);
         self.derive("reduce", String::new(), move |rdd, _| {
             let (f1, f2) = (Arc::clone(&f), Arc::clone(&f));
-            Ok(rdd.global_combine(
+            Ok(rdd.global_combine_owned(
                 move |records| records.into_iter().reduce(|a, b| f1(a, b)),
                 move |a, b| f2(a, b),
             ))
@@ -260,7 +260,7 @@ impl<T: Data> DStream<T> {
         self.derive("summarize", String::new(), move |rdd, _| {
             let f = Arc::clone(&f);
             Ok(rdd.global_combine(
-                move |records| Some(f(&records)),
+                move |records: &[T]| Some(f(records)),
                 |mut a: S, b: S| {
                     a.merge(&b);
                     a
