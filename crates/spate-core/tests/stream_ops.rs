@@ -520,6 +520,64 @@ fn listeners_see_every_batch_and_exhausted_sources_stop_the_context() {
 }
 
 #[test]
+fn a_panic_in_an_output_operation_or_a_listener_stops_the_context_with_an_error() {
+    use spate_core::stream::{BatchInfo, FastForwardClock, StreamingListener};
+    struct Fussy;
+    impl StreamingListener for Fussy {
+        fn on_batch_completed(&self, info: &BatchInfo) {
+            assert!(info.records_in < 4, "listener refuses {}", info.records_in);
+        }
+    }
+    for in_listener in [false, true] {
+        let sc = SpateContext::sequential(2);
+        let ssc = StreamingContext::builder(&sc)
+            .batch_interval(secs(1))
+            .clock(FastForwardClock::new())
+            .build()
+            .unwrap();
+        let (queue, input) = ssc.queue_stream::<u32>(true).unwrap();
+        for n in [3, 5, 2] {
+            queue.push((0..n).collect());
+        }
+        queue.close();
+        if in_listener {
+            ssc.add_listener(Fussy);
+            input.count().foreach_rdd(|_, _| Ok(())).unwrap();
+        } else {
+            // Like `println!` into a closed pipe: a panic on the driver, not in a task.
+            input
+                .foreach_rdd(|rdd, _| {
+                    let n = rdd.count()?;
+                    assert!(n < 4, "output refuses {n}");
+                    Ok(())
+                })
+                .unwrap();
+        }
+        ssc.start().unwrap();
+        // Before the fix the batch thread died and this waited forever.
+        let err = match ssc.await_termination_or_timeout(secs(30)) {
+            Err(e) => e,
+            Ok(ended) => panic!("no error (ended: {ended})"),
+        };
+        let text = err.to_string();
+        let want = if in_listener {
+            "listener refuses 5"
+        } else {
+            "output refuses 5"
+        };
+        assert!(
+            text.contains("batch at 2000") && text.contains(want),
+            "{text}"
+        );
+        assert_eq!(
+            ssc.batch_history().len(),
+            1,
+            "only the first batch completed: {text}"
+        );
+    }
+}
+
+#[test]
 fn graceful_stop_drains_queued_data() {
     let sc = SpateContext::sequential(2);
     let mut h = Harness::<u32>::new(&sc, 2);

@@ -9,9 +9,11 @@ use crate::context::SpateContext;
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::rdd::Rdd;
+use crate::scheduler::panic_message;
 use crate::storage::lock;
 use crate::time::{BatchTime, whole_millis};
 use std::collections::{BTreeMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -627,8 +629,17 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
                 continue; // woken early: re-check the stop flag
             }
         }
-        match run_batch(&inner, t) {
-            Ok(info) => publish(&inner, info),
+        // A panic on this thread (in an output operation, which runs on the driver, or in a
+        // listener) fails the batch like an error: the context stops and `await_termination`
+        // reports it, instead of waiting forever for a thread that is gone.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let info = run_batch(&inner, t)?;
+            publish(&inner, info);
+            Ok(())
+        }))
+        .unwrap_or_else(|payload| Err(driver_panic(&*payload)));
+        match outcome {
+            Ok(()) => {}
             Err(e) => {
                 tracing::error!(batch = t.0, "batch failed, stopping the context: {e}");
                 failure = Some(Error::BatchFailed {
@@ -651,17 +662,32 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
     }
     let inputs = lock(&inner.graph).inputs.clone();
     for input in inputs {
-        input.stop();
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| input.stop())) {
+            tracing::error!("stopping a source panicked: {}", panic_message(&*payload));
+        }
     }
     let listeners = lock(&inner.listeners).clone();
     for l in &listeners {
-        l.on_stopped(failure.as_ref());
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| l.on_stopped(failure.as_ref()))) {
+            tracing::error!(
+                "a listener's on_stopped panicked: {}",
+                panic_message(&*payload)
+            );
+        }
     }
     let mut run = lock(&inner.run);
     run.failure_text = failure.as_ref().map(ToString::to_string);
     run.failure = failure;
     run.lifecycle = Lifecycle::Stopped;
     inner.run_signal.notify_all();
+}
+
+/// The error for a panic on the batch thread outside the tasks (which retry on their own).
+fn driver_panic(payload: &(dyn std::any::Any + Send)) -> Error {
+    Error::Operator {
+        operator: "batch driver (an output operation or a listener)".into(),
+        message: format!("panicked: {}", panic_message(payload)),
+    }
 }
 
 fn needs_final_flush(inner: &Inner) -> bool {
