@@ -145,11 +145,11 @@ impl CsvFileSink {
 
 /// Writes `records` under a `header` line to the CSV file `path` atomically (temporary
 /// sibling, fsync, rename, directory fsync), replacing what was there: for one-off
-/// outputs such as a job's final totals.
+/// outputs such as a job's final totals. Missing parent directories are created.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
-/// let path = dir.path().join("final.csv");
+/// let path = dir.path().join("counts/final.csv"); // missing directories are created
 /// spate_io::write_csv_file(&path, &["word", "count"], &[("whale", 3)])?;
 /// assert_eq!(std::fs::read_to_string(&path)?, "word,count\nwhale,3\n");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -345,6 +345,9 @@ fn write_atomic(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(temp_name(&name));
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| IoError::io(dir, e))?;
+    }
     let written = File::create(&tmp).and_then(|file| {
         let mut out = BufWriter::new(file);
         write(&mut out)?;
