@@ -22,7 +22,7 @@ fn sc(threads: usize) -> SpateContext {
 
 fn rdd_wordcount(sc: &SpateContext, lines: &[String], partitions: usize) -> usize {
     sc.parallelize(lines.to_vec(), partitions)
-        .map_partitions(spate::count_words)
+        .map_partitions_ref(spate::count_words)
         .reduce_by_key(|a, b| a + b)
         .count()
         .expect("job") as usize
@@ -52,7 +52,7 @@ fn dstream_wordcount(sc: &SpateContext, batches: &[Vec<String>], partitions: usi
     let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = std::sync::Arc::clone(&last);
     lines
-        .map_partitions(spate::count_words)
+        .map_partitions_ref(spate::count_words)
         .reduce_by_key_and_window_inv(
             |a, b| a + b,
             |a, b| a - b,

@@ -94,7 +94,7 @@ fn main() {
         || lines.clone(),
         |lines| {
             sc.parallelize(lines, 4)
-                .map_partitions(spate::count_words)
+                .map_partitions_ref(spate::count_words)
                 .reduce_by_key(|a, b| a + b)
                 .count()
                 .expect("job") as usize
@@ -134,7 +134,7 @@ fn main() {
             }
             queue.close();
             input
-                .map_partitions(spate::count_words)
+                .map_partitions_ref(spate::count_words)
                 .reduce_by_key_and_window_inv(
                     |a, b| a + b,
                     |a, b| a - b,

@@ -216,7 +216,7 @@ fn build(
         Input::Socket(address) => ssc.source_stream(SocketTextSource::options(address).build()?)?,
     };
     let counts = lines
-        .map_partitions(spate::count_words)
+        .map_partitions_ref(spate::count_words)
         .reduce_by_key(|a, b| a + b);
 
     let totals = ssc.managed_state("wordcount totals", Totals::new())?;

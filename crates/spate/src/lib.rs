@@ -87,18 +87,18 @@ pub fn words(line: &str) -> Vec<String> {
 /// Word counts of a batch of lines, for a word count's map side: the same words as
 /// [`words`], counted in one hash map per batch with a reused lowercase buffer, so a word
 /// seen before in the batch costs no allocation. Use it with
-/// [`DStream::map_partitions`] and then `reduce_by_key` to combine partitions; it is
+/// [`DStream::map_partitions_ref`] and then `reduce_by_key` to combine partitions; it is
 /// several times faster than `flat_map(words)` followed by `map(|w| (w, 1))`.
 ///
 /// ```
-/// let mut counts = spate::count_words(vec!["The whale, the WHALE!".to_string()]);
+/// let mut counts = spate::count_words(&["The whale, the WHALE!".to_string()]);
 /// counts.sort();
 /// assert_eq!(counts, vec![("the".to_string(), 2), ("whale".to_string(), 2)]);
 /// ```
-pub fn count_words(lines: Vec<String>) -> Vec<(String, u64)> {
+pub fn count_words(lines: &[String]) -> Vec<(String, u64)> {
     let mut counts: rustc_hash::FxHashMap<String, u64> = rustc_hash::FxHashMap::default();
     let mut word = String::new();
-    for line in &lines {
+    for line in lines {
         for piece in line.split(|c: char| !c.is_alphanumeric()) {
             if piece.is_empty() {
                 continue;
@@ -156,7 +156,7 @@ mod tests {
             }
         }
         let got: std::collections::HashMap<String, u64> =
-            super::count_words(lines).into_iter().collect();
+            super::count_words(&lines).into_iter().collect();
         assert_eq!(got, want);
         assert_eq!(got["the"], 4);
         assert_eq!(got["straße"], 2);

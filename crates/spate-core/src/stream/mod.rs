@@ -212,6 +212,20 @@ impl<T: Data> DStream<T> {
         })
     }
 
+    /// Like [`map_partitions`](DStream::map_partitions), reading each partition by
+    /// reference: a batch's partitions (held in memory while the batch is remembered) are
+    /// not copied, so summarizing a batch costs no per-record clone.
+    pub fn map_partitions_ref<U: Data>(
+        &self,
+        f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static,
+    ) -> DStream<U> {
+        let f = Arc::new(f);
+        self.derive("map_partitions_ref", String::new(), move |rdd, _| {
+            let f = Arc::clone(&f);
+            Ok(rdd.map_partitions_ref(move |p| f(p)))
+        })
+    }
+
     /// Each partition of every batch as one `Vec` record.
     pub fn glom(&self) -> DStream<Vec<T>> {
         self.derive("glom", String::new(), |rdd, _| Ok(rdd.glom()))
