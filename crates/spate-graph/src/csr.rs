@@ -124,7 +124,8 @@ impl InCsr {
     }
 
     /// `y[u] = x[u] / out-weight(u)` (0 for dangling `u`); returns the sum of `x` over
-    /// dangling nodes, whose mass PageRank redistributes.
+    /// dangling nodes, whose mass PageRank redistributes. Partial sums are added in task
+    /// order (as in [`pull`](Self::pull)), so results do not depend on the thread schedule.
     pub(crate) fn scale_by_out_weight(&self, x: &[f64], y: &mut [f64]) -> f64 {
         y.par_chunks_mut(ROWS_PER_TASK)
             .zip(x.par_chunks(ROWS_PER_TASK))
@@ -139,6 +140,8 @@ impl InCsr {
                 }
                 dangling
             })
+            .collect::<Vec<f64>>()
+            .into_iter()
             .sum()
     }
 
@@ -173,6 +176,8 @@ impl InCsr {
                 }
                 step
             })
+            .collect::<Vec<f64>>()
+            .into_iter()
             .sum()
     }
 

@@ -546,30 +546,42 @@ impl IncrementalPageRank {
 
     /// The certificate's sums, exactly (two parallel passes over the state).
     fn norms(&self) -> Norms {
-        let (residual, (sigma, sum)) = self
+        // Fixed chunks whose partial sums are added in order: the same bits whatever the
+        // thread schedule (a restored checkpoint must continue identically).
+        let (residual, sigma, sum) = self
             .r
-            .par_iter()
-            .zip(self.z.par_iter())
-            .map(|(&r, &z)| (r.abs(), (r, z)))
-            .reduce(
-                || (0.0, (0.0, 0.0)),
-                |a, b| (a.0 + b.0, (a.1.0 + b.1.0, a.1.1 + b.1.1)),
-            );
+            .par_chunks(SUM_CHUNK)
+            .zip(self.z.par_chunks(SUM_CHUNK))
+            .map(|(r, z)| {
+                r.iter().zip(z).fold((0.0, 0.0, 0.0), |a, (&r, &z)| {
+                    (a.0 + r.abs(), a.1 + r, a.2 + z)
+                })
+            })
+            .collect::<Vec<(f64, f64, f64)>>()
+            .into_iter()
+            .fold((0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
         // The teleport direction p: the live nodes uniformly, or the sources by weight.
         let centered = if self.personalized {
             let shift = sigma / self.teleport_total();
-            self.r
-                .par_iter()
-                .zip(self.teleport.par_iter())
-                .map(|(&r, &t)| (r - shift * t).abs())
-                .sum()
+            ordered_sum(
+                self.r
+                    .par_chunks(SUM_CHUNK)
+                    .zip(self.teleport.par_chunks(SUM_CHUNK))
+                    .map(|(r, t)| r.iter().zip(t).map(|(&r, &t)| (r - shift * t).abs()).sum()),
+            )
         } else {
             let shift = sigma / self.graph.node_count().max(1) as f64;
-            self.r
-                .par_iter()
-                .zip(self.graph.live_mask().par_iter())
-                .map(|(&r, &live)| if live { (r - shift).abs() } else { r.abs() })
-                .sum()
+            ordered_sum(
+                self.r
+                    .par_chunks(SUM_CHUNK)
+                    .zip(self.graph.live_mask().par_chunks(SUM_CHUNK))
+                    .map(|(r, live)| {
+                        r.iter()
+                            .zip(live)
+                            .map(|(&r, &live)| if live { (r - shift).abs() } else { r.abs() })
+                            .sum()
+                    }),
+            )
         };
         Norms {
             residual,
@@ -805,10 +817,12 @@ impl IncrementalPageRank {
             iterations += 1;
             report.iteration_edge_visits += (csr.edges() + n) as u64;
             let (sum, next_sum) = z
-                .par_iter()
-                .zip(next.par_iter())
-                .map(|(&z, &nz)| (z, nz))
-                .reduce(|| (0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1));
+                .par_chunks(SUM_CHUNK)
+                .zip(next.par_chunks(SUM_CHUNK))
+                .map(|(z, nz)| (z.iter().sum::<f64>(), nz.iter().sum::<f64>()))
+                .collect::<Vec<(f64, f64)>>()
+                .into_iter()
+                .fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1));
             // `next − z` is the residual of `z`: stop on `‖r‖₁ + |Σr|`, with less slack than
             // a push (a batch large enough to need passes rarely leaves room for the next).
             let residual = step + (next_sum - sum).abs();
@@ -937,4 +951,13 @@ fn threshold_of(bucket: usize) -> f64 {
     } else {
         f64::from_bits((bucket as u64) << 52)
     }
+}
+
+/// Entries per task in the parallel sums over node vectors.
+const SUM_CHUNK: usize = 4096;
+
+/// Adds per-chunk partial sums in chunk order, so the result does not depend on how rayon
+/// split the work (a float sum's rounding depends on its order).
+fn ordered_sum(parts: impl IndexedParallelIterator<Item = f64>) -> f64 {
+    parts.collect::<Vec<f64>>().into_iter().sum()
 }
