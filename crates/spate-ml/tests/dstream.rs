@@ -4,9 +4,7 @@
 
 use crate::common::{blobs, linear_targets, normal};
 use ndarray::{Array1, Array2, ArrayView2};
-use spate_core::stream::{
-    CheckpointConfig, FastForwardClock, Source, SourceBatch, SourceOffset, StreamingContext,
-};
+use spate_core::stream::{CheckpointConfig, FastForwardClock, ReplaySource, StreamingContext};
 use spate_core::{BatchTime, Data, Error, Merge, Retract, SpateContext, Window};
 use spate_local::RayonExecutor;
 use spate_ml::{
@@ -18,39 +16,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A replayable source over fixed batches: the offset is the next batch index.
-struct Replay<T> {
-    batches: Arc<Vec<Vec<T>>>,
-    next: usize,
-}
-
-impl<T: Data> Source for Replay<T> {
-    type Item = T;
-
-    fn name(&self) -> String {
-        "replay".into()
-    }
-
-    fn next_batch(&mut self, _: BatchTime, _: Option<u64>) -> spate_core::Result<SourceBatch<T>> {
-        let batch = self.batches.get(self.next).cloned().unwrap_or_default();
-        self.next = (self.next + 1).min(self.batches.len());
-        Ok(SourceBatch::new(batch))
-    }
-
-    fn is_exhausted(&self) -> bool {
-        self.next >= self.batches.len()
-    }
-
-    fn offset(&self) -> Option<SourceOffset> {
-        SourceOffset::encode(&self.next).ok()
-    }
-
-    fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
-        self.next = offset.decode()?;
-        Ok(())
-    }
-}
 
 fn executors() -> Vec<(&'static str, SpateContext)> {
     vec![
@@ -177,10 +142,7 @@ where
 {
     let ssc = context(sc, partitions);
     let records = ssc
-        .source_stream(Replay {
-            batches: Arc::new(batches.to_vec()),
-            next: 0,
-        })
+        .source_stream(ReplaySource::new(batches.to_vec()))
         .unwrap();
     let (reports, predictions, metrics, windowed) = (
         Sink::default(),
@@ -346,10 +308,7 @@ fn kmeans_through_a_stream_equals_update_partitions() {
                 let what = format!("k-means on {executor} with {partitions} partitions");
                 let ssc = context(&sc, partitions);
                 let points = ssc
-                    .source_stream(Replay {
-                        batches: Arc::new(batches.clone()),
-                        next: 0,
-                    })
+                    .source_stream(ReplaySource::new(batches.clone()))
                     .unwrap();
                 let (predictions, reports) = (Sink::default(), Sink::default());
                 let trained = model.clone().train_on_named("clusters", &points).unwrap();
@@ -460,12 +419,7 @@ fn ragged_records_fail_the_batch_with_the_model_name() {
         vec![vec![1.0, 2.0], vec![3.0, 4.0]],
         vec![vec![1.0, 2.0], vec![3.0]],
     ];
-    let points = ssc
-        .source_stream(Replay {
-            batches: Arc::new(batches),
-            next: 0,
-        })
-        .unwrap();
+    let points = ssc.source_stream(ReplaySource::new(batches)).unwrap();
     let model = StreamingKMeans::params(1)
         .random_centers(2, 0.0)
         .build()
@@ -532,10 +486,7 @@ fn recovery_program(
     fail_at: &Arc<AtomicU64>,
 ) -> spate_core::Result<StreamingContext> {
     let ssc = context(sc, 3);
-    let records = ssc.source_stream(Replay {
-        batches: recovery_input(),
-        next: 0,
-    })?;
+    let records = ssc.source_stream(ReplaySource::shared(recovery_input()))?;
     let points = records.map(|(x, _)| x);
     let kmeans = StreamingKMeans::params(3)
         .decay(0.9)

@@ -238,6 +238,12 @@ impl<T: Data> ReplaySource<T> {
             next: 0,
         }
     }
+
+    /// A source delivering shared `batches` in order: several runs of a program (a first
+    /// run and its restart from a checkpoint) can replay one input without copying it.
+    pub fn shared(batches: std::sync::Arc<Vec<Vec<T>>>) -> ReplaySource<T> {
+        ReplaySource { batches, next: 0 }
+    }
 }
 
 impl<T: Data> Source for ReplaySource<T> {
