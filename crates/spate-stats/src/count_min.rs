@@ -218,12 +218,14 @@ impl CountMinSketch {
 
     /// Merge, or report that the two sketches have different shapes.
     pub fn try_merge(&mut self, other: &Self) -> Result<(), StatsError> {
-        if other.counters.is_empty() {
-            self.total = self.total.wrapping_add(other.total);
-            return Ok(());
-        }
+        // An empty sketch is the identity whatever its shape; it takes the shape of the
+        // first sketch merged into it (so merging empty parts equals an empty part).
         if self.counters.is_empty() && self.total == 0 {
             *self = other.clone();
+            return Ok(());
+        }
+        if other.counters.is_empty() {
+            self.total = self.total.wrapping_add(other.total);
             return Ok(());
         }
         self.compatible(other)?;
@@ -251,6 +253,11 @@ impl CountMinSketch {
             *a = a.wrapping_sub(b);
         }
         self.total = self.total.wrapping_sub(other.total);
+        if self.total == 0 && self.counters.iter().all(|&c| c == 0) {
+            // Everything retracted: back to the empty representation (and its memory freed),
+            // equal to a sketch that never saw an item.
+            self.counters = Vec::new();
+        }
         Ok(())
     }
 }
