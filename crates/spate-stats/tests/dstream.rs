@@ -6,8 +6,7 @@ use crate::common::{assert_close, rel_err, rng, two_pass};
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal, Normal, Zipf};
 use spate_core::stream::{
-    CheckpointConfig, FastForwardClock, ManagedState, QueueHandle, Source, SourceBatch,
-    SourceOffset, StreamingContext,
+    CheckpointConfig, FastForwardClock, ManagedState, QueueHandle, ReplaySource, StreamingContext,
 };
 use spate_core::{BatchTime, DStream, Data, Error, SpateContext, Window};
 use spate_local::RayonExecutor;
@@ -751,43 +750,6 @@ fn streaming_test_matches_the_test_applied_batch_by_batch() {
 
 // ---------------------------------------------------------------- recovery
 
-/// A replayable source over fixed batches: the offset is the next batch index.
-struct Replay {
-    batches: Arc<Vec<Vec<BinarySample>>>,
-    next: usize,
-}
-
-impl Source for Replay {
-    type Item = BinarySample;
-
-    fn name(&self) -> String {
-        "replay".into()
-    }
-
-    fn next_batch(
-        &mut self,
-        _: BatchTime,
-        _: Option<u64>,
-    ) -> spate_core::Result<SourceBatch<BinarySample>> {
-        let batch = self.batches.get(self.next).cloned().unwrap_or_default();
-        self.next = (self.next + 1).min(self.batches.len());
-        Ok(SourceBatch::new(batch))
-    }
-
-    fn is_exhausted(&self) -> bool {
-        self.next >= self.batches.len()
-    }
-
-    fn offset(&self) -> Option<SourceOffset> {
-        SourceOffset::encode(&self.next).ok()
-    }
-
-    fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
-        self.next = offset.decode()?;
-        Ok(())
-    }
-}
-
 type Outputs = Arc<Mutex<BTreeMap<(u64, &'static str), String>>>;
 
 /// The driver-side states of the recovery program.
@@ -835,10 +797,7 @@ fn program(
         .clock(FastForwardClock::new())
         .partitions(3)
         .build()?;
-    let samples = ssc.source_stream(Replay {
-        batches: data,
-        next: 0,
-    })?;
+    let samples = ssc.source_stream(ReplaySource::shared(data))?;
     let values = samples.map(|s| s.value);
     let adwin = ssc.managed_state("adwin", Adwin::params().build().unwrap())?;
     let ewm = ssc.managed_state("ewm", EwMoments::params().alpha(0.02).build().unwrap())?;
@@ -964,101 +923,6 @@ fn driver_side_state_is_restored_from_a_checkpoint() {
             *out.lock().unwrap(),
             want_out,
             "every {every}, crash at {crash_at}"
-        );
-    }
-}
-
-// ---------------------------------------------------------------- timing
-
-/// Wall-clock seconds to run `batches` through `build` on a fast-forward clock, best of 3.
-fn time_stream(
-    sc: &SpateContext,
-    partitions: usize,
-    batches: &[Vec<f64>],
-    build: impl Fn(&DStream<f64>) -> DStream<f64>,
-) -> f64 {
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let run = Run::<f64>::new(sc, partitions);
-        build(&run.input)
-            .foreach_rdd(|rdd, _| {
-                std::hint::black_box(rdd.collect()?);
-                Ok(())
-            })
-            .unwrap();
-        for batch in batches {
-            run.queue.push(batch.clone());
-        }
-        run.queue.close();
-        let started = std::time::Instant::now();
-        run.ssc.start().unwrap();
-        run.ssc.await_termination().unwrap();
-        best = best.min(started.elapsed().as_secs_f64());
-    }
-    best
-}
-
-/// Throughput of `stats()` through the engine against `Moments::update` on the same values
-/// and against the engine alone (`count()`), and the cost per slide of windowed moments with
-/// an inverse against recomputation as the window grows. Figures in docs/benchmarks.md:
-/// `cargo test --release -p spate-stats --test tests dstream::timing -- --ignored --nocapture`
-#[test]
-#[ignore = "timing, run by hand in release mode"]
-fn timing() {
-    let big: Vec<Vec<f64>> = (0..20)
-        .map(|b| {
-            (0..1_000_000)
-                .map(|i| 1e6 + ((i * 7919 + b) % 1000) as f64)
-                .collect()
-        })
-        .collect();
-    let values = 20e6;
-    let started = std::time::Instant::now();
-    let mut direct = Moments::new();
-    for batch in &big {
-        direct.update(batch);
-    }
-    let direct = values / started.elapsed().as_secs_f64() / 1e6;
-    println!("baseline Moments::update, one thread: {direct:.0} M values/s");
-    let rayon = |threads| SpateContext::new(RayonExecutor::new(threads).unwrap());
-    for (name, sc, partitions) in [
-        ("sequential, 1 partition", SpateContext::sequential(1), 1),
-        ("rayon(2), 2 partitions", rayon(2), 2),
-    ] {
-        let engine = time_stream(&sc, partitions, &big, |v| v.count().map(|n| n as f64));
-        let stats = time_stream(&sc, partitions, &big, |v| {
-            v.stats().map(|m| m.mean().unwrap_or(0.0))
-        });
-        println!(
-            "{name}: count() {:.0} M values/s, stats() {:.0} M values/s ({:.2} × baseline)",
-            values / engine / 1e6,
-            values / stats / 1e6,
-            values / stats / 1e6 / direct
-        );
-    }
-    let small: Vec<Vec<f64>> = (0..3000_u32)
-        .map(|b| (0..100_u32).map(|i| f64::from(i * 31 + b)).collect())
-        .collect();
-    let sc = SpateContext::sequential(1);
-    let per_batch = time_stream(&sc, 1, &small, |v| v.stats().map(|m| m.count() as f64));
-    println!(
-        "per-batch stats() of 100 values: {:.1} µs per batch",
-        per_batch / 3e-3
-    );
-    for length in [10, 100, 1000] {
-        let window = Window::new(Duration::from_secs(length), Duration::from_secs(1));
-        let inverse = time_stream(&sc, 1, &small, |v| {
-            v.windowed_stats(window).unwrap().map(|m| m.count() as f64)
-        });
-        let recompute = time_stream(&sc, 1, &small, |v| {
-            v.windowed_stats_recompute(window)
-                .unwrap()
-                .map(|m| m.count() as f64)
-        });
-        println!(
-            "window of {length} batches: inverse {:.1} µs per slide, recompute {:.1} µs per slide",
-            inverse / 3e-3,
-            recompute / 3e-3
         );
     }
 }
