@@ -24,6 +24,24 @@ pub fn init_logging(progress: bool) {
         .try_init();
 }
 
+/// Starts `ssc` and waits for it to end: when the input is consumed, or, with `max_batches`,
+/// after that many batches past the start (or past the checkpoint it recovered from).
+pub fn run(ssc: &spate::StreamingContext, max_batches: Option<u64>) -> spate::Result<()> {
+    ssc.start()?;
+    if let Some(n) = max_batches {
+        // Batch k after the start (or after the recovered checkpoint) has time
+        // base + k·interval.
+        let base = ssc.recovered_from().unwrap_or(ssc.zero_time()).0;
+        let interval = ssc.batch_interval().as_millis() as u64;
+        match ssc.await_batch(spate::BatchTime(base + n * interval)) {
+            Ok(()) => ssc.stop(false)?,
+            Err(spate::Error::Stopped) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    ssc.await_termination()
+}
+
 /// Whether stderr is an interactive terminal (progress bars only make sense there).
 pub fn interactive() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()

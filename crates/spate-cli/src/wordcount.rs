@@ -128,22 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => {}
     }
     let started = Instant::now();
-    ssc.start()?;
-    match args.max_batches {
-        Some(n) => {
-            // Batch k after the start (or after the recovered checkpoint) has time
-            // base + k·interval.
-            let base = ssc.recovered_from().unwrap_or(ssc.zero_time()).0;
-            let interval = ssc.batch_interval().as_millis() as u64;
-            match ssc.await_batch(spate::BatchTime(base + n * interval)) {
-                Ok(()) => ssc.stop(false)?,
-                Err(spate::Error::Stopped) => {}
-                Err(e) => return Err(e.into()),
-            }
-            ssc.await_termination()?;
-        }
-        None => ssc.await_termination()?,
-    }
+    crate::common::run(&ssc, args.max_batches)?;
     if let Some(bar) = &bar {
         bar.finish();
     }
