@@ -1,6 +1,9 @@
-//! Shared helpers for the benchmarks: corpus generation and dataset paths.
+//! Shared helpers for the benchmarks: corpus generation, dataset paths, and the word count
+//! formulations the `wordcount` (wall time) and `wordcount_cpu` (CPU time) benches both run.
 
+use spate::prelude::*;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The repository's `datasets/` folder.
 pub fn datasets() -> PathBuf {
@@ -52,4 +55,59 @@ pub fn wordcount_baseline(lines: &[String]) -> rustc_hash::FxHashMap<String, u64
         }
     }
     counts
+}
+
+/// Word count through an `Rdd`, counting each partition in one hash map
+/// (`map_partitions_ref(count_words)`), then `reduce_by_key`; returns the distinct words.
+pub fn rdd_wordcount(sc: &SpateContext, lines: Vec<String>, partitions: usize) -> usize {
+    sc.parallelize(lines, partitions)
+        .map_partitions_ref(spate::count_words)
+        .reduce_by_key(|a, b| a + b)
+        .count()
+        .expect("job") as usize
+}
+
+/// The record-at-a-time formulation: one `String` per word, then `(word, 1)` pairs.
+pub fn rdd_wordcount_per_word(sc: &SpateContext, lines: Vec<String>, partitions: usize) -> usize {
+    sc.parallelize(lines, partitions)
+        .flat_map(|l: String| spate::words(&l))
+        .map(|w| (w, 1_u64))
+        .reduce_by_key(|a, b| a + b)
+        .count()
+        .expect("job") as usize
+}
+
+/// A windowed streaming word count (10 s window sliding every 2 s, with an inverse) over
+/// `batches` on 1 s batches, as fast as the machine allows; returns the number of distinct
+/// words in the last window.
+pub fn dstream_wordcount(sc: &SpateContext, batches: Vec<Vec<String>>, partitions: usize) -> usize {
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(partitions)
+        .build()
+        .expect("context");
+    let (queue, lines) = ssc.queue_stream::<String>(true).expect("queue");
+    for batch in batches {
+        queue.push(batch);
+    }
+    queue.close();
+    let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&last);
+    lines
+        .map_partitions_ref(spate::count_words)
+        .reduce_by_key_and_window_inv(
+            |a, b| a + b,
+            |a, b| a - b,
+            Window::new(Duration::from_secs(10), Duration::from_secs(2)),
+        )
+        .expect("window")
+        .foreach_rdd(move |rdd, _| {
+            seen.store(rdd.count()? as usize, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .expect("output");
+    ssc.start().expect("start");
+    ssc.await_termination().expect("run");
+    last.load(std::sync::atomic::Ordering::Relaxed)
 }

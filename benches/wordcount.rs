@@ -6,8 +6,9 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use spate::prelude::*;
-use spate::stream::QueueHandle;
-use spate_benches::{corpus, wordcount_baseline};
+use spate_benches::{
+    corpus, dstream_wordcount, rdd_wordcount, rdd_wordcount_per_word, wordcount_baseline,
+};
 use std::time::{Duration, Instant};
 
 const CORPUS_BYTES: usize = 50 << 20;
@@ -18,62 +19,6 @@ fn count_words(lines: &[String]) -> u64 {
 
 fn sc(threads: usize) -> SpateContext {
     spate::local::local_context_with_threads(threads).expect("thread pool")
-}
-
-fn rdd_wordcount(sc: &SpateContext, lines: &[String], partitions: usize) -> usize {
-    sc.parallelize(lines.to_vec(), partitions)
-        .map_partitions_ref(spate::count_words)
-        .reduce_by_key(|a, b| a + b)
-        .count()
-        .expect("job") as usize
-}
-
-/// The record-at-a-time formulation: one `String` per word, then `(word, 1)` pairs.
-fn rdd_wordcount_per_word(sc: &SpateContext, lines: &[String], partitions: usize) -> usize {
-    sc.parallelize(lines.to_vec(), partitions)
-        .flat_map(|l: String| spate::words(&l))
-        .map(|w| (w, 1_u64))
-        .reduce_by_key(|a, b| a + b)
-        .count()
-        .expect("job") as usize
-}
-
-/// A windowed streaming word count over `batches`, as fast as the machine allows; returns
-/// the number of distinct words in the last window.
-fn dstream_wordcount(sc: &SpateContext, batches: &[Vec<String>], partitions: usize) -> usize {
-    let ssc = StreamingContext::builder(sc)
-        .batch_interval(Duration::from_secs(1))
-        .clock(FastForwardClock::new())
-        .partitions(partitions)
-        .build()
-        .expect("context");
-    let (queue, lines) = ssc.queue_stream::<String>(true).expect("queue");
-    feed(&queue, batches);
-    let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = std::sync::Arc::clone(&last);
-    lines
-        .map_partitions_ref(spate::count_words)
-        .reduce_by_key_and_window_inv(
-            |a, b| a + b,
-            |a, b| a - b,
-            Window::new(Duration::from_secs(10), Duration::from_secs(2)),
-        )
-        .expect("window")
-        .foreach_rdd(move |rdd, _| {
-            seen.store(rdd.count()? as usize, std::sync::atomic::Ordering::Relaxed);
-            Ok(())
-        })
-        .expect("output");
-    ssc.start().expect("start");
-    ssc.await_termination().expect("run");
-    last.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-fn feed(queue: &QueueHandle<String>, batches: &[Vec<String>]) {
-    for b in batches {
-        queue.push(b.clone());
-    }
-    queue.close();
 }
 
 fn throughput(c: &mut Criterion) {
@@ -96,17 +41,17 @@ fn throughput(c: &mut Criterion) {
     for threads in [1, 2] {
         let sc = sc(threads);
         g.bench_with_input(BenchmarkId::new("rdd", threads), &threads, |b, &t| {
-            b.iter(|| rdd_wordcount(&sc, &lines, 4 * t))
+            b.iter(|| rdd_wordcount(&sc, lines.to_vec(), 4 * t))
         });
         g.bench_with_input(
             BenchmarkId::new("rdd_per_word", threads),
             &threads,
-            |b, &t| b.iter(|| rdd_wordcount_per_word(&sc, &lines, 4 * t)),
+            |b, &t| b.iter(|| rdd_wordcount_per_word(&sc, lines.to_vec(), 4 * t)),
         );
         g.bench_with_input(
             BenchmarkId::new("dstream_window", threads),
             &threads,
-            |b, &t| b.iter(|| dstream_wordcount(&sc, &batches, 2 * t)),
+            |b, &t| b.iter(|| dstream_wordcount(&sc, batches.to_vec(), 2 * t)),
         );
     }
     g.finish();

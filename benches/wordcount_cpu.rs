@@ -5,9 +5,9 @@
 //!
 //! Run: `cargo bench -p spate-benches --bench wordcount_cpu [-- --mb 50]`.
 
-use spate::prelude::*;
-use spate_benches::{corpus, wordcount_baseline};
-use std::time::Duration;
+use spate_benches::{
+    corpus, dstream_wordcount, rdd_wordcount, rdd_wordcount_per_word, wordcount_baseline,
+};
 
 fn cpu_seconds() -> f64 {
     // SAFETY: getrusage writes into the zeroed struct we pass; no other invariants.
@@ -92,27 +92,14 @@ fn main() {
         words,
         reps,
         || lines.clone(),
-        |lines| {
-            sc.parallelize(lines, 4)
-                .map_partitions_ref(spate::count_words)
-                .reduce_by_key(|a, b| a + b)
-                .count()
-                .expect("job") as usize
-        },
+        |lines| rdd_wordcount(&sc, lines, 4),
     );
     let per_word = measure(
         "Rdd, flat_map + map",
         words,
         reps,
         || lines.clone(),
-        |lines| {
-            sc.parallelize(lines, 4)
-                .flat_map(|l: String| spate::words(&l))
-                .map(|w| (w, 1_u64))
-                .reduce_by_key(|a, b| a + b)
-                .count()
-                .expect("job") as usize
-        },
+        |lines| rdd_wordcount_per_word(&sc, lines, 4),
     );
     let batches: Vec<Vec<String>> = lines.chunks(20_000).map(<[String]>::to_vec).collect();
     let dstream = measure(
@@ -120,33 +107,7 @@ fn main() {
         words,
         reps,
         || batches.clone(),
-        |batches| {
-            let ssc = StreamingContext::builder(&sc)
-                .batch_interval(Duration::from_secs(1))
-                .clock(FastForwardClock::new())
-                .partitions(2)
-                .build()
-                .expect("context");
-            let (queue, input) = ssc.queue_stream::<String>(true).expect("queue");
-            let n = batches.len();
-            for b in batches {
-                queue.push(b);
-            }
-            queue.close();
-            input
-                .map_partitions_ref(spate::count_words)
-                .reduce_by_key_and_window_inv(
-                    |a, b| a + b,
-                    |a, b| a - b,
-                    Window::new(Duration::from_secs(10), Duration::from_secs(2)),
-                )
-                .expect("window")
-                .foreach_rdd(|rdd, _| rdd.count().map(drop))
-                .expect("output");
-            ssc.start().expect("start");
-            ssc.await_termination().expect("run");
-            n
-        },
+        |batches| dstream_wordcount(&sc, batches, 2),
     );
     println!(
         "ratios to the hand-written loop: Rdd {:.2}x, Rdd flat_map {:.2}x, DStream windowed {:.2}x",
