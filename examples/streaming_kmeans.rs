@@ -27,9 +27,10 @@ use spate::ml::{KMeansReport, Standardizer, StreamingKMeans, TimeUnit, TrainOn, 
 use spate::plot::{LineChart, Pca2, PointGroup, ScatterChart, Series, Trajectory};
 use spate::prelude::*;
 use spate::stats::Moments;
+use spate_examples::{out_dir, repo, shared_datasets};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,28 +58,6 @@ fn kdd_features() -> Vec<&'static str> {
         .filter(|(i, _)| !KDD_SKIP.contains(i))
         .map(|(_, name)| name)
         .collect()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `$SPATE_DATASETS`, or `../shared/datasets` beside the repository.
-fn shared_datasets() -> PathBuf {
-    std::env::var_os("SPATE_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/datasets"))
-}
-
-/// `--out DIR` or `out/streaming_kmeans`.
-fn out_dir() -> anyhow::Result<PathBuf> {
-    let args: Vec<String> = std::env::args().collect();
-    let dir = match args.iter().position(|a| a == "--out") {
-        Some(i) => PathBuf::from(args.get(i + 1).context("--out needs a folder")?),
-        None => PathBuf::from("out/streaming_kmeans"),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
 }
 
 /// One KDD line as (label, 34 continuous features); `None` for the header or a bad line.
@@ -526,7 +505,7 @@ fn blobs(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = out_dir()?;
+    let out = out_dir("out/streaming_kmeans")?;
     let sc = spate::local_context()?;
     println!(
         "Streaming k-means (Spark's update rule: discount, then move each center toward its batch mean)"

@@ -19,7 +19,6 @@
 //!
 //! Run with `cargo run --release --example streaming_regression`.
 
-use anyhow::Context;
 use spate::ml::{
     RegressionMetrics, Standardizer, StreamingLeastSquares, StreamingLinearRegressionWithSgd,
     TrainOn, TrainedModel,
@@ -27,9 +26,10 @@ use spate::ml::{
 use spate::plot::{LineChart, Panels, Series};
 use spate::prelude::*;
 use spate::stats::Moments;
+use spate_examples::{out_dir, repo, shared_datasets};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,28 +37,6 @@ const FEATURES: [&str; 5] = ["dep_delay", "sched_dep_time", "hour", "distance", 
 const TARGET: &str = "arr_delay";
 const MODELS: [&str; 3] = ["OLS", "RLS", "SGD"];
 const WINDOW: u32 = 10;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `$SPATE_DATASETS`, or `../shared/datasets` beside the repository.
-fn shared_datasets() -> PathBuf {
-    std::env::var_os("SPATE_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/datasets"))
-}
-
-/// `--out DIR` or `out/streaming_regression`.
-fn out_dir() -> anyhow::Result<PathBuf> {
-    let args: Vec<String> = std::env::args().collect();
-    let dir = match args.iter().position(|a| a == "--out") {
-        Some(i) => PathBuf::from(args.get(i + 1).context("--out needs a folder")?),
-        None => PathBuf::from("out/streaming_regression"),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
-}
 
 fn columns() -> Vec<&'static str> {
     let mut c = FEATURES.to_vec();
@@ -132,7 +110,7 @@ where
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = out_dir()?;
+    let out = out_dir("out/streaming_regression")?;
     let full = shared_datasets().join("nycflights13/flights.csv.gz");
     let (path, batch_rows) = if full.exists() {
         (full, 5000)

@@ -24,6 +24,7 @@ use spate::stats::{
     DStreamColumnStatsExt, DStreamStatsExt, DriftReport, Moments, PageHinkley, PerColumn,
     QuantileSketch,
 };
+use spate_examples::repo;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -42,11 +43,6 @@ const BATCH_MS: u64 = 5;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn repo() -> PathBuf {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
-    examples.parent().unwrap_or(examples).to_path_buf()
 }
 
 /// The whole of elec2 if the shared datasets are there, else the bundled slice.
