@@ -24,6 +24,35 @@ pub fn init_logging(progress: bool) {
         .try_init();
 }
 
+/// The embedded runtime on `threads` worker threads (default: one per core).
+pub fn spate_context(threads: Option<usize>) -> spate::Result<spate::SpateContext> {
+    match threads {
+        Some(n) => spate::local::local_context_with_threads(n),
+        None => spate::local_context(),
+    }
+}
+
+/// Builds the job, or restores it from the newest valid checkpoint in `checkpoint` (saying
+/// so on stderr) when one is given and holds one.
+pub fn build_or_recover(
+    checkpoint: Option<&std::path::Path>,
+    every: u64,
+    build: impl FnOnce() -> spate::Result<spate::StreamingContext>,
+) -> spate::Result<spate::StreamingContext> {
+    let ssc = match checkpoint {
+        Some(dir) => spate::StreamingContext::get_or_create(
+            dir,
+            spate::stream::CheckpointConfig::every(every),
+            build,
+        )?,
+        None => build()?,
+    };
+    if let Some(t) = ssc.recovered_from() {
+        eprintln!("recovered from the checkpoint of batch {} ms", t.0);
+    }
+    Ok(ssc)
+}
+
 /// Starts `ssc` and waits for it to end: when the input is consumed, or, with `max_batches`,
 /// after that many batches past the start (or past the checkpoint it recovered from).
 pub fn run(ssc: &spate::StreamingContext, max_batches: Option<u64>) -> spate::Result<()> {

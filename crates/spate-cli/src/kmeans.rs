@@ -364,10 +364,7 @@ impl StreamArgs {
     }
 
     pub fn spate_context(&self) -> anyhow::Result<SpateContext> {
-        Ok(match self.threads {
-            Some(n) => spate::local::local_context_with_threads(n)?,
-            None => spate::local_context()?,
-        })
+        Ok(crate::common::spate_context(self.threads)?)
     }
 
     /// A streaming context on `sc`, replaying as fast as possible unless --realtime.
@@ -399,17 +396,11 @@ impl StreamArgs {
         input: &Path,
         build: impl FnOnce() -> spate::Result<StreamingContext>,
     ) -> anyhow::Result<RunCounts> {
-        let ssc = match &self.checkpoint {
-            Some(dir) => StreamingContext::get_or_create(
-                dir,
-                CheckpointConfig::every(self.checkpoint_every),
-                build,
-            )?,
-            None => build()?,
-        };
-        if let Some(t) = ssc.recovered_from() {
-            eprintln!("recovered from the checkpoint of batch {} ms", t.0);
-        }
+        let ssc = crate::common::build_or_recover(
+            self.checkpoint.as_deref(),
+            self.checkpoint_every,
+            build,
+        )?;
         let counter = Arc::new(Counter::default());
         ssc.add_listener(Arc::clone(&counter));
         let bar = self.progress().then(|| {

@@ -104,23 +104,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // This command prints its own line per batch: keep the core's per-batch log lines
     // (info) out of the way unless RUST_LOG asks for them.
     init_logging(true);
-    let sc = match args.threads {
-        Some(n) => spate::local::local_context_with_threads(n)?,
-        None => spate::local_context()?,
-    };
+    let sc = crate::common::spate_context(args.threads)?;
     let handles: Handles = Arc::default();
     let build = || build(&sc, &args, &handles);
-    let ssc = match &args.checkpoint {
-        Some(dir) => StreamingContext::get_or_create(
-            dir,
-            CheckpointConfig::every(args.checkpoint_every),
-            build,
-        )?,
-        None => build()?,
-    };
-    if let Some(t) = ssc.recovered_from() {
-        eprintln!("recovered from the checkpoint of batch {} ms", t.0);
-    }
+    let ssc =
+        crate::common::build_or_recover(args.checkpoint.as_deref(), args.checkpoint_every, build)?;
     let bar = progress.then(|| Arc::new(Progress::new(None)));
     if let Some(bar) = &bar {
         ssc.add_listener(Arc::clone(bar));

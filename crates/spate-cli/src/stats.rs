@@ -83,10 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let source = CsvColumns::open(&args.input, args.columns.as_deref(), args.batch_rows)?;
     let columns = source.columns.clone();
-    let sc = match args.threads {
-        Some(n) => spate::local::local_context_with_threads(n)?,
-        None => spate::local_context()?,
-    };
+    let sc = crate::common::spate_context(args.threads)?;
     // One batch per interval of a clock that jumps to the next batch at once: batch k has
     // time k seconds.
     let ssc = StreamingContext::builder(&sc)

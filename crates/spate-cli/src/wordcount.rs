@@ -98,23 +98,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let input = Input::parse(&args.input)?;
     let progress = interactive() && matches!(input, Input::File(_));
     crate::common::init_logging(progress);
-    let sc = match args.threads {
-        Some(n) => spate::local::local_context_with_threads(n)?,
-        None => spate::local_context()?,
-    };
+    let sc = crate::common::spate_context(args.threads)?;
     let totals_handle: Arc<Mutex<Option<ManagedState<Totals>>>> = Arc::default();
     let build = || build(&sc, &args, &input, &totals_handle);
-    let ssc = match &args.checkpoint {
-        Some(dir) => StreamingContext::get_or_create(
-            dir,
-            CheckpointConfig::every(args.checkpoint_every),
-            build,
-        )?,
-        None => build()?,
-    };
-    if let Some(t) = ssc.recovered_from() {
-        eprintln!("recovered from the checkpoint of batch {} ms", t.0);
-    }
+    let ssc =
+        crate::common::build_or_recover(args.checkpoint.as_deref(), args.checkpoint_every, build)?;
     let bar = progress.then(|| {
         let total = match &input {
             Input::File(p) if !is_gzip(p) => std::fs::metadata(p).ok().map(|m| m.len()),
