@@ -11,7 +11,6 @@ use spate::graph::{
 use spate::plot::{LegendPosition, LineChart, Panels, Series};
 use spate::prelude::*;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -255,28 +254,8 @@ fn print_batch(batch: &PageRankBatch) {
 
 /// Writes `node,rank` rows atomically (temporary file, fsync, rename).
 fn write_ranks(path: &Path, ranked: &[(NodeId, f64)]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "ranks.csv".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut out = std::io::BufWriter::new(file);
-        writeln!(out, "node,rank")?;
-        for (node, rank) in ranked {
-            writeln!(out, "{node},{rank}")?;
-        }
-        out.flush()?;
-        out.get_ref().sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    spate::io::write_csv_file(path, &["node", "rank"], ranked)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn plot(path: &Path, history: &History, top: &[NodeId], tolerance: f64) -> anyhow::Result<()> {
