@@ -39,7 +39,13 @@ pub(crate) enum NarrowFn {
     Owned(Arc<dyn Fn(usize, Batch) -> Result<Batch> + Send + Sync>),
     Borrowed(Arc<dyn Fn(usize, &SharedBatch) -> Result<Batch> + Send + Sync>),
 }
-pub(crate) type ZipFn = Arc<dyn Fn(usize, Vec<Vec<Batch>>) -> Result<Batch> + Send + Sync>;
+/// A co-partitioned operator's function: the inputs of its partition, one list per
+/// dependency (one partition for a one-to-one dependency, one bucket per map partition for
+/// a shuffle). Inputs are shared: a partition held in memory (a cache, a remembered stream
+/// batch, a stored shuffle bucket) is handed over without copying, so a function that only
+/// reads its inputs copies nothing; [`take_shared`] gives owned records, moving them when
+/// the task holds the only reference.
+pub(crate) type ZipFn = Arc<dyn Fn(usize, Vec<Vec<SharedBatch>>) -> Result<Batch> + Send + Sync>;
 pub(crate) type WriteFn = Arc<dyn Fn(Batch) -> Result<Vec<Batch>> + Send + Sync>;
 
 /// Monomorphized operations on the batches of one record type, so that the type-erased
@@ -94,6 +100,38 @@ pub(crate) fn downcast<T: 'static>(batch: Batch) -> Result<Vec<T>> {
         .downcast::<Vec<T>>()
         .map(|b| *b)
         .map_err(|_| type_error::<T>())
+}
+
+/// The records of a shared partition, read in place.
+pub(crate) fn view_shared<T: 'static>(shared: &SharedBatch) -> Result<&[T]> {
+    shared
+        .downcast_ref::<Vec<T>>()
+        .map(Vec::as_slice)
+        .ok_or_else(|| type_error::<T>())
+}
+
+/// The records of a shared partition, owned: moved out when the caller holds the only
+/// reference (a partition computed for this task), cloned otherwise (a cached partition or
+/// a stored shuffle bucket, which must stay intact for other readers and retries).
+pub(crate) fn take_shared<T: Clone + Send + Sync + 'static>(shared: SharedBatch) -> Result<Vec<T>> {
+    let records = shared.downcast::<Vec<T>>().map_err(|_| type_error::<T>())?;
+    Ok(Arc::try_unwrap(records).unwrap_or_else(|shared| (*shared).clone()))
+}
+
+/// The records of several shared partitions, in order, owned (see [`take_shared`]).
+pub(crate) fn take_all<T: Clone + Send + Sync + 'static>(
+    batches: impl IntoIterator<Item = SharedBatch>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let records = batch.downcast::<Vec<T>>().map_err(|_| type_error::<T>())?;
+        match Arc::try_unwrap(records) {
+            Ok(owned) if out.is_empty() => out = owned,
+            Ok(mut owned) => out.append(&mut owned),
+            Err(shared) => out.extend_from_slice(&shared),
+        }
+    }
+    Ok(out)
 }
 
 /// Boxes records into a partition.

@@ -465,6 +465,43 @@ impl Clone for Counted {
     }
 }
 
+static KEY_CLONES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A key that counts its clones.
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct CountedKey(u32);
+
+impl Clone for CountedKey {
+    fn clone(&self) -> Self {
+        KEY_CLONES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        CountedKey(self.0)
+    }
+}
+
+#[test]
+fn a_shuffle_reads_its_stored_buckets_in_place() {
+    use std::sync::atomic::Ordering;
+    let sc = SpateContext::sequential(2);
+    // Four map partitions holding the same 100 keys: the reduce side clones each key once
+    // into its map, not once per bucket that has it (the buckets stay stored for retries).
+    let parts: Vec<Vec<(CountedKey, u64)>> = (0..4)
+        .map(|_| (0..100).map(|k| (CountedKey(k), 1)).collect())
+        .collect();
+    let before = KEY_CLONES.load(Ordering::Relaxed);
+    let mut got = sc
+        .parallelize_partitions(parts)
+        .reduce_by_key_into(|a, b| a + b, 2)
+        .collect()
+        .unwrap();
+    got.sort();
+    let want: Vec<(CountedKey, u64)> = (0..100).map(|k| (CountedKey(k), 4)).collect();
+    assert_eq!(got, want);
+    // 400 clones copy the parallelized partitions out of their source (it stays intact
+    // for retries); the reduce side adds one per key, 100, where copying the four stored
+    // buckets would add 400.
+    assert_eq!(KEY_CLONES.load(Ordering::Relaxed) - before, 400 + 100);
+}
+
 #[test]
 fn reading_by_reference_does_not_copy_partitions_held_in_memory() {
     use std::sync::atomic::Ordering;
@@ -485,7 +522,10 @@ fn reading_by_reference_does_not_copy_partitions_held_in_memory() {
         before,
         "no record was cloned"
     );
-    // Reading by value copies the partitions out of the source, as it must.
+    // `count` only looks at the partitions.
     assert_eq!(rdd.count().unwrap(), 1000);
+    assert_eq!(CLONES.load(Ordering::Relaxed), before, "count cloned");
+    // Reading by value copies the partitions out of the source, as it must.
+    assert_eq!(rdd.collect().unwrap().len(), 1000);
     assert_eq!(CLONES.load(Ordering::Relaxed) - before, 1000);
 }

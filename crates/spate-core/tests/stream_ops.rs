@@ -594,6 +594,33 @@ fn graceful_stop_drains_queued_data() {
     );
 }
 
+#[test]
+fn a_window_pane_is_computed_once_per_partition() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sc = SpateContext::sequential(2);
+    let mut h = Harness::<u64>::new(&sc, 2);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let panes = h.input.map_partitions_ref(move |part: &[u64]| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        part.to_vec()
+    });
+    // The window reads each pane while it computes, and freezes it at the end of the
+    // batch: both must use the same computation.
+    let out = h.collect(&panes.window(Window::new(secs(4), secs(2))).unwrap());
+    h.run((0..8).map(|b| vec![b, b + 100]).collect());
+    h.stop();
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        8 * 2,
+        "8 batches of 2 partitions"
+    );
+    let out = out.lock().unwrap();
+    let last = &out.last().unwrap().1;
+    assert_eq!(sorted(last), vec![4, 5, 6, 7, 104, 105, 106, 107]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 

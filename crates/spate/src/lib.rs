@@ -96,7 +96,18 @@ pub fn words(line: &str) -> Vec<String> {
 /// assert_eq!(counts, vec![("the".to_string(), 2), ("whale".to_string(), 2)]);
 /// ```
 pub fn count_words(lines: &[String]) -> Vec<(String, u64)> {
-    let mut counts: rustc_hash::FxHashMap<String, u64> = rustc_hash::FxHashMap::default();
+    thread_local! {
+        /// How many distinct words this thread's previous call found: a stream's batches
+        /// have similar vocabularies, so the map starts at about its final size instead of
+        /// growing (and rehashing) from empty in every batch.
+        static LAST_DISTINCT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    // A word takes at least two bytes with its separator, which bounds the hint for a
+    // small input after a large one.
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    let capacity = LAST_DISTINCT.with(|d| d.get()).min(bytes / 2);
+    let mut counts: rustc_hash::FxHashMap<String, u64> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(capacity, Default::default());
     let mut word = String::new();
     for line in lines {
         for piece in line.split(|c: char| !c.is_alphanumeric()) {
@@ -118,6 +129,7 @@ pub fn count_words(lines: &[String]) -> Vec<(String, u64)> {
             }
         }
     }
+    LAST_DISTINCT.with(|d| d.set(counts.len()));
     counts.into_iter().collect()
 }
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::partitioner::{PartitionerTag, bucket_of_hash, stable_hash};
 use crate::plan::{
     Batch, Dep, NarrowFn, Node, Op, SharedBatch, ShuffleDep, TypeOps, WriteFn, ZipFn, boxed,
-    downcast,
+    downcast, take_all, take_shared,
 };
 use crate::scheduler::run_job;
 use rand::{Rng, SeedableRng};
@@ -279,13 +279,8 @@ impl<T: Data> Rdd<T> {
             }
             Ok(buckets.into_iter().map(boxed).collect())
         });
-        let zip: ZipFn = Arc::new(|_, inputs| {
-            let mut out = Vec::new();
-            for bucket in inputs.into_iter().flatten() {
-                out.extend(downcast::<T>(bucket)?);
-            }
-            Ok(boxed(out))
-        });
+        let zip: ZipFn =
+            Arc::new(|_, inputs| Ok(boxed(take_all::<T>(inputs.into_iter().flatten())?)));
         self.shuffle_into::<T, T>("repartition", n, None, write, zip)
     }
 
@@ -323,7 +318,7 @@ impl<T: Data> Rdd<T> {
         let zip: ZipFn = Arc::new(move |_, inputs| {
             let mut acc: Option<T> = None;
             for bucket in inputs.into_iter().flatten() {
-                for s in downcast::<T>(bucket)? {
+                for s in take_shared::<T>(bucket)? {
                     acc = Some(match acc.take() {
                         Some(a) => merge(a, s),
                         None => s,
@@ -451,7 +446,7 @@ impl<T: Data> Rdd<T> {
     /// The number of records.
     pub fn count(&self) -> Result<u64> {
         Ok(self
-            .run_partitions(|_, records| Ok(records.len() as u64))?
+            .run_partitions_ref(|_, records| Ok(records.len() as u64))?
             .into_iter()
             .sum())
     }

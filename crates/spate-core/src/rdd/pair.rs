@@ -4,7 +4,10 @@ use super::Rdd;
 use crate::data::{Data, Key, Merge};
 use crate::error::Result;
 use crate::partitioner::{HashPartitioner, Partitioner, PartitionerTag, RangePartitioner};
-use crate::plan::{Batch, Dep, Node, Op, ShuffleDep, TypeOps, WriteFn, ZipFn, boxed, downcast};
+use crate::plan::{
+    Batch, Dep, Node, Op, ShuffleDep, TypeOps, WriteFn, ZipFn, boxed, downcast, take_all,
+    take_shared, view_shared,
+};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rustc_hash::FxHashMap;
@@ -69,6 +72,24 @@ fn fold_values<K: Key, V, C>(
     }
 }
 
+/// How many leading records of a map partition [`combining_shrinks`] looks at.
+const COMBINE_SAMPLE: usize = 4096;
+
+/// Whether combining a map partition by key is likely to shrink it: false when its first
+/// [`COMBINE_SAMPLE`] records have no repeated key (as when the partition was already
+/// reduced per key upstream), in which case the map-side combine is skipped — Spark SQL's
+/// adaptive partial-aggregation skip. Only the shuffle volume depends on the guess, never
+/// the result: the reduce side merges whatever arrives.
+fn combining_shrinks<K: Key, V>(records: &[(K, V)]) -> bool {
+    let sample = &records[..records.len().min(COMBINE_SAMPLE)];
+    if sample.len() < 2 {
+        return false;
+    }
+    let mut seen: rustc_hash::FxHashSet<&K> =
+        rustc_hash::FxHashSet::with_capacity_and_hasher(sample.len(), Default::default());
+    !sample.iter().all(|(k, _)| seen.insert(k))
+}
+
 /// Splits `(K, V)` records into one bucket per partition.
 fn bucketize<K, V>(records: impl Iterator<Item = (K, V)>, router: &Router<K>) -> Vec<Batch>
 where
@@ -76,7 +97,9 @@ where
     V: Data,
 {
     let n = router.partitions;
-    let mut buckets: Vec<Vec<(K, V)>> = (0..n).map(|_| Vec::new()).collect();
+    // Keys spread about evenly: reserve a share (plus slack) to avoid most regrowth.
+    let share = records.size_hint().0 / n + records.size_hint().0 / (8 * n) + 1;
+    let mut buckets: Vec<Vec<(K, V)>> = (0..n).map(|_| Vec::with_capacity(share)).collect();
     for (k, v) in records {
         let p = (router.route)(&k);
         buckets[p.min(n - 1)].push((k, v));
@@ -187,18 +210,34 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
             let write_create = Arc::clone(&create);
             let write: WriteFn = Arc::new(move |batch| {
                 let records = downcast::<(K, V)>(batch)?;
+                if !combining_shrinks(&records) {
+                    // Already one record per key (say, counted per partition upstream):
+                    // a map would cost a hash-map pass and shrink nothing.
+                    let combiners = records.into_iter().map(|(k, v)| (k, write_create(v)));
+                    return Ok(bucketize(combiners, &router));
+                }
                 let mut map = FxHashMap::default();
                 fold_values(&mut map, records, &*write_create, &*merge_value);
                 Ok(bucketize(map.into_iter(), &router))
             });
             let zip: ZipFn = Arc::new(move |_, inputs| {
-                let mut map: FxHashMap<K, C> = FxHashMap::default();
-                for bucket in inputs.into_iter().flatten() {
-                    for (k, c) in downcast::<(K, C)>(bucket)? {
-                        match map.entry(k) {
-                            Entry::Occupied(mut e) => merge_combiners(e.get_mut(), c),
-                            Entry::Vacant(e) => {
-                                e.insert(c);
+                // Buckets stay in the shuffle store (for retries), so they are read in
+                // place: a key is cloned once per output partition, not once per bucket.
+                let buckets = inputs
+                    .iter()
+                    .flatten()
+                    .map(view_shared::<(K, C)>)
+                    .collect::<Result<Vec<_>>>()?;
+                // At least as many keys as the largest bucket: start there, not from empty.
+                let largest = buckets.iter().map(|b| b.len()).max().unwrap_or(0);
+                let mut map: FxHashMap<K, C> =
+                    FxHashMap::with_capacity_and_hasher(largest, Default::default());
+                for bucket in buckets {
+                    for (k, c) in bucket {
+                        match map.get_mut(k) {
+                            Some(acc) => merge_combiners(acc, c.clone()),
+                            None => {
+                                map.insert(k.clone(), c.clone());
                             }
                         }
                     }
@@ -215,7 +254,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
                 for bucket in inputs.into_iter().flatten() {
                     fold_values(
                         &mut map,
-                        downcast::<(K, V)>(bucket)?,
+                        take_shared::<(K, V)>(bucket)?,
                         &*create,
                         &*merge_value,
                     );
@@ -343,13 +382,8 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         let tag = router.tag;
         let write: WriteFn =
             Arc::new(move |batch| Ok(bucketize(downcast::<(K, V)>(batch)?.into_iter(), &router)));
-        let zip: ZipFn = Arc::new(|_, inputs| {
-            let mut out = Vec::new();
-            for bucket in inputs.into_iter().flatten() {
-                out.extend(downcast::<(K, V)>(bucket)?);
-            }
-            Ok(boxed(out))
-        });
+        let zip: ZipFn =
+            Arc::new(|_, inputs| Ok(boxed(take_all::<(K, V)>(inputs.into_iter().flatten())?)));
         self.shuffle_into::<(K, V), (K, V)>(name, partitions, tag, write, zip)
     }
 
@@ -408,12 +442,12 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
             let mut groups: FxHashMap<K, (Vec<V>, Vec<W>)> = FxHashMap::default();
             let mut sides = inputs.into_iter();
             for batch in sides.next().into_iter().flatten() {
-                for (k, v) in downcast::<(K, V)>(batch)? {
+                for (k, v) in take_shared::<(K, V)>(batch)? {
                     groups.entry(k).or_default().0.push(v);
                 }
             }
             for batch in sides.next().into_iter().flatten() {
-                for (k, w) in downcast::<(K, W)>(batch)? {
+                for (k, w) in take_shared::<(K, W)>(batch)? {
                     groups.entry(k).or_default().1.push(w);
                 }
             }
@@ -605,4 +639,54 @@ fn reservoir<T>(items: Vec<T>, k: usize, seed: u64) -> Vec<T> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combining_is_skipped_only_when_the_sample_has_no_repeated_key() {
+        let distinct: Vec<(u32, u8)> = (0..10_000).map(|k| (k, 1)).collect();
+        assert!(!combining_shrinks(&distinct));
+        // A repeat beyond the sample is not seen (the documented cost: a larger shuffle).
+        let mut late_repeat = distinct.clone();
+        late_repeat.push((0, 1));
+        assert!(!combining_shrinks(&late_repeat));
+        let mut early_repeat = distinct;
+        early_repeat[100].0 = 3;
+        assert!(combining_shrinks(&early_repeat));
+        assert!(!combining_shrinks::<u32, u8>(&[]));
+        assert!(!combining_shrinks(&[(1_u32, 1_u8)]));
+        assert!(combining_shrinks(&[(1_u32, 1_u8), (1, 2)]));
+    }
+
+    #[test]
+    fn reduce_by_key_is_exact_with_and_without_the_map_side_combine() {
+        let sc = crate::SpateContext::sequential(2);
+        // Partitions already reduced per key (the combine is skipped), partitions with
+        // repeats (it runs), and a mix, against a hash-map reference.
+        let reduced: Vec<Vec<(u32, u64)>> = (0..3)
+            .map(|p| (0..5_000).map(|k| (k, p + 1)).collect())
+            .collect();
+        let repeated: Vec<Vec<(u32, u64)>> = (0..3)
+            .map(|p| (0..5_000).map(|i| (i % 7, p + i as u64)).collect())
+            .collect();
+        let mixed = vec![reduced[0].clone(), repeated[1].clone()];
+        for parts in [reduced, repeated, mixed] {
+            let mut want: FxHashMap<u32, u64> = FxHashMap::default();
+            for (k, v) in parts.iter().flatten() {
+                *want.entry(*k).or_default() += v;
+            }
+            let got = sc
+                .parallelize_partitions(parts)
+                .reduce_by_key_into(|a, b| a + b, 4)
+                .collect()
+                .unwrap();
+            assert_eq!(got.len(), want.len());
+            for (k, v) in got {
+                assert_eq!(want.get(&k), Some(&v), "key {k}");
+            }
+        }
+    }
 }

@@ -23,7 +23,7 @@ use super::node::StatefulNode;
 use super::state::{PartState, StateStore, StatefulOp, StatefulParts, stateful_stream_with};
 use crate::data::{Data, Key};
 use crate::error::{Error, Result};
-use crate::plan::{Batch, downcast};
+use crate::plan::{SharedBatch, take_all};
 use crate::storage::lock;
 use crate::time::{BatchTime, whole_millis};
 use rustc_hash::FxHashMap;
@@ -315,12 +315,8 @@ impl<P: PartState, T: Data> StatefulNode for EventTimeOp<P, T> {
     }
 }
 
-fn records_of<T: 'static>(buckets: Vec<Batch>) -> Result<Vec<T>> {
-    let mut out = Vec::new();
-    for b in buckets {
-        out.extend(downcast::<T>(b)?);
-    }
-    Ok(out)
+fn records_of<T: Clone + Send + Sync + 'static>(buckets: Vec<SharedBatch>) -> Result<Vec<T>> {
+    take_all(buckets)
 }
 
 // ------------------------------------------------------------------ windows

@@ -19,7 +19,7 @@ use super::node::{StatefulNode, StreamNode};
 use crate::data::{Data, Key};
 use crate::error::{Error, Result};
 use crate::partitioner::HashPartitioner;
-use crate::plan::{Batch, Node, Op, TypeOps, ZipFn, boxed, downcast};
+use crate::plan::{Node, Op, SharedBatch, TypeOps, ZipFn, boxed, take_all, take_shared};
 use crate::rdd::Rdd;
 use crate::storage::lock;
 use crate::time::{BatchTime, whole_millis};
@@ -294,7 +294,7 @@ pub(crate) fn stateful_stream<P: PartState, In: Data, Out: Data>(
     input: &DStream<In>,
     op: StatefulParts<P>,
     deps: impl Fn(BatchTime) -> Result<Option<Vec<crate::plan::Dep>>> + Send + Sync + 'static,
-    task: impl Fn(&StateStore<P>, usize, BatchTime, Vec<Vec<Batch>>) -> Result<Vec<Out>>
+    task: impl Fn(&StateStore<P>, usize, BatchTime, Vec<Vec<SharedBatch>>) -> Result<Vec<Out>>
     + Send
     + Sync
     + 'static,
@@ -309,7 +309,7 @@ pub(crate) fn stateful_stream_with<P: PartState, In: Data, Out: Data>(
     op: StatefulParts<P>,
     wrap: impl FnOnce(Arc<StatefulOp<P, Out>>) -> Arc<dyn StatefulNode>,
     deps: impl Fn(BatchTime) -> Result<Option<Vec<crate::plan::Dep>>> + Send + Sync + 'static,
-    task: impl Fn(&StateStore<P>, usize, BatchTime, Vec<Vec<Batch>>) -> Result<Vec<Out>>
+    task: impl Fn(&StateStore<P>, usize, BatchTime, Vec<Vec<SharedBatch>>) -> Result<Vec<Out>>
     + Send
     + Sync
     + 'static,
@@ -479,7 +479,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
             move |store, p, t, inputs| {
                 let mut groups: FxHashMap<K, Vec<V>> = FxHashMap::default();
                 for batch in inputs.into_iter().flatten() {
-                    for (k, v) in downcast::<(K, V)>(batch)? {
+                    for (k, v) in take_shared::<(K, V)>(batch)? {
                         groups.entry(k).or_default().push(v);
                     }
                 }
@@ -733,10 +733,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
                     .map(|rdd| vec![rdd.dep_for_hash(partitions)]))
             },
             move |store, p, t, inputs| {
-                let mut records = Vec::new();
-                for batch in inputs.into_iter().flatten() {
-                    records.extend(downcast::<(K, V)>(batch)?);
-                }
+                let records = take_all::<(K, V)>(inputs.into_iter().flatten())?;
                 store.compute(p, t, |state| {
                     map_partition(state, records, t, timeout_ms, &*func)
                 })

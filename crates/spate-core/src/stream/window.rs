@@ -20,10 +20,9 @@ use super::node::{AnyNode, StreamNode};
 use super::state::{PartState, StateStore, StatefulParts, stateful_stream};
 use crate::data::{Data, Key, Retract};
 use crate::error::{Error, Result};
-use crate::plan::{Batch, downcast};
+use crate::plan::{SharedBatch, view_shared};
 use crate::time::{BatchTime, Window};
 use rustc_hash::FxHashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 impl<T: Data> DStream<T> {
@@ -245,28 +244,35 @@ impl<K: Key, V: Data> DStream<(K, V)> {
                 }
                 Ok(Some(deps))
             },
-            move |store, p, t, mut inputs| {
+            move |store, p, t, inputs| {
                 let n_leaving =
                     window_times(&*batches, t.minus_ms(length), slide, parent_slide).len();
-                let entering = records_of::<K, V>(inputs.split_off(n_leaving.min(inputs.len())))?;
-                let leaving = records_of::<K, V>(inputs)?;
+                // The batches are remembered by the stream, so they are read in place: a
+                // key is cloned once per slide into the changes, not once per batch.
+                let (leaving, entering) = inputs.split_at(n_leaving.min(inputs.len()));
+                let leaving = views_of::<K, V>(leaving)?;
+                let entering = views_of::<K, V>(entering)?;
                 store.compute(p, t, |state| {
-                    let mut delta: FxHashMap<K, Option<(V, u32)>> = FxHashMap::default();
+                    // Every key of the largest batch changes: start the changes at that size.
+                    let largest = leaving.iter().chain(&entering).map(|b| b.len()).max();
+                    let mut delta: FxHashMap<K, Option<(V, u32)>> =
+                        FxHashMap::with_capacity_and_hasher(
+                            largest.unwrap_or(0),
+                            Default::default(),
+                        );
                     // Leaving first: a key that leaves and re-enters restarts from an exact
                     // value instead of accumulating rounding.
-                    for (k, v) in leaving {
-                        let slot = current(&mut delta, state, k);
-                        *slot = match slot.take() {
-                            Some((acc, n)) if n > 1 => Some((inv(acc, v), n - 1)),
+                    for (k, v) in leaving.iter().copied().flatten() {
+                        update(&mut delta, state, k, |slot| match slot {
+                            Some((acc, n)) if n > 1 => Some((inv(acc, v.clone()), n - 1)),
                             _ => None,
-                        };
+                        });
                     }
-                    for (k, v) in entering {
-                        let slot = current(&mut delta, state, k);
-                        *slot = match slot.take() {
-                            Some((acc, n)) => Some((f(acc, v), n + 1)),
-                            None => Some((v, 1)),
-                        };
+                    for (k, v) in entering.iter().copied().flatten() {
+                        update(&mut delta, state, k, |slot| match slot {
+                            Some((acc, n)) => Some((f(acc, v.clone()), n + 1)),
+                            None => Some((v.clone(), 1)),
+                        });
                     }
                     let mut out: Vec<(K, V)> = Vec::with_capacity(state.map.len());
                     for (k, (v, _)) in &state.map {
@@ -286,13 +292,9 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     }
 }
 
-/// The records of several dependencies' buckets, in order.
-fn records_of<K: Key, V: Data>(inputs: Vec<Vec<Batch>>) -> Result<Vec<(K, V)>> {
-    let mut out = Vec::new();
-    for batch in inputs.into_iter().flatten() {
-        out.extend(downcast::<(K, V)>(batch)?);
-    }
-    Ok(out)
+/// The records of several dependencies' partitions, in order, read in place.
+fn views_of<K: Key, V: Data>(inputs: &[Vec<SharedBatch>]) -> Result<Vec<&[(K, V)]>> {
+    inputs.iter().flatten().map(view_shared).collect()
 }
 
 /// The batches of `parent` in `(t - length, t]` that are after the zero time, oldest first.
@@ -317,17 +319,19 @@ fn window_times(
     times
 }
 
-/// The window entry of `k`, from this slide's changes or the committed state.
-fn current<'a, K: Key, V: Data>(
-    delta: &'a mut FxHashMap<K, Option<(V, u32)>>,
+/// Replaces the window entry of `k` (from this slide's changes, else the committed state)
+/// by `change(entry)`; `k` is cloned only the first time the slide changes it.
+fn update<K: Key, V: Data>(
+    delta: &mut FxHashMap<K, Option<(V, u32)>>,
     state: &WindowState<K, V>,
-    k: K,
-) -> &'a mut Option<(V, u32)> {
-    match delta.entry(k) {
-        Entry::Occupied(e) => e.into_mut(),
-        Entry::Vacant(e) => {
-            let committed = state.map.get(e.key()).cloned();
-            e.insert(committed)
+    k: &K,
+    change: impl FnOnce(Option<(V, u32)>) -> Option<(V, u32)>,
+) {
+    match delta.get_mut(k) {
+        Some(slot) => *slot = change(slot.take()),
+        None => {
+            let entry = change(state.map.get(k).cloned());
+            delta.insert(k.clone(), entry);
         }
     }
 }
