@@ -77,6 +77,40 @@ pub fn rdd_wordcount_per_word(sc: &SpateContext, lines: Vec<String>, partitions:
         .expect("job") as usize
 }
 
+/// A per-batch streaming word count (Spark's `NetworkWordCount`: each 1 s batch counted
+/// on its own) over `batches`, as fast as the machine allows; returns the number of
+/// distinct words summed over the batches.
+pub fn dstream_wordcount_per_batch(
+    sc: &SpateContext,
+    batches: Vec<Vec<String>>,
+    partitions: usize,
+) -> usize {
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(partitions)
+        .build()
+        .expect("context");
+    let (queue, lines) = ssc.queue_stream::<String>(true).expect("queue");
+    for batch in batches {
+        queue.push(batch);
+    }
+    queue.close();
+    let total = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sum = std::sync::Arc::clone(&total);
+    lines
+        .map_partitions_ref(spate::count_words)
+        .reduce_by_key(|a, b| a + b)
+        .foreach_rdd(move |rdd, _| {
+            sum.fetch_add(rdd.count()? as usize, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .expect("output");
+    ssc.start().expect("start");
+    ssc.await_termination().expect("run");
+    total.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A windowed streaming word count (10 s window sliding every 2 s, with an inverse) over
 /// `batches` on 1 s batches, as fast as the machine allows; returns the number of distinct
 /// words in the last window.

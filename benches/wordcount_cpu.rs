@@ -1,12 +1,15 @@
 //! Word count CPU cost per word, single-threaded: the hand-written `HashMap` loop against
-//! the same count through an `Rdd` and through a windowed `DStream` on one worker thread.
+//! the same count through an `Rdd`, through a per-batch and a windowed `DStream` on one
+//! worker thread, and `count_words` alone over a batch's partitions.
 //! Measures process CPU time (getrusage), not wall time, so the figures hold on a machine
 //! that is busy with other work; `wordcount.rs` (criterion) measures wall time and scaling.
 //!
-//! Run: `cargo bench -p spate-benches --bench wordcount_cpu [-- --mb 50]`.
+//! Run: `cargo bench -p spate-benches --bench wordcount_cpu [-- --mb 50] [--batch-lines 20000]
+//! [--only NAME]`.
 
 use spate_benches::{
-    corpus, dstream_wordcount, rdd_wordcount, rdd_wordcount_per_word, wordcount_baseline,
+    corpus, dstream_wordcount, dstream_wordcount_per_batch, rdd_wordcount, rdd_wordcount_per_word,
+    wordcount_baseline,
 };
 
 fn cpu_seconds() -> f64 {
@@ -84,8 +87,8 @@ fn main() {
         "hand-written HashMap loop",
         words,
         reps,
-        || (),
-        |()| wordcount_baseline(&lines).len(),
+        || lines.clone(),
+        |lines| wordcount_baseline(&lines).len(),
     );
     let rdd = measure(
         "Rdd, count_words",
@@ -101,7 +104,38 @@ fn main() {
         || lines.clone(),
         |lines| rdd_wordcount_per_word(&sc, lines, 4),
     );
-    let batches: Vec<Vec<String>> = lines.chunks(20_000).map(<[String]>::to_vec).collect();
+    let batch_lines: usize = args
+        .iter()
+        .position(|a| a == "--batch-lines")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let batches: Vec<Vec<String>> = lines
+        .chunks(batch_lines.max(1))
+        .map(<[String]>::to_vec)
+        .collect();
+    // The counting alone, one hash map per partition of a batch as the DStream's
+    // partitions see it (2 partitions per batch): what small batches cost before any engine
+    // work (more first occurrences per word, a map built per partition).
+    let per_partition = measure(
+        "count_words per partition",
+        words,
+        reps,
+        || lines.clone(),
+        |lines| {
+            lines
+                .chunks(batch_lines.div_ceil(2).max(1))
+                .map(|part| spate::count_words(part).len())
+                .sum()
+        },
+    );
+    let per_batch = measure(
+        "DStream, per batch",
+        words,
+        reps,
+        || batches.clone(),
+        |batches| dstream_wordcount_per_batch(&sc, batches, 2),
+    );
     let dstream = measure(
         "DStream, 10s/2s window inv",
         words,
@@ -110,9 +144,12 @@ fn main() {
         |batches| dstream_wordcount(&sc, batches, 2),
     );
     println!(
-        "ratios to the hand-written loop: Rdd {:.2}x, Rdd flat_map {:.2}x, DStream windowed {:.2}x",
+        "ratios to the hand-written loop: Rdd {:.2}x, Rdd flat_map {:.2}x, \
+         count_words per partition {:.2}x, DStream per batch {:.2}x, DStream windowed {:.2}x",
         rdd / base,
         per_word / base,
+        per_partition / base,
+        per_batch / base,
         dstream / base
     );
 }
