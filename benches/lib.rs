@@ -3,6 +3,8 @@
 
 use spate::prelude::*;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The repository's `datasets/` folder.
@@ -77,14 +79,13 @@ pub fn rdd_wordcount_per_word(sc: &SpateContext, lines: Vec<String>, partitions:
         .expect("job") as usize
 }
 
-/// A per-batch streaming word count (Spark's `NetworkWordCount`: each 1 s batch counted
-/// on its own) over `batches`, as fast as the machine allows; returns the number of
-/// distinct words summed over the batches.
-pub fn dstream_wordcount_per_batch(
+/// A streaming context on 1 s batches and a fast-forward clock, replaying `batches` from a
+/// closed queue as fast as the machine allows, with the stream of their lines.
+fn replay(
     sc: &SpateContext,
     batches: Vec<Vec<String>>,
     partitions: usize,
-) -> usize {
+) -> (StreamingContext, DStream<String>) {
     let ssc = StreamingContext::builder(sc)
         .batch_interval(Duration::from_secs(1))
         .clock(FastForwardClock::new())
@@ -96,52 +97,56 @@ pub fn dstream_wordcount_per_batch(
         queue.push(batch);
     }
     queue.close();
-    let total = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let sum = std::sync::Arc::clone(&total);
-    lines
-        .map_partitions_ref(spate::count_words)
-        .reduce_by_key(|a, b| a + b)
+    (ssc, lines)
+}
+
+/// Registers an output that applies `record` to the record count of every RDD of
+/// `stream`, runs the context to the end of its input and returns `counts` after the run.
+fn run_counting<T: Data>(
+    ssc: StreamingContext,
+    stream: DStream<T>,
+    record: impl Fn(&AtomicUsize, usize) + Send + Sync + 'static,
+) -> usize {
+    let counts = Arc::new(AtomicUsize::new(0));
+    let sink = Arc::clone(&counts);
+    stream
         .foreach_rdd(move |rdd, _| {
-            sum.fetch_add(rdd.count()? as usize, std::sync::atomic::Ordering::Relaxed);
+            record(&sink, rdd.count()? as usize);
             Ok(())
         })
         .expect("output");
     ssc.start().expect("start");
     ssc.await_termination().expect("run");
-    total.load(std::sync::atomic::Ordering::Relaxed)
+    counts.load(Ordering::Relaxed)
+}
+
+/// A per-batch streaming word count (Spark's `NetworkWordCount`: each 1 s batch counted
+/// on its own) over `batches`; returns the number of distinct words summed over batches.
+pub fn dstream_wordcount_per_batch(
+    sc: &SpateContext,
+    batches: Vec<Vec<String>>,
+    partitions: usize,
+) -> usize {
+    let (ssc, lines) = replay(sc, batches, partitions);
+    let counts = lines
+        .map_partitions_ref(spate::count_words)
+        .reduce_by_key(|a, b| a + b);
+    run_counting(ssc, counts, |sum, n| {
+        sum.fetch_add(n, Ordering::Relaxed);
+    })
 }
 
 /// A windowed streaming word count (10 s window sliding every 2 s, with an inverse) over
-/// `batches` on 1 s batches, as fast as the machine allows; returns the number of distinct
-/// words in the last window.
+/// `batches` on 1 s batches; returns the number of distinct words in the last window.
 pub fn dstream_wordcount(sc: &SpateContext, batches: Vec<Vec<String>>, partitions: usize) -> usize {
-    let ssc = StreamingContext::builder(sc)
-        .batch_interval(Duration::from_secs(1))
-        .clock(FastForwardClock::new())
-        .partitions(partitions)
-        .build()
-        .expect("context");
-    let (queue, lines) = ssc.queue_stream::<String>(true).expect("queue");
-    for batch in batches {
-        queue.push(batch);
-    }
-    queue.close();
-    let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = std::sync::Arc::clone(&last);
-    lines
+    let (ssc, lines) = replay(sc, batches, partitions);
+    let counts = lines
         .map_partitions_ref(spate::count_words)
         .reduce_by_key_and_window_inv(
             |a, b| a + b,
             |a, b| a - b,
             Window::new(Duration::from_secs(10), Duration::from_secs(2)),
         )
-        .expect("window")
-        .foreach_rdd(move |rdd, _| {
-            seen.store(rdd.count()? as usize, std::sync::atomic::Ordering::Relaxed);
-            Ok(())
-        })
-        .expect("output");
-    ssc.start().expect("start");
-    ssc.await_termination().expect("run");
-    last.load(std::sync::atomic::Ordering::Relaxed)
+        .expect("window");
+    run_counting(ssc, counts, |last, n| last.store(n, Ordering::Relaxed))
 }
