@@ -70,14 +70,18 @@ fn measure<I>(
     per_word
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let mb: usize = args
-        .iter()
-        .position(|a| a == "--mb")
+/// The number after `name` on the command line, or `default`.
+fn flag(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mb = flag(&args, "--mb", 50);
     let lines = corpus(mb << 20);
     let words: u64 = lines.iter().map(|l| spate::words(l).len() as u64).sum();
     println!("corpus: {mb} MB, {} lines, {words} words", lines.len());
@@ -104,12 +108,7 @@ fn main() {
         || lines.clone(),
         |lines| rdd_wordcount_per_word(&sc, lines, 4),
     );
-    let batch_lines: usize = args
-        .iter()
-        .position(|a| a == "--batch-lines")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+    let batch_lines = flag(&args, "--batch-lines", 20_000);
     let batches: Vec<Vec<String>> = lines
         .chunks(batch_lines.max(1))
         .map(<[String]>::to_vec)
