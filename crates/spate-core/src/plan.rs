@@ -114,8 +114,7 @@ pub(crate) fn view_shared<T: 'static>(shared: &SharedBatch) -> Result<&[T]> {
 /// reference (a partition computed for this task), cloned otherwise (a cached partition or
 /// a stored shuffle bucket, which must stay intact for other readers and retries).
 pub(crate) fn take_shared<T: Clone + Send + Sync + 'static>(shared: SharedBatch) -> Result<Vec<T>> {
-    let records = shared.downcast::<Vec<T>>().map_err(|_| type_error::<T>())?;
-    Ok(Arc::try_unwrap(records).unwrap_or_else(|shared| (*shared).clone()))
+    take_all(std::iter::once(shared))
 }
 
 /// The records of several shared partitions, in order, owned (see [`take_shared`]).

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::partitioner::{PartitionerTag, bucket_of_hash, stable_hash};
 use crate::plan::{
     Batch, Dep, NarrowFn, Node, Op, SharedBatch, ShuffleDep, TypeOps, WriteFn, ZipFn, boxed,
-    downcast, take_all, take_shared,
+    downcast, take_all, take_shared, view_shared,
 };
 use crate::scheduler::run_job;
 use rand::{Rng, SeedableRng};
@@ -124,7 +124,7 @@ impl<T: Data> Rdd<T> {
         f: impl Fn(usize, &[T]) -> Result<Vec<U>> + Send + Sync + 'static,
     ) -> Rdd<U> {
         let f = NarrowFn::Borrowed(Arc::new(move |p: usize, b: &SharedBatch| {
-            Ok(boxed(f(p, borrow::<T>(b)?)?))
+            Ok(boxed(f(p, view_shared::<T>(b)?)?))
         }));
         Rdd::from_node(Node::new(
             &self.node.env,
@@ -430,7 +430,7 @@ impl<T: Data> Rdd<T> {
         f: impl Fn(usize, &[T]) -> Result<R> + Sync,
     ) -> Result<Vec<R>> {
         let all: Vec<usize> = (0..self.node.partitions).collect();
-        crate::scheduler::run_job_shared(&self.node, &all, |p, b| f(p, borrow::<T>(b)?))
+        crate::scheduler::run_job_shared(&self.node, &all, |p, b| f(p, view_shared::<T>(b)?))
     }
 
     /// All records, in partition order.
@@ -573,19 +573,6 @@ impl<T: Data> Rdd<T> {
         std::fs::write(&success, b"").map_err(|e| Error::io(&success, e))?;
         replace_dir(&tmp, dir)
     }
-}
-
-/// The records of a shared partition.
-fn borrow<T: 'static>(batch: &SharedBatch) -> Result<&[T]> {
-    batch
-        .downcast_ref::<Vec<T>>()
-        .map(Vec::as_slice)
-        .ok_or_else(|| {
-            Error::internal(format!(
-                "a partition did not hold the expected record type {}",
-                std::any::type_name::<T>()
-            ))
-        })
 }
 
 /// A hidden, unique sibling path of `path` for write-then-rename.

@@ -23,7 +23,7 @@ use super::node::StatefulNode;
 use super::state::{PartState, StateStore, StatefulOp, StatefulParts, stateful_stream_with};
 use crate::data::{Data, Key};
 use crate::error::{Error, Result};
-use crate::plan::{SharedBatch, take_all};
+use crate::plan::take_all;
 use crate::storage::lock;
 use crate::time::{BatchTime, whole_millis};
 use rustc_hash::FxHashMap;
@@ -315,10 +315,6 @@ impl<P: PartState, T: Data> StatefulNode for EventTimeOp<P, T> {
     }
 }
 
-fn records_of<T: Clone + Send + Sync + 'static>(buckets: Vec<SharedBatch>) -> Result<Vec<T>> {
-    take_all(buckets)
-}
-
 // ------------------------------------------------------------------ windows
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -465,7 +461,7 @@ impl<K: Key, V: Data> EventTimeStream<(K, V)> {
                 }]))
             },
             move |store, p, t, inputs| {
-                let records = records_of::<(K, V)>(inputs.into_iter().flatten().collect())?;
+                let records = take_all::<(K, V)>(inputs.into_iter().flatten())?;
                 let w = watermark.current();
                 let mut max_ts = None;
                 let mut n_late = 0;
@@ -865,8 +861,8 @@ impl<K: Key, V: Data> EventTimeStream<(K, V)> {
                 ]))
             },
             move |store, p, t, mut inputs| {
-                let right_in = records_of::<(K, W)>(inputs.pop().unwrap_or_default())?;
-                let left_in = records_of::<(K, V)>(inputs.pop().unwrap_or_default())?;
+                let right_in = take_all::<(K, W)>(inputs.pop().unwrap_or_default())?;
+                let left_in = take_all::<(K, V)>(inputs.pop().unwrap_or_default())?;
                 let w = watermark.current();
                 let mut out = Vec::new();
                 let (mut lmax, mut rmax, mut late) = (None, None, 0_u64);
