@@ -10,6 +10,12 @@ use rustc_hash::FxHashMap;
 /// in-degrees on a few cores.
 const ROWS_PER_TASK: usize = 2048;
 
+/// Adds per-task partial sums in task order, so the result does not depend on how rayon
+/// split the work (a float sum's rounding depends on its order).
+pub(crate) fn ordered_sum(parts: impl IndexedParallelIterator<Item = f64>) -> f64 {
+    parts.collect::<Vec<f64>>().into_iter().sum()
+}
+
 /// In-edge ("pull") compressed rows: row `v` lists the sources of the edges into `v`.
 /// Pulling lets every row be computed independently, so the pass parallelizes with no atomics.
 #[derive(Clone, Debug, Default)]
@@ -127,7 +133,8 @@ impl InCsr {
     /// dangling nodes, whose mass PageRank redistributes. Partial sums are added in task
     /// order (as in [`pull`](Self::pull)), so results do not depend on the thread schedule.
     pub(crate) fn scale_by_out_weight(&self, x: &[f64], y: &mut [f64]) -> f64 {
-        y.par_chunks_mut(ROWS_PER_TASK)
+        let per_task = y
+            .par_chunks_mut(ROWS_PER_TASK)
             .zip(x.par_chunks(ROWS_PER_TASK))
             .zip(self.inv_out.par_chunks(ROWS_PER_TASK))
             .map(|((y, x), inv)| {
@@ -139,10 +146,8 @@ impl InCsr {
                     }
                 }
                 dangling
-            })
-            .collect::<Vec<f64>>()
-            .into_iter()
-            .sum()
+            });
+        ordered_sum(per_task)
     }
 
     /// One pull pass: `next[v] = finish(v, Σ_{u→v} w_uv · y[u])`; returns `Σ_v |next[v] -
@@ -153,7 +158,8 @@ impl InCsr {
     {
         let offsets = &self.offsets;
         let sources = &self.sources;
-        next.par_chunks_mut(ROWS_PER_TASK)
+        let per_task = next
+            .par_chunks_mut(ROWS_PER_TASK)
             .zip(prev.par_chunks(ROWS_PER_TASK))
             .enumerate()
             .map(|(task, (next, prev))| {
@@ -175,10 +181,8 @@ impl InCsr {
                     *out = value;
                 }
                 step
-            })
-            .collect::<Vec<f64>>()
-            .into_iter()
-            .sum()
+            });
+        ordered_sum(per_task)
     }
 
     /// Bytes one pull pass must move at least: the row offsets, sources, weights, one read of

@@ -19,7 +19,7 @@
 //!   residual, proven, and computed exactly in O(n) after every batch.
 
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
-use crate::csr::InCsr;
+use crate::csr::{InCsr, ordered_sum};
 use crate::error::GraphError;
 use crate::event::{BatchCounts, EdgeEvent, NodeId};
 use crate::graph::{DirectedGraph, GraphDelta};
@@ -955,9 +955,3 @@ fn threshold_of(bucket: usize) -> f64 {
 
 /// Entries per task in the parallel sums over node vectors.
 const SUM_CHUNK: usize = 4096;
-
-/// Adds per-chunk partial sums in chunk order, so the result does not depend on how rayon
-/// split the work (a float sum's rounding depends on its order).
-fn ordered_sum(parts: impl IndexedParallelIterator<Item = f64>) -> f64 {
-    parts.collect::<Vec<f64>>().into_iter().sum()
-}
