@@ -79,25 +79,26 @@ pub fn rdd_wordcount_per_word(sc: &SpateContext, lines: Vec<String>, partitions:
         .expect("job") as usize
 }
 
-/// A streaming context on 1 s batches and a fast-forward clock, replaying `batches` from a
-/// closed queue as fast as the machine allows, with the stream of their lines.
-fn replay(
+/// A streaming context on 1 s batches and a fast-forward clock with `partitions` per batch,
+/// replaying `batches` from a closed queue as fast as the machine allows, with the stream of
+/// their records.
+pub fn replay<T: Data>(
     sc: &SpateContext,
-    batches: Vec<Vec<String>>,
+    batches: impl IntoIterator<Item = Vec<T>>,
     partitions: usize,
-) -> (StreamingContext, DStream<String>) {
+) -> (StreamingContext, DStream<T>) {
     let ssc = StreamingContext::builder(sc)
         .batch_interval(Duration::from_secs(1))
         .clock(FastForwardClock::new())
         .partitions(partitions)
         .build()
         .expect("context");
-    let (queue, lines) = ssc.queue_stream::<String>(true).expect("queue");
+    let (queue, records) = ssc.queue_stream::<T>(true).expect("queue");
     for batch in batches {
         queue.push(batch);
     }
     queue.close();
-    (ssc, lines)
+    (ssc, records)
 }
 
 /// Registers an output that applies `record` to the record count of every RDD of

@@ -7,6 +7,7 @@
 use spate::local::RayonExecutor;
 use spate::prelude::*;
 use spate::stats::{DStreamStatsExt, Moments};
+use spate_benches::replay;
 use std::time::Duration;
 
 /// Wall-clock seconds to run `batches` through `build` on a fast-forward clock, best of 3.
@@ -18,23 +19,13 @@ fn time_stream(
 ) -> f64 {
     let mut best = f64::INFINITY;
     for _ in 0..3 {
-        let ssc = StreamingContext::builder(sc)
-            .batch_interval(Duration::from_secs(1))
-            .clock(FastForwardClock::new())
-            .partitions(partitions)
-            .build()
-            .expect("context");
-        let (queue, input) = ssc.queue_stream::<f64>(true).expect("queue");
+        let (ssc, input) = replay(sc, batches.iter().cloned(), partitions);
         build(&input)
             .foreach_rdd(|rdd, _| {
                 std::hint::black_box(rdd.collect()?);
                 Ok(())
             })
             .expect("output");
-        for batch in batches {
-            queue.push(batch.clone());
-        }
-        queue.close();
         let started = std::time::Instant::now();
         ssc.start().expect("start");
         ssc.await_termination().expect("run");

@@ -7,7 +7,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use spate::prelude::*;
 use spate_benches::{
-    corpus, dstream_wordcount, rdd_wordcount, rdd_wordcount_per_word, wordcount_baseline,
+    corpus, dstream_wordcount, rdd_wordcount, rdd_wordcount_per_word, replay, wordcount_baseline,
 };
 use std::time::{Duration, Instant};
 
@@ -107,13 +107,8 @@ fn window_cost(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     // Warm the window up to full length, then time `iters` slides.
                     let warm = len as usize;
-                    let ssc = StreamingContext::builder(&sc)
-                        .batch_interval(Duration::from_secs(1))
-                        .clock(FastForwardClock::new())
-                        .partitions(2)
-                        .build()
-                        .expect("context");
-                    let (queue, input) = ssc.queue_stream::<String>(true).expect("queue");
+                    let batches = std::iter::repeat_n(&batch, warm + iters as usize).cloned();
+                    let (ssc, input) = replay(&sc, batches, 2);
                     let pairs = input
                         .flat_map(|l: String| spate::words(&l))
                         .map(|w| (w, 1_u64));
@@ -146,10 +141,6 @@ fn window_cost(c: &mut Criterion) {
                         }
                     }
                     ssc.add_listener(Times(p2));
-                    for _ in 0..warm + iters as usize {
-                        queue.push(batch.clone());
-                    }
-                    queue.close();
                     ssc.start().expect("start");
                     ssc.await_termination().expect("run");
                     let all = processing.lock().expect("times");
