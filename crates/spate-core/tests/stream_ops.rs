@@ -478,9 +478,28 @@ fn a_failing_batch_stops_the_context_with_its_error() {
     assert_eq!(sorted(&results[0].1), vec![(0, 2), (1, 4)]);
 }
 
+/// A context on a fast-forward clock with 1 s batches, fed by a closed queue holding one
+/// batch of `0..n` per entry of `sizes`.
+fn fast_forward_queue(
+    sc: &SpateContext,
+    sizes: &[u32],
+) -> (StreamingContext, spate_core::DStream<u32>) {
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(secs(1))
+        .clock(spate_core::stream::FastForwardClock::new())
+        .build()
+        .unwrap();
+    let (queue, input) = ssc.queue_stream::<u32>(true).unwrap();
+    for &n in sizes {
+        queue.push((0..n).collect());
+    }
+    queue.close();
+    (ssc, input)
+}
+
 #[test]
 fn listeners_see_every_batch_and_exhausted_sources_stop_the_context() {
-    use spate_core::stream::{BatchInfo, FastForwardClock, StreamingListener};
+    use spate_core::stream::{BatchInfo, StreamingListener};
     use std::sync::{Arc, Mutex};
     struct Recorder(Arc<Mutex<Vec<BatchInfo>>>);
     impl StreamingListener for Recorder {
@@ -489,16 +508,7 @@ fn listeners_see_every_batch_and_exhausted_sources_stop_the_context() {
         }
     }
     let sc = SpateContext::sequential(2);
-    let ssc = StreamingContext::builder(&sc)
-        .batch_interval(secs(1))
-        .clock(FastForwardClock::new())
-        .build()
-        .unwrap();
-    let (queue, input) = ssc.queue_stream::<u32>(true).unwrap();
-    for n in [3, 0, 5] {
-        queue.push((0..n).collect());
-    }
-    queue.close();
+    let (ssc, input) = fast_forward_queue(&sc, &[3, 0, 5]);
     let seen = Arc::new(Mutex::new(Vec::new()));
     ssc.add_listener(Recorder(Arc::clone(&seen)));
     input.count().foreach_rdd(|_, _| Ok(())).unwrap();
@@ -521,7 +531,7 @@ fn listeners_see_every_batch_and_exhausted_sources_stop_the_context() {
 
 #[test]
 fn a_panic_in_an_output_operation_or_a_listener_stops_the_context_with_an_error() {
-    use spate_core::stream::{BatchInfo, FastForwardClock, StreamingListener};
+    use spate_core::stream::{BatchInfo, StreamingListener};
     struct Fussy;
     impl StreamingListener for Fussy {
         fn on_batch_completed(&self, info: &BatchInfo) {
@@ -530,16 +540,7 @@ fn a_panic_in_an_output_operation_or_a_listener_stops_the_context_with_an_error(
     }
     for in_listener in [false, true] {
         let sc = SpateContext::sequential(2);
-        let ssc = StreamingContext::builder(&sc)
-            .batch_interval(secs(1))
-            .clock(FastForwardClock::new())
-            .build()
-            .unwrap();
-        let (queue, input) = ssc.queue_stream::<u32>(true).unwrap();
-        for n in [3, 5, 2] {
-            queue.push((0..n).collect());
-        }
-        queue.close();
+        let (ssc, input) = fast_forward_queue(&sc, &[3, 5, 2]);
         if in_listener {
             ssc.add_listener(Fussy);
             input.count().foreach_rdd(|_, _| Ok(())).unwrap();
