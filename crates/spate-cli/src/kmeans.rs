@@ -412,8 +412,7 @@ impl StreamArgs {
             None if !self.quiet => ssc.add_listener(BatchLog),
             None => {}
         }
-        ssc.start()?;
-        ssc.await_termination()?;
+        crate::common::run(&ssc, None)?;
         if let Some(bar) = &bar {
             bar.finish();
         }

@@ -111,8 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    ssc.start()?;
-    ssc.await_termination()?;
+    crate::common::run(&ssc, None)?;
 
     let batches = std::mem::take(&mut *lock(&batches)?);
     let windows = match &windows {
