@@ -10,7 +10,13 @@
 //!   runs the static solver from the uniform vector, the baseline.
 //! * `pagerank_static/iteration`: one static iteration over the full graph;
 //!   `pagerank_static/bandwidth_limit`: a parallel streaming sum over as many bytes as an
-//!   iteration must move at least (rows, sources, three rank vectors), on the same threads.
+//!   iteration must move at least (rows, sources, three rank vectors), on the same threads
+//!   (on soc-Epinions1 these 4.5 MB fit in the L3 cache, so this is cache bandwidth);
+//!   `pagerank_static/dram_bandwidth_limit`: the same bytes at main-memory speed (a streaming
+//!   sum over a 512 MiB buffer, its time scaled to one iteration's bytes).
+//!   `pagerank_static/snapshot`: compressed rows from the dynamic graph, which the full
+//!   recompute and the updater's power-iteration fallback build every batch.
+//!   `SPATE_GRAPH_BENCH_STATIC_ONLY=1` runs only this group.
 //!
 //! Before criterion runs, a summary table is printed (mean per-batch times over a fixed number
 //! of batches, methods chosen, work counters, ratios, and the measured error of the final
@@ -33,6 +39,8 @@ use std::time::{Duration, Instant};
 const TOLERANCE: f64 = 1e-4;
 const HELD_OUT: usize = 20_000;
 const SIZES: [usize; 5] = [1, 10, 100, 1000, 10_000];
+/// The main-memory baseline's buffer: 512 MiB, far beyond any cache.
+const DRAM_BUFFER_BYTES: usize = 512 << 20;
 
 /// The bundled copy (see `datasets/README.md`).
 fn dataset() -> PathBuf {
@@ -286,6 +294,9 @@ fn benches(c: &mut Criterion) {
     if std::env::var_os("SPATE_GRAPH_BENCH_SUMMARY_ONLY").is_some() {
         return;
     }
+    if std::env::var_os("SPATE_GRAPH_BENCH_STATIC_ONLY").is_some() {
+        return static_pass(c, &edges);
+    }
     let stream0 = Stream::new(&edges);
     let initial = stream0.initial();
 
@@ -343,7 +354,11 @@ fn benches(c: &mut Criterion) {
         });
     }
     group.finish();
+    static_pass(c, &edges);
+}
 
+/// The `pagerank_static` group: one static iteration and the two bandwidth baselines.
+fn static_pass(c: &mut Criterion, edges: &[(u64, u64)]) {
     let full_graph = CsrGraph::from_edges(edges.iter().map(|&(u, v)| (u, v, 1.0))).expect("valid");
     let words = full_graph.pass_bytes() / 8;
     let data: Vec<u64> = (0..words as u64).collect();
@@ -373,8 +388,33 @@ fn benches(c: &mut Criterion) {
             total / 20
         });
     });
+    // Compressed rows from a dynamic graph, as the full recompute and the incremental
+    // updater's power-iteration fallback build every batch.
+    let mut dynamic = DirectedGraph::new();
+    dynamic.apply(
+        &edges
+            .iter()
+            .map(|&(u, v)| EdgeEvent::insert(u, v))
+            .collect::<Vec<_>>(),
+    );
+    group.bench_function("snapshot", |bench| {
+        bench.iter(|| CsrGraph::from_graph(black_box(&dynamic)))
+    });
     group.bench_function("bandwidth_limit", |bench| {
         bench.iter(|| bandwidth_sum(black_box(&data)))
+    });
+    // The same bytes at main-memory speed: a streaming sum over a buffer 16× the L3, its
+    // time scaled down to one iteration's bytes.
+    let dram: Vec<u64> = (0..DRAM_BUFFER_BYTES as u64 / 8).collect();
+    let scale = (words * 8) as f64 / DRAM_BUFFER_BYTES as f64;
+    group.bench_function("dram_bandwidth_limit", |bench| {
+        bench.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                black_box(bandwidth_sum(black_box(&dram)));
+            }
+            t.elapsed().mul_f64(scale)
+        })
     });
     group.finish();
     println!(

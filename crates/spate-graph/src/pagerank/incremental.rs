@@ -808,24 +808,18 @@ impl IncrementalPageRank {
             vec![1.0 - a; n]
         };
         let mut z: Vec<f64> = order.iter().map(|&v| self.z[v as usize]).collect();
-        let mut y = vec![0.0; n];
         let mut next = vec![0.0; n];
+        let (mut y, mut y_next) = (csr.scaled_vector(), csr.scaled_vector());
+        csr.scale_by_out_weight(&z, &mut y);
+        let mut sum = ordered_sum(z.par_chunks(SUM_CHUNK).map(|z| z.iter().sum::<f64>()));
         let mut iterations = 0;
         loop {
-            csr.scale_by_out_weight(&z, &mut y);
-            let step = csr.pull(&y, &z, &mut next, |v, s| teleport[v] + a * s);
+            let sums = csr.pull(&y, &z, &mut next, &mut y_next, |v, s| teleport[v] + a * s);
             iterations += 1;
             report.iteration_edge_visits += (csr.edges() + n) as u64;
-            let (sum, next_sum) = z
-                .par_chunks(SUM_CHUNK)
-                .zip(next.par_chunks(SUM_CHUNK))
-                .map(|(z, nz)| (z.iter().sum::<f64>(), nz.iter().sum::<f64>()))
-                .collect::<Vec<(f64, f64)>>()
-                .into_iter()
-                .fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1));
             // `next − z` is the residual of `z`: stop on `‖r‖₁ + |Σr|`, with less slack than
             // a push (a batch large enough to need passes rarely leaves room for the next).
-            let residual = step + (next_sum - sum).abs();
+            let residual = sums.step + (sums.sum - sum).abs();
             let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
             if residual <= target || iterations >= self.max_iterations {
                 for (l, &v) in order.iter().enumerate() {
@@ -835,6 +829,8 @@ impl IncrementalPageRank {
                 break;
             }
             std::mem::swap(&mut z, &mut next);
+            std::mem::swap(&mut y, &mut y_next);
+            sum = sums.sum;
         }
         report.iterations += iterations;
         self.clear_frontier();

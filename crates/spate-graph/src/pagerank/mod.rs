@@ -194,21 +194,24 @@ impl PageRank {
         };
         let a = self.damping;
         let uniform = 1.0 / n as f64;
+        let csr = &graph.csr;
         let mut x = vec![uniform; n];
         let mut next = vec![0.0; n];
-        let mut y = vec![0.0; n];
-        let csr = &graph.csr;
+        // `x` scaled by out-weight, as each pass gathers it; the pass writes the next one.
+        let (mut y, mut y_next) = (csr.scaled_vector(), csr.scaled_vector());
+        let mut dangling = csr.scale_by_out_weight(&x, &mut y);
         let (mut iterations, mut bound) = (0, f64::INFINITY);
         while iterations < self.max_iterations {
-            let dangling = csr.scale_by_out_weight(&x, &mut y);
             let c = a * dangling + (1.0 - a);
-            let step = match &p {
-                None => csr.pull(&y, &x, &mut next, |_, s| a * s + c * uniform),
-                Some(p) => csr.pull(&y, &x, &mut next, |v, s| a * s + c * p[v]),
+            let sums = match &p {
+                None => csr.pull(&y, &x, &mut next, &mut y_next, |_, s| a * s + c * uniform),
+                Some(p) => csr.pull(&y, &x, &mut next, &mut y_next, |v, s| a * s + c * p[v]),
             };
             std::mem::swap(&mut x, &mut next);
+            std::mem::swap(&mut y, &mut y_next);
+            dangling = sums.dangling;
             iterations += 1;
-            bound = a * step / (1.0 - a);
+            bound = a * sums.step / (1.0 - a);
             if bound <= self.tolerance {
                 break;
             }
