@@ -20,7 +20,8 @@
 //!
 //! Before criterion runs, a summary table is printed (mean per-batch times over a fixed number
 //! of batches, methods chosen, work counters, ratios, and the measured error of the final
-//! ranks). `SPATE_GRAPH_BENCH_SUMMARY_ONLY=1` prints only that, `SPATE_GRAPH_BENCH_NO_SUMMARY=1`
+//! ranks; `SPATE_GRAPH_BENCH_SIZES=100,1000` limits its batch sizes).
+//! `SPATE_GRAPH_BENCH_SUMMARY_ONLY=1` prints only that, `SPATE_GRAPH_BENCH_NO_SUMMARY=1`
 //! skips it.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -116,6 +117,7 @@ fn updater(strategy: UpdateStrategy, initial: &[EdgeEvent]) -> IncrementalPageRa
 }
 
 /// The baseline: apply the batch, snapshot, rank from scratch to the same proven bound.
+#[derive(Clone)]
 struct FullRecompute {
     graph: DirectedGraph,
     solver: PageRank,
@@ -188,6 +190,21 @@ fn run_tally(pr: &mut IncrementalPageRank, stream: &mut Stream, b: usize, n: usi
     tally
 }
 
+/// The batch sizes of the summary: `SPATE_GRAPH_BENCH_SIZES` (comma-separated), else all.
+fn summary_sizes() -> Vec<usize> {
+    match std::env::var("SPATE_GRAPH_BENCH_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .map(|b| {
+                b.trim()
+                    .parse()
+                    .expect("SPATE_GRAPH_BENCH_SIZES: batch sizes")
+            })
+            .collect(),
+        Err(_) => SIZES.to_vec(),
+    }
+}
+
 fn summary(edges: &[(u64, u64)]) {
     let stream0 = Stream::new(edges);
     let initial = stream0.initial();
@@ -195,34 +212,30 @@ fn summary(edges: &[(u64, u64)]) {
         "## spate-graph summary (soc-Epinions1, tolerance {TOLERANCE:e}, {} threads)",
         rayon::current_num_threads()
     );
-    let mut full = FullRecompute::new(&initial);
-    let mut s = stream0.clone();
-    let mut batch = Vec::new();
-    let mut full_ms = Vec::new();
-    for _ in 0..6 {
-        s.next_batch(1000, &mut batch);
-        let t = Instant::now();
-        let it = full.update(&batch);
-        full_ms.push((t.elapsed().as_secs_f64() * 1e3, it));
-    }
-    let full_mean = full_ms.iter().map(|x| x.0).sum::<f64>() / full_ms.len() as f64;
-    println!(
-        "full recompute: {full_mean:.1} ms per batch ({} iterations)",
-        full_ms[0].1
-    );
+    let full0 = FullRecompute::new(&initial);
     let auto0 = updater(UpdateStrategy::Auto, &initial);
     let power0 = updater(UpdateStrategy::PowerIteration, &initial);
     let push0 = updater(UpdateStrategy::Push, &initial);
     println!(
-        "| batch | incremental ms | methods (none/push/power/push→power) | push ms | power-iteration ms | full ÷ incremental |"
+        "| batch | incremental ms | methods (none/push/power/push→power) | push ms | power-iteration ms | full recompute ms | full ÷ incremental |"
     );
-    for &b in &SIZES {
+    for b in summary_sizes() {
         let n = match b {
             1 | 10 => 200,
             100 => 50,
             1000 => 10,
             _ => 4,
         };
+        // The baseline on the same batches (at most 6: it costs the same at every size).
+        let mut full = full0.clone();
+        let mut st = stream0.clone();
+        let mut batch = Vec::new();
+        let t = Instant::now();
+        for _ in 0..n.min(6) {
+            st.next_batch(b, &mut batch);
+            full.update(&batch);
+        }
+        let full_ms = t.elapsed().as_secs_f64() * 1e3 / n.min(6) as f64;
         let mut auto = auto0.clone();
         let mut st = stream0.clone();
         let ta = run_tally(&mut auto, &mut st, b, n);
@@ -237,14 +250,14 @@ fn summary(edges: &[(u64, u64)]) {
             "—".into()
         };
         println!(
-            "| {b} | {:.3} | {}/{}/{}/{} | {push_ms} | {:.3} | {:.1}× |",
+            "| {b} | {:.3} | {}/{}/{}/{} | {push_ms} | {:.3} | {full_ms:.1} | {:.1}× |",
             ta.mean_ms(),
             ta.none,
             ta.push,
             ta.power,
             ta.push_then_power,
             tp.mean_ms(),
-            full_mean / ta.mean_ms()
+            full_ms / ta.mean_ms()
         );
         println!(
             "    incremental: push visits/batch {:.0}, iteration visits/batch {:.0}, iterations/batch {:.2}, max certificate {:.2e}",
