@@ -52,10 +52,9 @@ impl PassSums {
 /// sparse matrix–vector products): a slice is as long as its longest row, entries are
 /// interleaved lane by lane (entry `j` of row `s·LANES + r` at `start[s] + j·LANES + r`), and
 /// shorter rows are padded with the source `n` (one past the last node), whose scaled value is
-/// always 0. The
-/// graph's numbering sorts rows by decreasing in-degree ([`locality_order`]), so rows of a
-/// slice have nearly equal length and padding is small; each row's sources keep their order,
-/// so a row sums exactly as a plain compressed row would.
+/// always 0. The graph's numbering sorts rows by decreasing in-degree ([`locality_order`]), so
+/// rows of a slice have nearly equal length and padding is small; each row's sources keep
+/// their order, so a row sums exactly as a plain compressed row would.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct InCsr {
     /// `start[s]`: first entry of slice `s`; one more element than there are slices.
@@ -702,6 +701,24 @@ mod tests {
                 prop_assert!(close(y_next[v], want));
             }
             prop_assert_eq!(y_next[n], 0.0);
+        }
+    }
+
+    proptest! {
+        /// The radix sort orders as a stable sort by (in-degree, out-degree), both decreasing.
+        #[test]
+        fn locality_order_is_a_stable_sort_by_degrees(
+            degrees in prop::collection::vec((0..20usize, 0..20usize), 0..200),
+        ) {
+            let nodes = (0..degrees.len() as u32).rev();
+            let order = locality_order(
+                nodes.clone(),
+                |u| degrees[u as usize].0,
+                |u| degrees[u as usize].1,
+            );
+            let mut expected: Vec<u32> = nodes.collect();
+            expected.sort_by_key(|&u| std::cmp::Reverse(degrees[u as usize]));
+            prop_assert_eq!(order, expected);
         }
     }
 
