@@ -339,3 +339,42 @@ proptest! {
         follow(&mut pr, &random_stream(seed, shape), &[]);
     }
 }
+
+/// A batch of at least 1% of the graph's edges (and 1,000 events) goes straight to power
+/// iteration without re-expressing the residual source by source; the first pass still
+/// certifies the stale ranks, and the result is as exact as on the usual path. A small batch
+/// on the same graph takes the usual path.
+#[test]
+fn a_large_batch_goes_straight_to_power_iteration() {
+    let list = EdgeListFormat::new()
+        .read_path(fixture("pagerank/epinions_10000.edges.gz"))
+        .expect("parses");
+    let events = list.insert_events();
+    let (first, rest) = events.split_at(8000);
+    let mut pr = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .build()
+        .expect("valid");
+    let mut reference = Reference::default();
+    for batch in [first, &rest[..1500], &rest[1500..1510]] {
+        let stale = pr.ranks();
+        let report = pr.update(batch);
+        reference.apply(batch);
+        let exact = reference.pagerank(&[]);
+        let stale_error = stale.l1_distance(&exact);
+        assert!(pr.ranks().l1_distance(&exact) <= TOL, "{report:?}");
+        assert!(report.certificate <= TOL);
+        assert!(
+            report.stale_certificate + 1e-13 >= stale_error,
+            "stale certificate {:e} below the stale error {stale_error:e}",
+            report.stale_certificate
+        );
+        if batch.len() >= 1000 {
+            assert_eq!(report.method, UpdateMethod::PowerIteration, "{report:?}");
+            assert_eq!(report.fixup_edge_visits, 0);
+            assert!(report.stale_certificate > TOL);
+        } else {
+            assert!(report.fixup_edge_visits > 0, "{report:?}");
+        }
+    }
+}

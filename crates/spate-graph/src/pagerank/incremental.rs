@@ -34,6 +34,16 @@ const SLACK: f64 = 0.5;
 /// The same fraction for power iteration, which large batches need every time anyway.
 const ITERATION_SLACK: f64 = 0.8;
 
+/// Events per edge of the graph from which a batch goes straight to power iteration. On
+/// soc-Epinions1 pushing stops paying between 0.02% and 0.2% (100 and 1,000 events on 489k
+/// edges; a single changed edge costs a push ~36,000 visits there, a pass ~585,000), so at
+/// 1% a push would need hundreds of passes' worth of visits; re-expressing the residual for
+/// every changed source first would only add to the passes' cost. Smaller batches than
+/// `LARGE_BATCH_MIN_EVENTS` always take the usual path: their fix-up is cheap, and on a small
+/// graph the cost model's choice stays open.
+const LARGE_BATCH: f64 = 0.01;
+const LARGE_BATCH_MIN_EVENTS: usize = 1000;
+
 /// Prior for the learned push rate (see [`IncrementalPageRank`]'s cost model), measured on
 /// soc-Epinions1 with batches of 1–100 edges.
 const PUSH_RATE_PRIOR: f64 = 0.15;
@@ -474,12 +484,26 @@ impl IncrementalPageRank {
     pub fn update(&mut self, batch: &[EdgeEvent]) -> PageRankReport {
         let mut events = std::mem::take(&mut self.scratch.events);
         let mut delta = GraphDelta::default();
-        let (counts, expired) = match &mut self.window {
+        // A batch this large is past any point where pushing could win (see
+        // `LARGE_BATCH`): skip re-expressing the residual edge by edge, which the passes
+        // recompute exactly anyway.
+        let large = |events: usize, edges: usize, strategy| {
+            strategy != UpdateStrategy::Push
+                && events >= LARGE_BATCH_MIN_EVENTS
+                && events as f64 >= LARGE_BATCH * edges as f64
+        };
+        let (edges, strategy) = (self.graph.edge_count(), self.strategy);
+        let (counts, expired, large) = match &mut self.window {
             Some(w) => {
                 let expired = w.advance(batch, &mut events);
-                (self.graph.apply_batch(&events, &mut delta, true), expired)
+                let large = large(events.len(), edges, strategy);
+                let counts = self.graph.apply_batch(&events, &mut delta, !large);
+                (counts, expired, large)
             }
-            None => (self.graph.apply_batch(batch, &mut delta, true), 0),
+            None => {
+                let large = large(batch.len(), edges, strategy);
+                (self.graph.apply_batch(batch, &mut delta, !large), 0, large)
+            }
         };
         self.scratch.events = events;
         self.batches += 1;
@@ -504,9 +528,28 @@ impl IncrementalPageRank {
             certificate: 0.0,
             residual_l1: 0.0,
         };
-        report.fixup_edge_visits = self.fix_residuals(&delta);
-        self.solve(&mut report);
+        if large {
+            self.forget_departed(&delta);
+            self.clear_frontier();
+            let stale = self.power_iterate(&mut report);
+            report.stale_certificate = stale;
+            report.method = UpdateMethod::PowerIteration;
+            self.solve(&mut report, Some(stale));
+        } else {
+            report.fixup_edge_visits = self.fix_residuals(&delta);
+            self.solve(&mut report, None);
+        }
         report
+    }
+
+    /// Zero the state of the nodes the batch removed (their slots may be reused).
+    fn forget_departed(&mut self, delta: &GraphDelta) {
+        for t in &delta.touched {
+            if !self.graph.index().is_live(t.node) {
+                self.z[t.node as usize] = 0.0;
+                self.r[t.node as usize] = 0.0;
+            }
+        }
     }
 
     /// Re-express the residual for the changed graph: for every changed source, retract its
@@ -635,10 +678,12 @@ impl IncrementalPageRank {
         }
     }
 
-    fn solve(&mut self, report: &mut PageRankReport) {
+    /// Restore the bound from the current `z` and its exact residual `r`; `stale` is the
+    /// previous ranks' certificate on this graph when a pass has already measured it.
+    fn solve(&mut self, report: &mut PageRankReport, stale: Option<f64>) {
         let a = self.damping;
         let mut norms = self.norms();
-        report.stale_certificate = norms.certificate(a);
+        report.stale_certificate = stale.unwrap_or_else(|| norms.certificate(a));
         let mut rounds = 0;
         while norms.certificate(a) > self.tolerance && rounds < 16 {
             rounds += 1;
@@ -825,8 +870,10 @@ impl IncrementalPageRank {
     }
 
     /// Warm-started power iteration from the current `z` until the certificate (with slack)
-    /// holds; leaves the exact residual of the final `z` in `r`.
-    fn power_iterate(&mut self, report: &mut PageRankReport) {
+    /// holds; leaves the exact residual of the final `z` in `r`. Returns a certificate of the
+    /// starting `z` from the first pass (`(‖r‖₁ + |Σr|) / ((1 − α) Σz)`, which bounds the
+    /// centered norm the exact certificate uses).
+    fn power_iterate(&mut self, report: &mut PageRankReport) -> f64 {
         let a = self.damping;
         // Work in the compressed graph's cache-friendly numbering; free slots are not in it
         // (their z and r are 0 and stay so).
@@ -844,6 +891,7 @@ impl IncrementalPageRank {
         csr.scale_by_out_weight(&z, &mut y);
         let mut sum = ordered_sum(z.par_chunks(SUM_CHUNK).map(|z| z.iter().sum::<f64>()));
         let mut iterations = 0;
+        let mut stale = f64::INFINITY;
         loop {
             let sums = csr.pull(&y, &z, &mut next, &mut y_next, |v, s| teleport[v] + a * s);
             iterations += 1;
@@ -851,6 +899,9 @@ impl IncrementalPageRank {
             // `next − z` is the residual of `z`: stop on `‖r‖₁ + |Σr|`, with less slack than
             // a push (a batch large enough to need passes rarely leaves room for the next).
             let residual = sums.step + (sums.sum - sum).abs();
+            if iterations == 1 && sum > 0.0 {
+                stale = residual / ((1.0 - a) * sum) + self.z.len() as f64 * f64::EPSILON;
+            }
             let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
             if residual <= target || iterations >= self.max_iterations {
                 for (l, &v) in order.iter().enumerate() {
@@ -865,6 +916,7 @@ impl IncrementalPageRank {
         }
         report.iterations += iterations;
         self.clear_frontier();
+        stale
     }
 
     /// The ranks of all nodes in the graph, summing to 1. O(n log n).
