@@ -88,9 +88,9 @@ pub struct CostModel {
 impl Default for CostModel {
     fn default() -> Self {
         Self {
-            push_ns: 25.0,
-            iteration_ns: 4.0,
-            build_ns: 20.0,
+            push_ns: 22.0,
+            iteration_ns: 1.0,
+            build_ns: 31.0,
         }
     }
 }
