@@ -193,12 +193,17 @@ fn insert_then_delete_returns_to_the_original_ranks() {
     );
 }
 
+/// The first 10,000 edges of soc-Epinions1 as insert events.
+fn epinions_slice() -> Vec<EdgeEvent> {
+    EdgeListFormat::new()
+        .read_path(fixture("pagerank/epinions_10000.edges.gz"))
+        .expect("parses")
+        .insert_events()
+}
+
 #[test]
 fn real_stream_epinions_slice_in_batches() {
-    let list = EdgeListFormat::new()
-        .read_path(fixture("pagerank/epinions_10000.edges.gz"))
-        .expect("parses");
-    let events = list.insert_events();
+    let events = epinions_slice();
     let batches: Vec<Vec<EdgeEvent>> = events.chunks(1000).map(<[_]>::to_vec).collect();
     let mut pr = IncrementalPageRank::params()
         .tolerance(TOL)
@@ -346,10 +351,7 @@ proptest! {
 /// on the same graph takes the usual path.
 #[test]
 fn a_large_batch_goes_straight_to_power_iteration() {
-    let list = EdgeListFormat::new()
-        .read_path(fixture("pagerank/epinions_10000.edges.gz"))
-        .expect("parses");
-    let events = list.insert_events();
+    let events = epinions_slice();
     let (first, rest) = events.split_at(8000);
     let mut pr = IncrementalPageRank::params()
         .tolerance(TOL)
