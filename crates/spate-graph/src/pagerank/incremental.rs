@@ -268,7 +268,9 @@ impl IncrementalPageRankParams {
 /// `k = ⌈ln(target/‖r‖₁) / ln α⌉` (it contracts the residual by α per pass). Both are converted
 /// to time with [`CostModel`] and the cheaper runs; a push that exceeds twice the power
 /// iteration's predicted time hands over to power iteration (keeping its progress), so a batch
-/// never costs much more than a warm-started recomputation.
+/// never costs much more than a warm-started recomputation. A batch of at least 1% of the
+/// edges (and 1,000 events) skips the model and goes straight to power iteration, without
+/// first re-expressing the residual source by source.
 ///
 /// ```
 /// use spate_graph::{EdgeEvent, IncrementalPageRank};
