@@ -532,9 +532,7 @@ impl IncrementalPageRank {
         };
         if large {
             self.forget_departed(&delta);
-            self.clear_frontier();
             let stale = self.power_iterate(&mut report);
-            report.stale_certificate = stale;
             report.method = UpdateMethod::PowerIteration;
             self.solve(&mut report, Some(stale));
         } else {
@@ -600,17 +598,13 @@ impl IncrementalPageRank {
             visits += (s.end - s.start + self.graph.out_edges(u).len()) as u64;
         }
         for t in &delta.touched {
-            let v = t.node as usize;
-            let live = self.graph.index().is_live(t.node);
-            if !live {
-                self.z[v] = 0.0;
-                self.r[v] = 0.0;
-            } else if !t.live_before && !self.personalized {
-                self.r[v] += 1.0 - a;
+            if !t.live_before && !self.personalized && self.graph.index().is_live(t.node) {
+                self.r[t.node as usize] += 1.0 - a;
                 mark(t.node);
             }
         }
         self.scratch.in_frontier = flags;
+        self.forget_departed(delta);
         visits
     }
 
