@@ -123,6 +123,13 @@ fn counting_sort_descending<T: Copy>(items: Vec<T>, key: impl Fn(&T) -> usize) -
     sorted
 }
 
+/// Where entry `j` of row `v` sits, given the slices' starts: slices interleave their rows
+/// lane by lane.
+#[inline]
+fn entry_of(start: &[usize], v: usize, j: usize) -> usize {
+    start[v / LANES] + j * LANES + v % LANES
+}
+
 /// Splits `data` into the tasks' row ranges.
 fn split_rows<'a>(mut data: &'a mut [f64], tasks: &[usize]) -> Vec<&'a mut [f64]> {
     let mut parts = Vec::with_capacity(tasks.len().saturating_sub(1));
@@ -237,7 +244,7 @@ impl InCsr {
                 for (grouped, bounds) in &buckets {
                     for &(v, u, w) in &grouped[bounds[t]..bounds[t + 1]] {
                         let v = v as usize;
-                        let at = start[v / LANES] - base + fill[v - first] * LANES + v % LANES;
+                        let at = entry_of(start, v, fill[v - first]) - base;
                         fill[v - first] += 1;
                         sources[at] = u;
                         if let Some(ws) = weights.as_deref_mut() {
@@ -291,7 +298,7 @@ impl InCsr {
     #[inline]
     fn place(&mut self, fill: &mut [u32], u: u32, v: u32, w: f64) {
         let (v, j) = (v as usize, fill[v as usize] as usize);
-        let at = self.start[v / LANES] + j * LANES + v % LANES;
+        let at = entry_of(&self.start, v, j);
         self.sources[at] = u;
         if let Some(ws) = self.weights.as_mut() {
             ws[at] = w;
@@ -410,7 +417,8 @@ impl InCsr {
                 y_next[r] = value * inv[r];
             }
         }
-        // The last slice may hold fewer than LANES rows.
+        // The last slice may hold fewer than LANES rows. (One loop over `chunks_mut` for
+        // both made the static iteration 10-15% slower: the fixed-length lanes unroll.)
         let v = first + whole;
         if whole < next.len() {
             let acc = self.slice_sums(v / LANES, y);
