@@ -370,7 +370,8 @@ fn benches(c: &mut Criterion) {
     static_pass(c, &edges);
 }
 
-/// The `pagerank_static` group: one static iteration and the two bandwidth baselines.
+/// The `pagerank_static` group: one static iteration, the snapshot, and the two bandwidth
+/// baselines.
 fn static_pass(c: &mut Criterion, edges: &[(u64, u64)]) {
     let full_graph = CsrGraph::from_edges(edges.iter().map(|&(u, v)| (u, v, 1.0))).expect("valid");
     let words = full_graph.pass_bytes() / 8;

@@ -38,36 +38,47 @@ unsafe extern "C" {
     fn getrusage(who: i32, usage: *mut libc_rusage) -> i32;
 }
 
-/// CPU time per word of `run`, the fastest of `reps` repetitions after a warm-up. `input`
-/// builds each repetition's owned input (the copy of the corpus an engine consumes) outside
-/// the timed region, so every variant is timed on the counting alone.
-fn measure<I>(
-    name: &str,
+/// How every variant is timed: over the same corpus, best of `reps`, only the variants whose
+/// name contains `only` (all without it).
+struct Measure {
     words: u64,
     reps: usize,
-    mut input: impl FnMut() -> I,
-    mut run: impl FnMut(I) -> usize,
-) -> f64 {
-    let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
-    if only.is_some_and(|o| !name.to_lowercase().contains(&o)) {
-        return f64::NAN;
+    only: Option<String>,
+}
+
+impl Measure {
+    /// CPU time per word of `run`, the fastest of `reps` repetitions after a warm-up (NaN for
+    /// a variant `--only` leaves out). `input` builds each repetition's owned input (the copy
+    /// of the corpus an engine consumes) outside the timed region, so every variant is timed
+    /// on the counting alone.
+    fn time<I>(
+        &self,
+        name: &str,
+        mut input: impl FnMut() -> I,
+        mut run: impl FnMut(I) -> usize,
+    ) -> f64 {
+        if let Some(only) = &self.only
+            && !name.to_lowercase().contains(only)
+        {
+            return f64::NAN;
+        }
+        run(input()); // warm up
+        let mut best = f64::INFINITY;
+        let mut check = 0;
+        for _ in 0..self.reps {
+            let data = input();
+            let start = cpu_seconds();
+            check += run(data);
+            best = best.min(cpu_seconds() - start);
+        }
+        let per_word = best / self.words as f64;
+        println!(
+            "{name:<28} {:>7.1} ns/word  {:>6.1} M words/s per core   (check {check})",
+            per_word * 1e9,
+            1e-6 / per_word
+        );
+        per_word
     }
-    run(input()); // warm up
-    let mut best = f64::INFINITY;
-    let mut check = 0;
-    for _ in 0..reps {
-        let data = input();
-        let start = cpu_seconds();
-        check += run(data);
-        best = best.min(cpu_seconds() - start);
-    }
-    let per_word = best / words as f64;
-    println!(
-        "{name:<28} {:>7.1} ns/word  {:>6.1} M words/s per core   (check {check})",
-        per_word * 1e9,
-        1e-6 / per_word
-    );
-    per_word
 }
 
 /// The number after `name` on the command line, or `default`.
@@ -86,25 +97,23 @@ fn main() {
     let words: u64 = lines.iter().map(|l| spate::words(l).len() as u64).sum();
     println!("corpus: {mb} MB, {} lines, {words} words", lines.len());
     let sc = spate::local::local_context_with_threads(1).expect("pool");
-    let reps = 5;
-    let base = measure(
-        "hand-written HashMap loop",
+    let measure = Measure {
         words,
-        reps,
+        reps: 5,
+        only: args.iter().skip_while(|a| *a != "--only").nth(1).cloned(),
+    };
+    let base = measure.time(
+        "hand-written HashMap loop",
         || lines.clone(),
         |lines| wordcount_baseline(&lines).len(),
     );
-    let rdd = measure(
+    let rdd = measure.time(
         "Rdd, count_words",
-        words,
-        reps,
         || lines.clone(),
         |lines| rdd_wordcount(&sc, lines, 4),
     );
-    let per_word = measure(
+    let per_word = measure.time(
         "Rdd, flat_map + map",
-        words,
-        reps,
         || lines.clone(),
         |lines| rdd_wordcount_per_word(&sc, lines, 4),
     );
@@ -116,10 +125,8 @@ fn main() {
     // The counting alone, one hash map per partition of a batch as the DStream's
     // partitions see it (2 partitions per batch): what small batches cost before any engine
     // work (more first occurrences per word, a map built per partition).
-    let per_partition = measure(
+    let per_partition = measure.time(
         "count_words per partition",
-        words,
-        reps,
         || lines.clone(),
         |lines| {
             lines
@@ -128,17 +135,13 @@ fn main() {
                 .sum()
         },
     );
-    let per_batch = measure(
+    let per_batch = measure.time(
         "DStream, per batch",
-        words,
-        reps,
         || batches.clone(),
         |batches| dstream_wordcount_per_batch(&sc, batches, 2),
     );
-    let dstream = measure(
+    let dstream = measure.time(
         "DStream, 10s/2s window inv",
-        words,
-        reps,
         || batches.clone(),
         |batches| dstream_wordcount(&sc, batches, 2),
     );
