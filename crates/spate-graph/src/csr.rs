@@ -5,6 +5,7 @@ use crate::event::NodeId;
 use crate::graph::DirectedGraph;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 /// Rows per slice: a slice's rows are summed side by side, one accumulator each, so a pass
 /// keeps this many independent gathers in flight and its loop length changes once per slice
@@ -55,7 +56,10 @@ impl PassSums {
 /// always 0. The graph's numbering sorts rows by decreasing in-degree ([`locality_order`]), so
 /// rows of a slice have nearly equal length and padding is small; each row's sources keep
 /// their order, so a row sums exactly as a plain compressed row would.
-#[derive(Clone, Debug, Default)]
+///
+/// Serializable for checkpoints of rows kept across batches; a deserialized value must pass
+/// [`check`](Self::check) before a pass reads it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct InCsr {
     /// `start[s]`: first entry of slice `s`; one more element than there are slices.
     start: Vec<usize>,
@@ -308,6 +312,60 @@ impl InCsr {
 
     pub(crate) fn nodes(&self) -> usize {
         self.inv_out.len()
+    }
+
+    /// Row `v`'s value divided by its out-weight (0 for a dangling row), as a pass writes it.
+    #[inline]
+    pub(crate) fn scaled(&self, v: usize, value: f64) -> f64 {
+        value * self.inv_out[v]
+    }
+
+    /// Replace row `v`'s out-weight (0: dangling) for later passes.
+    pub(crate) fn set_out_weight(&mut self, v: usize, weight: f64) {
+        self.inv_out[v] = if weight > 0.0 { 1.0 / weight } else { 0.0 };
+    }
+
+    /// Whether the layout is consistent (what a pass relies on not to index out of bounds):
+    /// for rows read back from a checkpoint.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let n = self.nodes();
+        let slices = n.div_ceil(LANES);
+        if self.start.len() != slices + 1 || self.start[0] != 0 {
+            return Err("row slices do not match the rows");
+        }
+        if self
+            .start
+            .windows(2)
+            .any(|w| w[1] < w[0] || (w[1] - w[0]) % LANES != 0)
+        {
+            return Err("row slices out of order");
+        }
+        if self.sources.len() != self.start[slices] {
+            return Err("row entries do not match the slices");
+        }
+        let pad = u32::try_from(n).map_err(|_| "too many rows")?;
+        if self.sources.iter().any(|&u| u > pad) {
+            return Err("row entry out of range");
+        }
+        if self.sources.iter().filter(|&&u| u != pad).count() != self.edges {
+            return Err("row entries do not match the edge count");
+        }
+        if let Some(w) = &self.weights
+            && (w.len() != self.sources.len() || w.iter().any(|w| !w.is_finite()))
+        {
+            return Err("row weights do not match the entries");
+        }
+        if self.inv_out.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err("out-weight out of range");
+        }
+        let tasks = &self.tasks;
+        if tasks.first() != Some(&0)
+            || tasks.last() != Some(&n)
+            || tasks.windows(2).any(|w| w[1] <= w[0] || w[0] % LANES != 0)
+        {
+            return Err("task ranges do not cover the rows");
+        }
+        Ok(())
     }
 
     pub(crate) fn edges(&self) -> usize {

@@ -64,12 +64,15 @@ fn every_batch_is_within_tolerance_with_inserts_deletes_and_weights() {
 #[test]
 fn personalized_source_set() {
     let sources = vec![(0, 1.0), (5 * 1_000_003, 3.0), (77 * 1_000_003, 0.5)];
-    let mut pr = IncrementalPageRank::params()
-        .tolerance(TOL)
-        .personalization(sources.clone())
-        .build()
-        .expect("valid");
-    follow(&mut pr, &random_stream(2, shape()), &sources);
+    for strategy in [UpdateStrategy::Auto, UpdateStrategy::PowerIteration] {
+        let mut pr = IncrementalPageRank::params()
+            .tolerance(TOL)
+            .personalization(sources.clone())
+            .strategy(strategy)
+            .build()
+            .expect("valid");
+        follow(&mut pr, &random_stream(2, shape()), &sources);
+    }
 }
 
 #[test]
@@ -233,30 +236,36 @@ fn top_k_agrees_with_the_ranks() {
     );
 }
 
+/// Also with power iteration every batch: the rows it keeps across batches (and corrects
+/// for each batch's changes) are in the checkpoint, so the restored updater corrects the same
+/// rows instead of rebuilding them.
 #[test]
 fn checkpoint_restore_continues_identically() {
     let batches = random_stream(9, shape());
-    let mut a = IncrementalPageRank::params()
-        .tolerance(TOL)
-        .window_batches(8)
-        .build()
-        .expect("valid");
-    for batch in &batches[..20] {
-        a.update(batch);
+    for strategy in [UpdateStrategy::Auto, UpdateStrategy::PowerIteration] {
+        let mut a = IncrementalPageRank::params()
+            .tolerance(TOL)
+            .window_batches(8)
+            .strategy(strategy)
+            .build()
+            .expect("valid");
+        for batch in &batches[..20] {
+            a.update(batch);
+        }
+        let bytes = bincode::serialize(&a).expect("serializes");
+        let mut b: IncrementalPageRank = bincode::deserialize(&bytes).expect("restores");
+        let json = serde_json::to_string(&a).expect("serializes");
+        let mut c: IncrementalPageRank = serde_json::from_str(&json).expect("restores");
+        for batch in &batches[20..] {
+            let ra = a.update(batch);
+            let rb = b.update(batch);
+            let rc = c.update(batch);
+            assert_eq!(ra, rb);
+            assert_eq!(ra.certificate, rc.certificate);
+        }
+        assert_eq!(a.ranks(), b.ranks());
+        assert_eq!(a.ranks(), c.ranks());
     }
-    let bytes = bincode::serialize(&a).expect("serializes");
-    let mut b: IncrementalPageRank = bincode::deserialize(&bytes).expect("restores");
-    let json = serde_json::to_string(&a).expect("serializes");
-    let mut c: IncrementalPageRank = serde_json::from_str(&json).expect("restores");
-    for batch in &batches[20..] {
-        let ra = a.update(batch);
-        let rb = b.update(batch);
-        let rc = c.update(batch);
-        assert_eq!(ra, rb);
-        assert_eq!(ra.certificate, rc.certificate);
-    }
-    assert_eq!(a.ranks(), b.ranks());
-    assert_eq!(a.ranks(), c.ranks());
 }
 
 #[test]
@@ -379,4 +388,38 @@ fn a_large_batch_goes_straight_to_power_iteration() {
             assert!(report.fixup_edge_visits > 0, "{report:?}");
         }
     }
+}
+
+/// Small batches after a large one, by power iteration: the rows built for the large batch
+/// are kept and corrected batch by batch (inserts and deletes), every batch stays within the
+/// tolerance, and a checkpoint taken between two corrected batches restores the corrected
+/// rows, so the restored updater continues bit for bit.
+#[test]
+fn kept_rows_are_corrected_and_checkpointed() {
+    let events = epinions_slice();
+    let (first, rest) = events.split_at(8000);
+    let mut batches = vec![first.to_vec()];
+    for i in 0..12 {
+        let mut batch = rest[i * 5..i * 5 + 5].to_vec();
+        let old = first[i * 3];
+        batch.push(EdgeEvent::delete(old.src, old.dst));
+        batches.push(batch);
+    }
+    let params = IncrementalPageRank::params()
+        .tolerance(TOL)
+        .strategy(UpdateStrategy::PowerIteration);
+    let mut pr = params.clone().build().expect("valid");
+    follow(&mut pr, &batches, &[]);
+
+    let mut a = params.build().expect("valid");
+    for batch in &batches[..6] {
+        a.update(batch);
+    }
+    let mut b: IncrementalPageRank =
+        bincode::deserialize(&bincode::serialize(&a).expect("serializes")).expect("restores");
+    for batch in &batches[6..] {
+        assert_eq!(a.update(batch), b.update(batch));
+    }
+    assert_eq!(a.ranks(), b.ranks());
+    assert_eq!(a.ranks(), pr.ranks());
 }

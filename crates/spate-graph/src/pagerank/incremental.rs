@@ -17,9 +17,15 @@
 //!   `x ↦ α(Pᵀx + (Σ_dangling x) p) + (1 − α) p`, the residual `(r − (Σr) p)/Σz`, so
 //!   `‖x − x*‖₁ ≤ ‖r − (Σr) p‖₁ / ((1 − α) Σz)` — the `‖r‖₁/(1 − α)` bound of the normalized
 //!   residual, proven, and computed exactly in O(n) after every batch.
+//! * Warm-started power iteration runs over compressed in-edge rows that are built once and
+//!   kept across batches: a later batch patches its changed sources' out-weights and adds a
+//!   correction per changed edge, so a small batch costs its passes, not a rebuild, until the
+//!   corrections reach 1/32 of the graph. The kept rows are part of the checkpoint, so a
+//!   restored updater continues bit for bit.
 
+use super::rows::{KeptRows, RowValues};
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
-use crate::csr::{InCsr, ordered_sum};
+use crate::csr::ordered_sum;
 use crate::error::GraphError;
 use crate::event::{BatchCounts, EdgeEvent, NodeId};
 use crate::graph::{DirectedGraph, GraphDelta};
@@ -47,6 +53,13 @@ const LARGE_BATCH_MIN_EVENTS: usize = 1000;
 /// Prior for the learned push rate (see [`IncrementalPageRank`]'s cost model), measured on
 /// soc-Epinions1 with batches of 1–100 edges.
 const PUSH_RATE_PRIOR: f64 = 0.15;
+
+/// A correction of the kept rows, in streamed pass visits (two random accesses).
+const CORRECTION_VISITS: f64 = 8.0;
+
+/// Per-batch setup of power iteration over kept rows, in streamed pass visits per slot
+/// (gathers of the state into row order, fresh vectors, the write-back).
+const SETUP_VISITS: f64 = 8.0;
 
 /// How the updater may restore the error bound after a batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +260,8 @@ impl IncrementalPageRankParams {
             push_rate: PUSH_RATE_PRIOR,
             certificate: 0.0,
             frontier: Vec::new(),
+            rows: None,
+            rent_ns: 0.0,
             scratch: Scratch::default(),
         };
         pr.certificate = pr.norms().certificate(pr.damping);
@@ -310,6 +325,12 @@ pub struct IncrementalPageRank {
     certificate: f64,
     /// Nodes whose residual changed since the last solve: where a push looks first.
     frontier: Vec<u32>,
+    /// Compressed rows from the last power iteration, kept current by corrections (part of
+    /// the state so that a restored updater continues bit for bit).
+    rows: Option<KeptRows>,
+    /// Push time (predicted ns) spent since the rows were dropped: once it reaches the cost
+    /// of building them, they are built (rent, then buy: at most twice the better choice).
+    rent_ns: f64,
     #[serde(skip)]
     scratch: Scratch,
 }
@@ -332,6 +353,10 @@ struct PageRankState {
     push_rate: f64,
     certificate: f64,
     frontier: Vec<u32>,
+    #[serde(default)]
+    rows: Option<KeptRows>,
+    #[serde(default)]
+    rent_ns: f64,
 }
 
 impl TryFrom<PageRankState> for IncrementalPageRank {
@@ -342,6 +367,18 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
         if s.z.len() != n || s.r.len() != n || (s.personalized && s.teleport.len() != n) {
             return Err(GraphError::CorruptState {
                 what: "PageRank vectors do not match the graph",
+            });
+        }
+        if let Some(rows) = &s.rows
+            && rows.slots().iter().any(|&slot| slot as usize >= n)
+        {
+            return Err(GraphError::CorruptState {
+                what: "kept PageRank rows do not match the graph",
+            });
+        }
+        if !(s.rent_ns.is_finite() && s.rent_ns >= 0.0) {
+            return Err(GraphError::CorruptState {
+                what: "PageRank cost account out of range",
             });
         }
         if check_damping(s.damping).is_err() || check_tolerance(s.tolerance).is_err() {
@@ -369,6 +406,8 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
                 .into_iter()
                 .filter(|&v| (v as usize) < n)
                 .collect(),
+            rows: s.rows,
+            rent_ns: s.rent_ns,
             scratch: Scratch::default(),
         })
     }
@@ -381,6 +420,22 @@ struct Scratch {
     queue: NodeQueue,
     /// Membership flags of `frontier` (rebuilt from it after a restore).
     in_frontier: Vec<bool>,
+    passes: PassBuffers,
+}
+
+/// Vectors of a power iteration over the kept rows, by row; reused so that a small batch does
+/// not pay fresh pages for them.
+#[derive(Clone, Debug, Default)]
+struct PassBuffers {
+    live: Vec<bool>,
+    teleport: Vec<f64>,
+    z: Vec<f64>,
+    next: Vec<f64>,
+    y: Vec<f64>,
+    y_next: Vec<f64>,
+    extra: Vec<f64>,
+    seen: Vec<bool>,
+    fixups: Vec<u32>,
 }
 
 /// The push queue: a FIFO of node slots, each in it at most once, in a ring of fixed
@@ -530,6 +585,12 @@ impl IncrementalPageRank {
             certificate: 0.0,
             residual_l1: 0.0,
         };
+        if large {
+            // Without the previous out-lists the kept rows cannot follow: rebuild them.
+            self.rows = None;
+        } else if let Some(rows) = &mut self.rows {
+            rows.record(&self.graph, &delta);
+        }
         if large {
             self.forget_departed(&delta);
             let stale = self.power_iterate(&mut report);
@@ -693,7 +754,20 @@ impl IncrementalPageRank {
                 // No mass yet (a fresh graph): a cold start needs the passes of a recompute.
                 (1e-3 * self.tolerance).ln() / a.ln()
             };
-            let power_ns = size * (self.cost.build_ns + passes * self.cost.iteration_ns);
+            // Kept rows cost their corrections per pass instead of a rebuild; without them,
+            // pushing long enough to have paid for a rebuild counts the rebuild as paid.
+            let build = size * self.cost.build_ns;
+            let (build_ns, correction_visits) = match &self.rows {
+                Some(rows) if rows.fresh(size as usize) => {
+                    (0.0, rows.correction_count() as f64 * CORRECTION_VISITS)
+                }
+                _ if self.rent_ns >= build => (0.0, 0.0),
+                _ => (build, 0.0),
+            };
+            // Gathering the state into row order and back: a few visits per slot.
+            let setup_ns = SETUP_VISITS * self.graph.capacity() as f64;
+            let power_ns = build_ns
+                + (setup_ns + passes * (size + correction_visits)) * self.cost.iteration_ns;
             let excess = (residual - target).max(0.0) / target.max(f64::MIN_POSITIVE);
             let push_ns = self.push_rate * size * excess * self.cost.push_ns;
             report.predicted_push_ns += push_ns;
@@ -711,6 +785,9 @@ impl IncrementalPageRank {
                 };
                 let (done, visits, after) =
                     self.push(target, budget, norms.residual, sigma, report);
+                if self.rows.is_none() {
+                    self.rent_ns += visits as f64 * self.cost.push_ns;
+                }
                 let removed = (residual - after).max(f64::MIN_POSITIVE);
                 let observed = visits as f64 * target / (size * removed);
                 self.push_rate = 0.7 * self.push_rate + 0.3 * observed;
@@ -871,45 +948,93 @@ impl IncrementalPageRank {
     /// centered norm the exact certificate uses).
     fn power_iterate(&mut self, report: &mut PageRankReport) -> f64 {
         let a = self.damping;
-        // Work in the compressed graph's cache-friendly numbering; free slots are not in it
-        // (their z and r are 0 and stay so).
-        let (csr, order) = InCsr::from_graph(&self.graph);
-        let n = csr.nodes();
-        report.iteration_edge_visits += (csr.edges() + n) as u64;
-        let teleport: Vec<f64> = if self.personalized {
-            order.iter().map(|&v| self.teleport[v as usize]).collect()
-        } else {
-            vec![1.0 - a; n]
+        // Work in the compressed rows' cache-friendly numbering, kept from the last batch
+        // while correcting them is cheaper than rebuilding; free slots are not in it (their
+        // z and r are 0 and stay so).
+        let size = self.graph.edge_count() + self.graph.capacity();
+        let rows = match self.rows.take() {
+            Some(rows) if rows.fresh(size) => rows,
+            _ => {
+                let rows = KeptRows::build(&self.graph);
+                report.iteration_edge_visits += (rows.snapshot_edges() + rows.rows()) as u64;
+                self.rent_ns = 0.0;
+                rows
+            }
         };
-        let mut z: Vec<f64> = order.iter().map(|&v| self.z[v as usize]).collect();
-        let mut next = vec![0.0; n];
-        let (mut y, mut y_next) = (csr.scaled_vector(), csr.scaled_vector());
-        csr.scale_by_out_weight(&z, &mut y);
+        let m = rows.rows();
+        let PassBuffers {
+            live,
+            teleport,
+            z,
+            next,
+            y,
+            y_next,
+            extra,
+            seen,
+            fixups,
+        } = &mut self.scratch.passes;
+        let live_slots = self.graph.live_mask();
+        live.clear();
+        live.extend(rows.slots().iter().map(|&s| live_slots[s as usize]));
+        teleport.clear();
+        teleport.extend(rows.slots().iter().zip(live.iter()).map(|(&s, &live)| {
+            match (live, self.personalized) {
+                (false, _) => 0.0,
+                (true, true) => self.teleport[s as usize],
+                (true, false) => 1.0 - a,
+            }
+        }));
+        z.clear();
+        z.extend(
+            rows.slots()
+                .iter()
+                .zip(live.iter())
+                .map(|(&s, &live)| if live { self.z[s as usize] } else { 0.0 }),
+        );
+        for v in [&mut *next, &mut *extra] {
+            v.clear();
+            v.resize(m, 0.0);
+        }
+        for v in [&mut *y, &mut *y_next] {
+            v.clear();
+            v.resize(rows.snapshot_rows() + 1, 0.0);
+        }
+        rows.fixups(live, seen, fixups);
+        rows.scale(z, y);
         let mut sum = ordered_sum(z.par_chunks(SUM_CHUNK).map(|z| z.iter().sum::<f64>()));
         let mut iterations = 0;
         let mut stale = f64::INFINITY;
+        let pass_visits = (rows.snapshot_edges() + m + rows.correction_count()) as u64;
         loop {
-            let sums = csr.pull(&y, &z, &mut next, &mut y_next, |v, s| teleport[v] + a * s);
+            let values = RowValues {
+                live,
+                teleport,
+                damping: a,
+            };
+            let (step, total) = rows.pass(values, fixups, (z, y), (next, y_next), extra);
             iterations += 1;
-            report.iteration_edge_visits += (csr.edges() + n) as u64;
+            report.iteration_edge_visits += pass_visits;
             // `next − z` is the residual of `z`: stop on `‖r‖₁ + |Σr|`, with less slack than
             // a push (a batch large enough to need passes rarely leaves room for the next).
-            let residual = sums.step + (sums.sum - sum).abs();
+            let residual = step + (total - sum).abs();
             if iterations == 1 && sum > 0.0 {
                 stale = residual / ((1.0 - a) * sum) + self.z.len() as f64 * f64::EPSILON;
             }
             let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
             if residual <= target || iterations >= self.max_iterations {
-                for (l, &v) in order.iter().enumerate() {
-                    self.z[v as usize] = z[l];
-                    self.r[v as usize] = next[l] - z[l];
+                for (row, &slot) in rows.slots().iter().enumerate() {
+                    if live[row] {
+                        self.z[slot as usize] = z[row];
+                        self.r[slot as usize] = next[row] - z[row];
+                    }
                 }
                 break;
             }
-            std::mem::swap(&mut z, &mut next);
-            std::mem::swap(&mut y, &mut y_next);
-            sum = sums.sum;
+            std::mem::swap(z, next);
+            std::mem::swap(y, y_next);
+            sum = total;
         }
+        self.rows = Some(rows);
         report.iterations += iterations;
         self.clear_frontier();
         stale

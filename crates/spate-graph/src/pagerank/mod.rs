@@ -9,6 +9,7 @@
 //! `MultiDiGraph`.
 
 pub mod incremental;
+mod rows;
 
 pub use incremental::{
     CostModel, IncrementalPageRank, IncrementalPageRankParams, PageRankReport, UpdateMethod,
