@@ -22,7 +22,8 @@
 //! of batches, methods chosen, work counters, ratios, and the measured error of the final
 //! ranks; `SPATE_GRAPH_BENCH_SIZES=100,1000` limits its batch sizes).
 //! `SPATE_GRAPH_BENCH_SUMMARY_ONLY=1` prints only that, `SPATE_GRAPH_BENCH_NO_SUMMARY=1`
-//! skips it.
+//! skips it, `SPATE_GRAPH_BENCH_TRACE=1` adds a line per batch (method, time, the cost
+//! model's predictions, work).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
@@ -185,7 +186,21 @@ fn run_tally(pr: &mut IncrementalPageRank, stream: &mut Stream, b: usize, n: usi
         stream.next_batch(b, &mut batch);
         let t = Instant::now();
         let r = pr.update(&batch);
-        tally.add(&r, t.elapsed());
+        let elapsed = t.elapsed();
+        if std::env::var_os("SPATE_GRAPH_BENCH_TRACE").is_some() {
+            println!(
+                "    batch {}: {:?} {:.3} ms; predicted push {:.3} ms, power {:.3} ms; push visits {}, passes {}, stale certificate {:.2e}",
+                r.batch,
+                r.method,
+                elapsed.as_secs_f64() * 1e3,
+                r.predicted_push_ns / 1e6,
+                r.predicted_iteration_ns / 1e6,
+                r.push_edge_visits,
+                r.iterations,
+                r.stale_certificate
+            );
+        }
+        tally.add(&r, elapsed);
     }
     tally
 }

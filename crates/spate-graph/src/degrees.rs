@@ -111,9 +111,9 @@ impl DegreeStats {
         let (counts, expired) = match &mut self.window {
             Some(w) => {
                 let expired = w.advance(batch, &mut events);
-                (self.graph.apply_batch(&events, &mut delta, false), expired)
+                (self.graph.apply_batch(&events, &mut delta), expired)
             }
-            None => (self.graph.apply_batch(batch, &mut delta, false), 0),
+            None => (self.graph.apply_batch(batch, &mut delta), 0),
         };
         self.events = events;
         for t in &delta.touched {

@@ -4,7 +4,7 @@
 use crate::error::GraphError;
 use crate::event::{BatchCounts, EdgeEvent, EdgeOp, NodeId};
 use crate::nodes::NodeIndex;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 /// One distinct directed edge as stored in its source's adjacency list.
@@ -17,13 +17,20 @@ pub(crate) struct OutEdge {
     pub(crate) weight: f64,
 }
 
-/// A source whose out-edges changed in the batch, with its adjacency as it was before.
+/// A source whose out-edges changed in the batch, with its out-weight before.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OldOut {
     pub(crate) node: u32,
     pub(crate) weight: f64,
-    pub(crate) start: usize,
-    pub(crate) end: usize,
+}
+
+/// An edge whose weight the batch changed (or may have: inserting and deleting it again
+/// lists it too), with its weight before the batch (0 if absent).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChangedEdge {
+    pub(crate) src: u32,
+    pub(crate) dst: u32,
+    pub(crate) before: f64,
 }
 
 /// A node touched by the batch, with its state before the batch.
@@ -39,7 +46,9 @@ pub(crate) struct Touched {
 #[derive(Debug, Default)]
 pub(crate) struct GraphDelta {
     pub(crate) sources: Vec<OldOut>,
-    pub(crate) old_edges: Vec<OutEdge>,
+    /// Each changed edge once, in the order of its first event.
+    pub(crate) edges: Vec<ChangedEdge>,
+    seen_edges: FxHashSet<(u32, u32)>,
     pub(crate) touched: Vec<Touched>,
     /// Indices released at the end of the batch: their per-node state must be reset.
     pub(crate) released: Vec<u32>,
@@ -48,7 +57,8 @@ pub(crate) struct GraphDelta {
 impl GraphDelta {
     fn clear(&mut self) {
         self.sources.clear();
-        self.old_edges.clear();
+        self.edges.clear();
+        self.seen_edges.clear();
         self.touched.clear();
         self.released.clear();
     }
@@ -193,7 +203,7 @@ impl DirectedGraph {
     /// are counted in [`BatchCounts::rejected`] and [`BatchCounts::missing_deletes`].
     pub fn apply(&mut self, events: &[EdgeEvent]) -> BatchCounts {
         let mut delta = GraphDelta::default();
-        self.apply_batch(events, &mut delta, false)
+        self.apply_batch(events, &mut delta)
     }
 
     /// Nodes currently in the graph (those with at least one edge, plus pinned nodes).
@@ -302,6 +312,13 @@ impl DirectedGraph {
         &self.out[u as usize]
     }
 
+    /// Summed weight of the edge between two slots (0 if absent).
+    pub(crate) fn slot_edge_weight(&self, u: u32, v: u32) -> f64 {
+        self.edge_pos
+            .get(&(u, v))
+            .map_or(0.0, |&p| self.out[u as usize][p as usize].weight)
+    }
+
     #[inline]
     pub(crate) fn out_weight_of(&self, u: u32) -> f64 {
         self.out_weight[u as usize]
@@ -353,31 +370,36 @@ impl DirectedGraph {
         i
     }
 
-    fn snapshot_source(&mut self, u: u32, delta: &mut GraphDelta, snapshots: bool) {
+    /// Notes `u` as a changed source (with its out-weight before) on its first change.
+    fn note_source(&mut self, u: u32, delta: &mut GraphDelta) {
         let s = self.scratch.stamp;
         let ui = u as usize;
         if self.scratch.source[ui] != s {
             self.scratch.source[ui] = s;
-            let start = delta.old_edges.len();
-            if snapshots {
-                delta.old_edges.extend_from_slice(&self.out[ui]);
-            }
             delta.sources.push(OldOut {
                 node: u,
                 weight: self.out_weight[ui],
-                start,
-                end: delta.old_edges.len(),
             });
         }
     }
 
-    /// Apply `events` and describe the difference in `delta` (cleared first). With
-    /// `snapshots`, the adjacency of every changed source is copied before its first change.
+    /// Notes edge `u → v` (weight `before` now) as changed on its first change.
+    fn note_edge(u: u32, v: u32, before: f64, delta: &mut GraphDelta) {
+        if delta.seen_edges.insert((u, v)) {
+            delta.edges.push(ChangedEdge {
+                src: u,
+                dst: v,
+                before,
+            });
+        }
+    }
+
+    /// Apply `events` and describe the difference in `delta` (cleared first): the touched
+    /// nodes, the changed sources and the changed edges, each with its state before.
     pub(crate) fn apply_batch(
         &mut self,
         events: &[EdgeEvent],
         delta: &mut GraphDelta,
-        snapshots: bool,
     ) -> BatchCounts {
         delta.clear();
         self.scratch.stamp += 1;
@@ -393,16 +415,18 @@ impl DirectedGraph {
                 EdgeOp::Insert => {
                     let u = self.touch(e.src, delta);
                     let v = self.touch(e.dst, delta);
-                    self.snapshot_source(u, delta, snapshots);
+                    self.note_source(u, delta);
                     match self.edge_pos.get(&(u, v)) {
                         Some(&p) => {
                             let edge = &mut self.out[u as usize][p as usize];
+                            Self::note_edge(u, v, edge.weight, delta);
                             self.non_unit -= usize::from(edge.weight != 1.0);
                             edge.count += 1;
                             edge.weight += e.weight;
                             self.non_unit += usize::from(edge.weight != 1.0);
                         }
                         None => {
+                            Self::note_edge(u, v, 0.0, delta);
                             let list = &mut self.out[u as usize];
                             self.edge_pos.insert((u, v), list.len() as u32);
                             list.push(OutEdge {
@@ -435,7 +459,8 @@ impl DirectedGraph {
                     }
                     self.touch(e.src, delta);
                     self.touch(e.dst, delta);
-                    self.snapshot_source(u, delta, snapshots);
+                    self.note_source(u, delta);
+                    Self::note_edge(u, v, edge.weight, delta);
                     self.non_unit -= usize::from(edge.weight != 1.0);
                     if edge.count == 1 {
                         let list = &mut self.out[u as usize];

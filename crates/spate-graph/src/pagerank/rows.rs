@@ -62,8 +62,6 @@ pub(crate) struct KeptRows {
     corrections: Vec<Correction>,
     /// `(source slot, destination slot)` → index in `corrections`.
     position: FxHashMap<(u32, u32), u32>,
-    /// Per source: its previous out-edges by destination (scratch of `record`).
-    before: FxHashMap<u32, f64>,
 }
 
 /// The checkpointed part of [`KeptRows`]; the lookups are rebuilt from it.
@@ -141,7 +139,6 @@ impl TryFrom<KeptRowsRepr> for KeptRows {
             appended_inv_out: r.appended_inv_out,
             corrections,
             position,
-            before: FxHashMap::default(),
         })
     }
 }
@@ -166,7 +163,6 @@ impl KeptRows {
             appended_inv_out: Vec::new(),
             corrections: Vec::new(),
             position: FxHashMap::default(),
-            before: FxHashMap::default(),
         }
     }
 
@@ -216,8 +212,7 @@ impl KeptRows {
         self.row_of[s]
     }
 
-    /// Take in a batch that `g` has applied; `delta` must hold the changed sources' previous
-    /// out-lists (`apply_batch` with snapshots).
+    /// Take in a batch that `g` has applied and described in `delta`. O(changes).
     pub(crate) fn record(&mut self, g: &DirectedGraph, delta: &GraphDelta) {
         let live = g.live_mask();
         for t in &delta.touched {
@@ -226,40 +221,26 @@ impl KeptRows {
             }
         }
         let n = self.snapshot_rows();
-        let mut before = std::mem::take(&mut self.before);
         for s in &delta.sources {
-            let u = s.node;
-            let old = &delta.old_edges[s.start..s.end];
-            if old.is_empty() && g.out_edges(u).is_empty() {
+            let (u, w) = (s.node, g.out_weight_of(s.node));
+            if s.weight == 0.0 && w == 0.0 {
+                // Edges inserted and deleted within the batch: nothing to patch.
                 continue;
             }
-            // A source with edges before or after the batch was live at one of them: it has
-            // a row.
+            // A source with edges before or after the batch held a node then: it has a row.
             let row = self.row(u) as usize;
-            let inv = inverse(g.out_weight_of(u));
             if row < n {
-                self.csr.set_out_weight(row, g.out_weight_of(u));
+                self.csr.set_out_weight(row, w);
             } else {
-                self.appended_inv_out[row - n] = inv;
-            }
-            // Every edge whose weight differs before and after the batch.
-            before.clear();
-            before.extend(old.iter().map(|e| (e.dst, e.weight)));
-            for e in g.out_edges(u) {
-                let then = before.remove(&e.dst).unwrap_or(0.0);
-                if then != e.weight {
-                    self.change(u, e.dst, then, e.weight);
-                }
-            }
-            // What is left in `before` was deleted; visit it in the old list's order (not
-            // the map's) so the corrections come out in a deterministic order.
-            for e in old {
-                if before.contains_key(&e.dst) {
-                    self.change(u, e.dst, e.weight, 0.0);
-                }
+                self.appended_inv_out[row - n] = inverse(w);
             }
         }
-        self.before = before;
+        for e in &delta.edges {
+            let now = g.slot_edge_weight(e.src, e.dst);
+            if now != e.before {
+                self.change(e.src, e.dst, e.before, now);
+            }
+        }
     }
 
     /// Edge `u → v` (slots) went from weight `then` to `now` in this batch.
@@ -435,7 +416,7 @@ mod tests {
             let events: Vec<EdgeEvent> =
                 initial.iter().map(|&(u, v)| EdgeEvent::insert(u, v)).collect();
             let mut delta = GraphDelta::default();
-            g.apply_batch(&events, &mut delta, true);
+            g.apply_batch(&events, &mut delta);
             let mut rows = KeptRows::build(&g);
             for batch in &batches {
                 let events: Vec<EdgeEvent> = batch
@@ -449,7 +430,7 @@ mod tests {
                         }
                     })
                     .collect();
-                g.apply_batch(&events, &mut delta, true);
+                g.apply_batch(&events, &mut delta);
                 rows.record(&g, &delta);
                 let z: Vec<f64> = (0..g.capacity()).map(|i| 1.0 + (i % 7) as f64 / 3.0).collect();
                 let kept = pass_by_slot(&rows, &g, &z);
@@ -472,7 +453,7 @@ mod tests {
         let mut g = DirectedGraph::new();
         let mut delta = GraphDelta::default();
         let events = [EdgeEvent::insert(1, 2), EdgeEvent::insert(2, 3)];
-        g.apply_batch(&events, &mut delta, true);
+        g.apply_batch(&events, &mut delta);
         let rows = KeptRows::build(&g);
         let mut json = serde_json::to_value(&rows).expect("serializes");
         assert!(serde_json::from_value::<KeptRows>(json.clone()).is_ok());
