@@ -23,7 +23,7 @@
 //!   corrections reach 1/32 of the graph. The kept rows are part of the checkpoint, so a
 //!   restored updater continues bit for bit.
 
-use super::rows::{KeptRows, RowValues};
+use super::rows::{KeptRows, NO_ROW, RowValues};
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
 use crate::csr::ordered_sum;
 use crate::error::GraphError;
@@ -975,6 +975,7 @@ impl IncrementalPageRank {
             }
         };
         let m = rows.rows();
+        let mut buffers = std::mem::take(&mut self.scratch.passes);
         let PassBuffers {
             live,
             teleport,
@@ -985,25 +986,26 @@ impl IncrementalPageRank {
             extra,
             seen,
             fixups,
-        } = &mut self.scratch.passes;
-        let live_slots = self.graph.live_mask();
-        live.clear();
-        live.extend(rows.slots().iter().map(|&s| live_slots[s as usize]));
-        teleport.clear();
-        teleport.extend(rows.slots().iter().zip(live.iter()).map(|(&s, &live)| {
-            match (live, self.personalized) {
-                (false, _) => 0.0,
-                (true, true) => self.teleport[s as usize],
-                (true, false) => 1.0 - a,
-            }
-        }));
-        z.clear();
-        z.extend(
-            rows.slots()
-                .iter()
-                .zip(live.iter())
-                .map(|(&s, &live)| if live { self.z[s as usize] } else { 0.0 }),
-        );
+        } = &mut buffers;
+        // The state by row (0 where the slot holds no node), gathered in parallel.
+        let (live_slots, state_z, slots) = (self.graph.live_mask(), &self.z, rows.slots());
+        live.resize(m, false);
+        z.resize(m, 0.0);
+        live.par_chunks_mut(SUM_CHUNK)
+            .zip(z.par_chunks_mut(SUM_CHUNK))
+            .zip(slots.par_chunks(SUM_CHUNK))
+            .for_each(|((live, z), slots)| {
+                for ((live, z), &s) in live.iter_mut().zip(z.iter_mut()).zip(slots) {
+                    *live = live_slots[s as usize];
+                    *z = if *live { state_z[s as usize] } else { 0.0 };
+                }
+            });
+        if self.personalized {
+            teleport.clear();
+            teleport.extend(slots.iter().zip(live.iter()).map(|(&s, &live)| {
+                if live { self.teleport[s as usize] } else { 0.0 }
+            }));
+        }
         for v in [&mut *next, &mut *extra] {
             v.clear();
             v.resize(m, 0.0);
@@ -1021,7 +1023,7 @@ impl IncrementalPageRank {
         loop {
             let values = RowValues {
                 live,
-                teleport,
+                teleport: self.personalized.then_some(&teleport[..]),
                 damping: a,
             };
             let (step, total) = rows.pass(values, fixups, (z, y), (next, y_next), extra);
@@ -1035,18 +1037,30 @@ impl IncrementalPageRank {
             }
             let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
             if residual <= target || iterations >= self.max_iterations {
-                for (row, &slot) in rows.slots().iter().enumerate() {
-                    if live[row] {
-                        self.z[slot as usize] = z[row];
-                        self.r[slot as usize] = next[row] - z[row];
-                    }
-                }
+                // Back by slot, gathering through each slot's row (in parallel).
+                let row_of = rows.row_of();
+                self.z
+                    .par_chunks_mut(SUM_CHUNK)
+                    .zip(self.r.par_chunks_mut(SUM_CHUNK))
+                    .enumerate()
+                    .for_each(|(c, (zs, rs))| {
+                        let first = c * SUM_CHUNK;
+                        for (i, (zs, rs)) in zs.iter_mut().zip(rs.iter_mut()).enumerate() {
+                            let row = row_of.get(first + i).map_or(NO_ROW, |&r| r);
+                            if row != NO_ROW && live[row as usize] {
+                                let row = row as usize;
+                                *zs = z[row];
+                                *rs = next[row] - z[row];
+                            }
+                        }
+                    });
                 break;
             }
             std::mem::swap(z, next);
             std::mem::swap(y, y_next);
             sum = total;
         }
+        self.scratch.passes = buffers;
         self.rows = Some(rows);
         report.iterations += iterations;
         self.clear_frontier();

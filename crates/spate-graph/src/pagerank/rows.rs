@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 const REBUILD_FRACTION: f64 = 1.0 / 32.0;
 
 /// No row for this slot.
-const NONE: u32 = u32::MAX;
+pub(crate) const NO_ROW: u32 = u32::MAX;
 
 /// An edge whose weight changed since the snapshot, by rows.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,11 +40,11 @@ struct Correction {
 }
 
 /// What a pass needs per row besides the rows: whether the row's slot holds a node, its
-/// teleport term, and the damping.
+/// teleport term (`None`: `1 − α` for every node), and the damping.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RowValues<'a> {
     pub(crate) live: &'a [bool],
-    pub(crate) teleport: &'a [f64],
+    pub(crate) teleport: Option<&'a [f64]>,
     pub(crate) damping: f64,
 }
 
@@ -55,7 +55,7 @@ pub(crate) struct KeptRows {
     csr: InCsr,
     /// Row → slot: the snapshot's rows, then the appended ones.
     slots: Vec<u32>,
-    /// Slot → row ([`NONE`]: none).
+    /// Slot → row ([`NO_ROW`]: none).
     row_of: Vec<u32>,
     /// `1 / W` of the appended rows (0: dangling).
     appended_inv_out: Vec<f64>,
@@ -104,9 +104,9 @@ impl TryFrom<KeptRowsRepr> for KeptRows {
             return Err("out-weight out of range");
         }
         let slots = r.slots.iter().map(|&s| s as usize + 1).max().unwrap_or(0);
-        let mut row_of = vec![NONE; slots];
+        let mut row_of = vec![NO_ROW; slots];
         for (row, &slot) in r.slots.iter().enumerate() {
-            if row_of[slot as usize] != NONE {
+            if row_of[slot as usize] != NO_ROW {
                 return Err("two kept rows for one slot");
             }
             row_of[slot as usize] = row as u32;
@@ -152,7 +152,7 @@ impl KeptRows {
     /// Fresh rows of the graph, with nothing to correct.
     pub(crate) fn build(g: &DirectedGraph) -> Self {
         let (csr, slots) = InCsr::from_graph(g);
-        let mut row_of = vec![NONE; g.capacity()];
+        let mut row_of = vec![NO_ROW; g.capacity()];
         for (row, &slot) in slots.iter().enumerate() {
             row_of[slot as usize] = row as u32;
         }
@@ -181,6 +181,11 @@ impl KeptRows {
         &self.slots
     }
 
+    /// Row of each slot ([`NO_ROW`]: none); may be shorter than the graph's slots.
+    pub(crate) fn row_of(&self) -> &[u32] {
+        &self.row_of
+    }
+
     /// Edges in the snapshot.
     pub(crate) fn snapshot_edges(&self) -> usize {
         self.csr.edges()
@@ -202,9 +207,9 @@ impl KeptRows {
     fn row(&mut self, slot: u32) -> u32 {
         let s = slot as usize;
         if self.row_of.len() <= s {
-            self.row_of.resize(s + 1, NONE);
+            self.row_of.resize(s + 1, NO_ROW);
         }
-        if self.row_of[s] == NONE {
+        if self.row_of[s] == NO_ROW {
             self.row_of[s] = self.slots.len() as u32;
             self.slots.push(slot);
             self.appended_inv_out.push(0.0);
@@ -317,10 +322,14 @@ impl KeptRows {
             };
             extra[c.dst as usize] += c.change * scaled;
         }
-        let PassSums { step, sum, .. } =
-            self.csr.pull(y, &z[..n], &mut next[..n], y_next, |v, s| {
-                teleport[v] + a * s
-            });
+        let (prev, pulled) = (&z[..n], &mut next[..n]);
+        let PassSums { step, sum, .. } = match teleport {
+            None => {
+                let t = 1.0 - a;
+                self.csr.pull(y, prev, pulled, y_next, |_, s| t + a * s)
+            }
+            Some(t) => self.csr.pull(y, prev, pulled, y_next, |v, s| t[v] + a * s),
+        };
         let (mut step, mut sum) = (step, sum);
         for &v in fixups {
             let v = v as usize;
@@ -335,7 +344,7 @@ impl KeptRows {
         // Rows appended since the snapshot get all their terms from the corrections.
         for k in n..self.rows() {
             let value = if live[k] {
-                teleport[k] + a * extra[k]
+                teleport.map_or(1.0 - a, |t| t[k]) + a * extra[k]
             } else {
                 0.0
             };
@@ -359,10 +368,6 @@ mod tests {
         let a = 0.85;
         let live_slots = g.live_mask();
         let live: Vec<bool> = rows.slots.iter().map(|&s| live_slots[s as usize]).collect();
-        let teleport: Vec<f64> = live
-            .iter()
-            .map(|&l| if l { 1.0 - a } else { 0.0 })
-            .collect();
         let z: Vec<f64> = rows
             .slots
             .iter()
@@ -378,7 +383,7 @@ mod tests {
         let mut extra = vec![0.0; rows.rows()];
         let values = RowValues {
             live: &live,
-            teleport: &teleport,
+            teleport: None,
             damping: a,
         };
         let (mut seen, mut fixups) = (Vec::new(), Vec::new());
