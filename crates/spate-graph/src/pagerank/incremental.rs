@@ -136,7 +136,8 @@ pub struct PageRankReport {
     /// The cost model's prediction for power iteration, in nanoseconds.
     pub predicted_iteration_ns: f64,
     /// Error bound of the *previous* ranks against the new graph, before any work: what
-    /// skipping the update would have cost.
+    /// skipping the update would have cost (a looser form of the bound when the batch
+    /// clearly needs work).
     pub stale_certificate: f64,
     /// Proven bound on the L1 distance of the current ranks to the exact PageRank.
     pub certificate: f64,
@@ -494,6 +495,8 @@ impl NodeQueue {
 struct Norms {
     /// `‖r‖₁`.
     residual: f64,
+    /// `Σr`.
+    sigma: f64,
     /// `‖r − (Σr) p‖₁`: `Σz` times the residual of the normalized ranks in networkx's own
     /// (column-stochastic) iteration.
     centered: f64,
@@ -700,7 +703,8 @@ impl IncrementalPageRank {
         }
     }
 
-    /// The certificate's sums, exactly (two parallel passes over the state).
+    /// The certificate's sums, exactly (two parallel passes over the state, one when the
+    /// first shows the certificate is over the tolerance).
     fn norms(&self) -> Norms {
         // Fixed chunks whose partial sums are added in order: the same bits whatever the
         // thread schedule (a restored checkpoint must continue identically).
@@ -716,8 +720,15 @@ impl IncrementalPageRank {
             .collect::<Vec<(f64, f64, f64)>>()
             .into_iter()
             .fold((0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        // `‖r − (Σr) p‖₁` lies between `‖r‖₁ − |Σr|` and `‖r‖₁ + |Σr|`: when even the lower
+        // end puts the certificate over the tolerance (a batch that needs work), the upper
+        // end serves and the second pass is skipped.
+        let (lower, upper) = (residual - sigma.abs(), residual + sigma.abs());
+        let hopeless = sum > 0.0 && lower > self.tolerance * (1.0 - self.damping) * sum;
         // The teleport direction p: the live nodes uniformly, or the sources by weight.
-        let centered = if self.personalized {
+        let centered = if hopeless {
+            upper
+        } else if self.personalized {
             let shift = sigma / self.teleport_total();
             ordered_sum(
                 self.r
@@ -741,6 +752,7 @@ impl IncrementalPageRank {
         };
         Norms {
             residual,
+            sigma,
             centered,
             sum,
             nonempty: self.graph.node_count() > 0,
@@ -757,7 +769,7 @@ impl IncrementalPageRank {
         let mut rounds = 0;
         while norms.certificate(a) > self.tolerance && rounds < 16 {
             rounds += 1;
-            let sigma: f64 = self.r.iter().sum();
+            let sigma = norms.sigma;
             let residual = norms.residual + sigma.abs();
             let target = residual_target(a, self.tolerance, norms.sum);
             let size = (self.graph.edge_count() + self.graph.capacity()) as f64;
@@ -991,32 +1003,34 @@ impl IncrementalPageRank {
         let (live_slots, state_z, slots) = (self.graph.live_mask(), &self.z, rows.slots());
         live.resize(m, false);
         z.resize(m, 0.0);
-        live.par_chunks_mut(SUM_CHUNK)
-            .zip(z.par_chunks_mut(SUM_CHUNK))
-            .zip(slots.par_chunks(SUM_CHUNK))
-            .for_each(|((live, z), slots)| {
-                for ((live, z), &s) in live.iter_mut().zip(z.iter_mut()).zip(slots) {
-                    *live = live_slots[s as usize];
-                    *z = if *live { state_z[s as usize] } else { 0.0 };
-                }
-            });
+        let mut sum = ordered_sum(
+            live.par_chunks_mut(SUM_CHUNK)
+                .zip(z.par_chunks_mut(SUM_CHUNK))
+                .zip(slots.par_chunks(SUM_CHUNK))
+                .map(|((live, z), slots)| {
+                    let mut sum = 0.0;
+                    for ((live, z), &s) in live.iter_mut().zip(z.iter_mut()).zip(slots) {
+                        *live = live_slots[s as usize];
+                        *z = if *live { state_z[s as usize] } else { 0.0 };
+                        sum += *z;
+                    }
+                    sum
+                }),
+        );
         if self.personalized {
             teleport.clear();
             teleport.extend(slots.iter().zip(live.iter()).map(|(&s, &live)| {
                 if live { self.teleport[s as usize] } else { 0.0 }
             }));
         }
-        for v in [&mut *next, &mut *extra] {
-            v.clear();
-            v.resize(m, 0.0);
-        }
-        for v in [&mut *y, &mut *y_next] {
-            v.clear();
-            v.resize(rows.snapshot_rows() + 1, 0.0);
-        }
+        // Only resized: a pass overwrites `next`, `y` and `y_next` everywhere, and leaves
+        // `extra` zeroed.
+        next.resize(m, 0.0);
+        extra.resize(m, 0.0);
+        y.resize(rows.snapshot_rows() + 1, 0.0);
+        y_next.resize(rows.snapshot_rows() + 1, 0.0);
         rows.fixups(live, seen, fixups);
         rows.scale(z, y);
-        let mut sum = ordered_sum(z.par_chunks(SUM_CHUNK).map(|z| z.iter().sum::<f64>()));
         let mut iterations = 0;
         let mut stale = f64::INFINITY;
         let pass_visits = (rows.snapshot_edges() + m + rows.correction_count()) as u64;
