@@ -599,7 +599,7 @@ impl IncrementalPageRank {
         }
         if large {
             self.forget_departed(&delta);
-            let stale = self.power_iterate(&mut report);
+            let stale = self.power_iterate(&mut report, false);
             report.method = UpdateMethod::PowerIteration;
             self.solve(&mut report, Some(stale));
         } else {
@@ -827,7 +827,7 @@ impl IncrementalPageRank {
                 self.push_rate = 0.98 * self.push_rate + 0.02 * PUSH_RATE_PRIOR;
             }
             if iterate {
-                self.power_iterate(report);
+                self.power_iterate(report, true);
                 report.method = match report.method {
                     UpdateMethod::Push | UpdateMethod::PushThenPowerIteration => {
                         UpdateMethod::PushThenPowerIteration
@@ -968,10 +968,12 @@ impl IncrementalPageRank {
     }
 
     /// Warm-started power iteration from the current `z` until the certificate (with slack)
-    /// holds; leaves the exact residual of the final `z` in `r`. Returns a certificate of the
-    /// starting `z` from the first pass (`(‖r‖₁ + |Σr|) / ((1 − α) Σz)`, which bounds the
-    /// centered norm the exact certificate uses).
-    fn power_iterate(&mut self, report: &mut PageRankReport) -> f64 {
+    /// holds; leaves the exact residual of the final `z` in `r`. With `residual_known` (`r`
+    /// is `z`'s residual, as the fix-up and pushes keep it) the first step `z + r` is taken
+    /// without a pass, since a pass from `z` would only compute that; otherwise returns a
+    /// certificate of the starting `z` from the first pass (`(‖r‖₁ + |Σr|) / ((1 − α) Σz)`,
+    /// which bounds the centered norm the exact certificate uses).
+    fn power_iterate(&mut self, report: &mut PageRankReport, residual_known: bool) -> f64 {
         let a = self.damping;
         // Work in the compressed rows' cache-friendly numbering, kept from the last batch
         // while correcting them is cheaper than rebuilding; free slots are not in it (their
@@ -1000,7 +1002,8 @@ impl IncrementalPageRank {
             fixups,
         } = &mut buffers;
         // The state by row (0 where the slot holds no node), gathered in parallel.
-        let (live_slots, state_z, slots) = (self.graph.live_mask(), &self.z, rows.slots());
+        let (live_slots, slots) = (self.graph.live_mask(), rows.slots());
+        let (state_z, state_r) = (&self.z, &self.r);
         live.resize(m, false);
         z.resize(m, 0.0);
         let mut sum = ordered_sum(
@@ -1010,8 +1013,13 @@ impl IncrementalPageRank {
                 .map(|((live, z), slots)| {
                     let mut sum = 0.0;
                     for ((live, z), &s) in live.iter_mut().zip(z.iter_mut()).zip(slots) {
-                        *live = live_slots[s as usize];
-                        *z = if *live { state_z[s as usize] } else { 0.0 };
+                        let s = s as usize;
+                        *live = live_slots[s];
+                        *z = match (*live, residual_known) {
+                            (false, _) => 0.0,
+                            (true, false) => state_z[s],
+                            (true, true) => state_z[s] + state_r[s],
+                        };
                         sum += *z;
                     }
                     sum
@@ -1046,7 +1054,7 @@ impl IncrementalPageRank {
             // `next − z` is the residual of `z`: stop on `‖r‖₁ + |Σr|`, with less slack than
             // a push (a batch large enough to need passes rarely leaves room for the next).
             let residual = step + (total - sum).abs();
-            if iterations == 1 && sum > 0.0 {
+            if iterations == 1 && sum > 0.0 && !residual_known {
                 stale = residual / ((1.0 - a) * sum) + self.z.len() as f64 * f64::EPSILON;
             }
             let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
