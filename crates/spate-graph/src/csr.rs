@@ -314,6 +314,11 @@ impl InCsr {
         self.inv_out.len()
     }
 
+    /// `1 / out-weight` per row (0: dangling).
+    pub(crate) fn inv_out(&self) -> &[f64] {
+        &self.inv_out
+    }
+
     /// Row `v`'s value divided by its out-weight (0 for a dangling row), as a pass writes it.
     #[inline]
     pub(crate) fn scaled(&self, v: usize, value: f64) -> f64 {

@@ -490,6 +490,33 @@ impl NodeQueue {
     }
 }
 
+/// `‖r‖₁`, `Σr` and `Σz` over a run of slots.
+#[derive(Clone, Copy, Debug, Default)]
+struct StateSums {
+    residual: f64,
+    sigma: f64,
+    sum: f64,
+}
+
+impl StateSums {
+    fn of(r: &[f64], z: &[f64]) -> Self {
+        r.iter().zip(z).fold(Self::default(), |a, (&r, &z)| Self {
+            residual: a.residual + r.abs(),
+            sigma: a.sigma + r,
+            sum: a.sum + z,
+        })
+    }
+
+    /// Chunk sums added in order.
+    fn total(parts: Vec<Self>) -> Self {
+        parts.into_iter().fold(Self::default(), |a, b| Self {
+            residual: a.residual + b.residual,
+            sigma: a.sigma + b.sigma,
+            sum: a.sum + b.sum,
+        })
+    }
+}
+
 /// Exact sums over the state vectors.
 #[derive(Clone, Copy, Debug)]
 struct Norms {
@@ -599,9 +626,9 @@ impl IncrementalPageRank {
         }
         if large {
             self.forget_departed(&delta);
-            let stale = self.power_iterate(&mut report, false);
+            let iterated = self.power_iterate(&mut report, false);
             report.method = UpdateMethod::PowerIteration;
-            self.solve(&mut report, Some(stale));
+            self.solve(&mut report, Some(iterated));
         } else {
             report.fixup_edge_visits = self.fix_residuals(&delta);
             self.solve(&mut report, None);
@@ -708,18 +735,23 @@ impl IncrementalPageRank {
     fn norms(&self) -> Norms {
         // Fixed chunks whose partial sums are added in order: the same bits whatever the
         // thread schedule (a restored checkpoint must continue identically).
-        let (residual, sigma, sum) = self
+        let sums = self
             .r
             .par_chunks(SUM_CHUNK)
             .zip(self.z.par_chunks(SUM_CHUNK))
-            .map(|(r, z)| {
-                r.iter().zip(z).fold((0.0, 0.0, 0.0), |a, (&r, &z)| {
-                    (a.0 + r.abs(), a.1 + r, a.2 + z)
-                })
-            })
-            .collect::<Vec<(f64, f64, f64)>>()
-            .into_iter()
-            .fold((0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+            .map(|(r, z)| StateSums::of(r, z))
+            .collect::<Vec<StateSums>>();
+        self.norms_from(StateSums::total(sums))
+    }
+
+    /// [`norms`](Self::norms) from the first pass's sums (which a power iteration's write-back
+    /// computes on the way).
+    fn norms_from(&self, sums: StateSums) -> Norms {
+        let StateSums {
+            residual,
+            sigma,
+            sum,
+        } = sums;
         // `‖r − (Σr) p‖₁` lies between `‖r‖₁ − |Σr|` and `‖r‖₁ + |Σr|`: when even the lower
         // end puts the certificate over the tolerance (a batch that needs work), the upper
         // end serves and the second pass is skipped.
@@ -760,12 +792,16 @@ impl IncrementalPageRank {
         }
     }
 
-    /// Restore the bound from the current `z` and its exact residual `r`; `stale` is the
-    /// previous ranks' certificate on this graph when a pass has already measured it.
-    fn solve(&mut self, report: &mut PageRankReport, stale: Option<f64>) {
+    /// Restore the bound from the current `z` and its exact residual `r`; `iterated` is the
+    /// previous ranks' certificate on this graph and the state's sums when a power
+    /// iteration has already run.
+    fn solve(&mut self, report: &mut PageRankReport, iterated: Option<(f64, StateSums)>) {
         let a = self.damping;
-        let mut norms = self.norms();
-        report.stale_certificate = stale.unwrap_or_else(|| norms.certificate(a));
+        let mut norms = match iterated {
+            Some((_, sums)) => self.norms_from(sums),
+            None => self.norms(),
+        };
+        report.stale_certificate = iterated.map_or_else(|| norms.certificate(a), |i| i.0);
         let mut rounds = 0;
         while norms.certificate(a) > self.tolerance && rounds < 16 {
             rounds += 1;
@@ -826,16 +862,18 @@ impl IncrementalPageRank {
                 // estimate inflated by one huge batch does not lock pushing out for good.
                 self.push_rate = 0.98 * self.push_rate + 0.02 * PUSH_RATE_PRIOR;
             }
-            if iterate {
-                self.power_iterate(report, true);
+            norms = if iterate {
+                let (_, sums) = self.power_iterate(report, true);
                 report.method = match report.method {
                     UpdateMethod::Push | UpdateMethod::PushThenPowerIteration => {
                         UpdateMethod::PushThenPowerIteration
                     }
                     _ => UpdateMethod::PowerIteration,
                 };
-            }
-            norms = self.norms();
+                self.norms_from(sums)
+            } else {
+                self.norms()
+            };
         }
         self.certificate = norms.certificate(a);
         report.certificate = self.certificate;
@@ -972,8 +1010,13 @@ impl IncrementalPageRank {
     /// is `z`'s residual, as the fix-up and pushes keep it) the first step `z + r` is taken
     /// without a pass, since a pass from `z` would only compute that; otherwise returns a
     /// certificate of the starting `z` from the first pass (`(‖r‖₁ + |Σr|) / ((1 − α) Σz)`,
-    /// which bounds the centered norm the exact certificate uses).
-    fn power_iterate(&mut self, report: &mut PageRankReport, residual_known: bool) -> f64 {
+    /// which bounds the centered norm the exact certificate uses). Also returns the final
+    /// state's [`StateSums`].
+    fn power_iterate(
+        &mut self,
+        report: &mut PageRankReport,
+        residual_known: bool,
+    ) -> (f64, StateSums) {
         let a = self.damping;
         // Work in the compressed rows' cache-friendly numbering, kept from the last batch
         // while correcting them is cheaper than rebuilding; free slots are not in it (their
@@ -1001,46 +1044,70 @@ impl IncrementalPageRank {
             seen,
             fixups,
         } = &mut buffers;
-        // The state by row (0 where the slot holds no node), gathered in parallel.
+        // The state by row (0 where the slot holds no node) and its scaled vector, gathered
+        // in parallel; the snapshot's rows that hold no node are listed on the way.
         let (live_slots, slots) = (self.graph.live_mask(), rows.slots());
         let (state_z, state_r) = (&self.z, &self.r);
+        let n = rows.snapshot_rows();
         live.resize(m, false);
         z.resize(m, 0.0);
-        let mut sum = ordered_sum(
-            live.par_chunks_mut(SUM_CHUNK)
-                .zip(z.par_chunks_mut(SUM_CHUNK))
-                .zip(slots.par_chunks(SUM_CHUNK))
-                .map(|((live, z), slots)| {
-                    let mut sum = 0.0;
-                    for ((live, z), &s) in live.iter_mut().zip(z.iter_mut()).zip(slots) {
-                        let s = s as usize;
-                        *live = live_slots[s];
-                        *z = match (*live, residual_known) {
-                            (false, _) => 0.0,
-                            (true, false) => state_z[s],
-                            (true, true) => state_z[s] + state_r[s],
-                        };
-                        sum += *z;
+        y.resize(n + 1, 0.0);
+        y_next.resize(n + 1, 0.0);
+        let gather = |s: u32, live: &mut bool| {
+            let s = s as usize;
+            *live = live_slots[s];
+            match (*live, residual_known) {
+                (false, _) => 0.0,
+                (true, false) => state_z[s],
+                (true, true) => state_z[s] + state_r[s],
+            }
+        };
+        let (inv_out, (head_live, tail_live)) = (rows.inv_out(), live.split_at_mut(n));
+        let (head_z, tail_z) = z.split_at_mut(n);
+        let parts: Vec<(f64, Vec<u32>)> = head_live
+            .par_chunks_mut(SUM_CHUNK)
+            .zip(head_z.par_chunks_mut(SUM_CHUNK))
+            .zip(y[..n].par_chunks_mut(SUM_CHUNK))
+            .enumerate()
+            .map(|(c, ((live, z), y))| {
+                let first = c * SUM_CHUNK;
+                let (mut sum, mut dead) = (0.0, Vec::new());
+                for (i, ((live, z), y)) in live.iter_mut().zip(z).zip(y).enumerate() {
+                    let row = first + i;
+                    *z = gather(slots[row], live);
+                    *y = *z * inv_out[row];
+                    sum += *z;
+                    if !*live {
+                        dead.push(row as u32);
                     }
-                    sum
-                }),
-        );
+                }
+                (sum, dead)
+            })
+            .collect();
+        y[n] = 0.0;
+        let mut sum = 0.0;
+        let mut dead = Vec::new();
+        for (part, rows_without_node) in parts {
+            sum += part;
+            dead.extend(rows_without_node);
+        }
+        for ((live, z), &s) in tail_live.iter_mut().zip(tail_z).zip(&slots[n..]) {
+            *z = gather(s, live);
+            sum += *z;
+        }
         if self.personalized {
             teleport.clear();
             teleport.extend(slots.iter().zip(live.iter()).map(|(&s, &live)| {
                 if live { self.teleport[s as usize] } else { 0.0 }
             }));
         }
-        // Only resized: a pass overwrites `next`, `y` and `y_next` everywhere, and leaves
-        // `extra` zeroed.
+        // Only resized: a pass overwrites `next` everywhere and leaves `extra` zeroed.
         next.resize(m, 0.0);
         extra.resize(m, 0.0);
-        y.resize(rows.snapshot_rows() + 1, 0.0);
-        y_next.resize(rows.snapshot_rows() + 1, 0.0);
-        rows.fixups(live, seen, fixups);
-        rows.scale(z, y);
+        rows.fixups(&dead, seen, fixups);
         let mut iterations = 0;
         let mut stale = f64::INFINITY;
+        let sums;
         let pass_visits = (rows.snapshot_edges() + m + rows.correction_count()) as u64;
         loop {
             let values = RowValues {
@@ -1059,13 +1126,15 @@ impl IncrementalPageRank {
             }
             let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
             if residual <= target || iterations >= self.max_iterations {
-                // Back by slot, gathering through each slot's row (in parallel).
+                // Back by slot, gathering through each slot's row (in parallel), with the
+                // state's sums in the chunks `norms` uses (so the same bits).
                 let row_of = rows.row_of();
-                self.z
+                let parts = self
+                    .z
                     .par_chunks_mut(SUM_CHUNK)
                     .zip(self.r.par_chunks_mut(SUM_CHUNK))
                     .enumerate()
-                    .for_each(|(c, (zs, rs))| {
+                    .map(|(c, (zs, rs))| {
                         let first = c * SUM_CHUNK;
                         for (i, (zs, rs)) in zs.iter_mut().zip(rs.iter_mut()).enumerate() {
                             let row = row_of.get(first + i).map_or(NO_ROW, |&r| r);
@@ -1075,7 +1144,10 @@ impl IncrementalPageRank {
                                 *rs = next[row] - z[row];
                             }
                         }
-                    });
+                        StateSums::of(rs, zs)
+                    })
+                    .collect();
+                sums = StateSums::total(parts);
                 break;
             }
             std::mem::swap(z, next);
@@ -1086,7 +1158,7 @@ impl IncrementalPageRank {
         self.rows = Some(rows);
         report.iterations += iterations;
         self.clear_frontier();
-        stale
+        (stale, sums)
     }
 
     /// The ranks of all nodes in the graph, summing to 1. O(n log n).

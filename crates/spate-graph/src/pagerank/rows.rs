@@ -181,6 +181,11 @@ impl KeptRows {
         &self.slots
     }
 
+    /// `1 / out-weight` of the snapshot's rows (0: dangling).
+    pub(crate) fn inv_out(&self) -> &[f64] {
+        self.csr.inv_out()
+    }
+
     /// Row of each slot ([`NO_ROW`]: none); may be shorter than the graph's slots.
     pub(crate) fn row_of(&self) -> &[u32] {
         &self.row_of
@@ -270,24 +275,30 @@ impl KeptRows {
     }
 
     /// `y = z / W` over the snapshot's rows (`z` by row).
+    #[cfg(test)]
     pub(crate) fn scale(&self, z: &[f64], y: &mut [f64]) {
         self.csr.scale_by_out_weight(&z[..self.snapshot_rows()], y);
     }
 
     /// The snapshot rows a pass must fix after pulling: destinations of corrections and
-    /// rows whose slot is free, each once, in a fixed order. `live` is by row; `seen` is
-    /// scratch.
-    pub(crate) fn fixups(&self, live: &[bool], seen: &mut Vec<bool>, out: &mut Vec<u32>) {
+    /// the given rows without a node (`dead`), each once, in a fixed order. `seen` is scratch
+    /// (left all false).
+    pub(crate) fn fixups(&self, dead: &[u32], seen: &mut Vec<bool>, out: &mut Vec<u32>) {
         let n = self.snapshot_rows();
         out.clear();
-        seen.clear();
         seen.resize(n, false);
-        let dead = (0..n as u32).filter(|&v| !live[v as usize]);
-        let targets = self.corrections.iter().map(|c| c.dst).chain(dead);
+        let targets = self
+            .corrections
+            .iter()
+            .map(|c| c.dst)
+            .chain(dead.iter().copied());
         for v in targets.filter(|&v| (v as usize) < n) {
             if !std::mem::replace(&mut seen[v as usize], true) {
                 out.push(v);
             }
+        }
+        for &v in out.iter() {
+            seen[v as usize] = false;
         }
     }
 
@@ -387,7 +398,10 @@ mod tests {
             damping: a,
         };
         let (mut seen, mut fixups) = (Vec::new(), Vec::new());
-        rows.fixups(&live, &mut seen, &mut fixups);
+        let dead: Vec<u32> = (0..rows.snapshot_rows() as u32)
+            .filter(|&v| !live[v as usize])
+            .collect();
+        rows.fixups(&dead, &mut seen, &mut fixups);
         rows.pass(
             values,
             &fixups,
