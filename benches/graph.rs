@@ -137,6 +137,10 @@ impl FullRecompute {
 
     fn update(&mut self, batch: &[EdgeEvent]) -> usize {
         self.graph.apply(batch);
+        self.recompute()
+    }
+
+    fn recompute(&self) -> usize {
         let csr = CsrGraph::from_graph(&self.graph);
         let result = self.solver.run(&csr).expect("no personalization");
         assert!(result.converged && result.error_bound <= TOLERANCE);
@@ -147,6 +151,9 @@ impl FullRecompute {
 #[derive(Default)]
 struct Tally {
     batches: usize,
+    /// Batches whose time is in `time`, and their push visits.
+    timed: usize,
+    timed_push_visits: u64,
     time: Duration,
     none: usize,
     push: usize,
@@ -159,9 +166,15 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, r: &PageRankReport, t: Duration) {
+    /// Counts `r`; its time `t` unless `None` (a batch whose caches a timed baseline
+    /// recompute had just flushed).
+    fn add(&mut self, r: &PageRankReport, t: Option<Duration>) {
         self.batches += 1;
-        self.time += t;
+        if let Some(t) = t {
+            self.time += t;
+            self.timed += 1;
+            self.timed_push_visits += r.push_edge_visits;
+        }
         match r.method {
             UpdateMethod::None => self.none += 1,
             UpdateMethod::Push => self.push += 1,
@@ -179,11 +192,46 @@ impl Tally {
     }
 }
 
-fn run_tally(pr: &mut IncrementalPageRank, stream: &mut Stream, b: usize, n: usize) -> Tally {
+/// The full recompute timed between the incremental updates of [`run_tally`]: it applies
+/// every batch, and recomputes (timed, with that batch's apply) on every `stride`-th; the
+/// incremental update right after such a recompute, whose caches it flushed, is counted but
+/// not timed.
+struct Baseline<'a> {
+    full: &'a mut FullRecompute,
+    stride: usize,
+    time: Duration,
+    timed: usize,
+}
+
+impl Baseline<'_> {
+    fn mean_ms(&self) -> f64 {
+        self.time.as_secs_f64() * 1e3 / self.timed.max(1) as f64
+    }
+}
+
+fn run_tally(
+    pr: &mut IncrementalPageRank,
+    stream: &mut Stream,
+    b: usize,
+    n: usize,
+    mut baseline: Option<&mut Baseline>,
+) -> Tally {
     let mut batch = Vec::new();
     let mut tally = Tally::default();
-    for _ in 0..n {
+    for i in 0..n {
         stream.next_batch(b, &mut batch);
+        let mut cold = false;
+        if let Some(base) = baseline.as_deref_mut() {
+            if i % base.stride == 0 {
+                cold = true;
+                let t = Instant::now();
+                base.full.update(&batch);
+                base.time += t.elapsed();
+                base.timed += 1;
+            } else {
+                base.full.graph.apply(&batch);
+            }
+        }
         let t = Instant::now();
         let r = pr.update(&batch);
         let elapsed = t.elapsed();
@@ -200,7 +248,7 @@ fn run_tally(pr: &mut IncrementalPageRank, stream: &mut Stream, b: usize, n: usi
                 r.stale_certificate
             );
         }
-        tally.add(&r, elapsed);
+        tally.add(&r, (!cold).then_some(elapsed));
     }
     tally
 }
@@ -235,32 +283,33 @@ fn summary(edges: &[(u64, u64)]) {
         "| batch | incremental ms | methods (none/push/power/push→power) | push ms | power-iteration ms | full recompute ms | full ÷ incremental |"
     );
     for b in summary_sizes() {
-        let n = match b {
+        let n: usize = match b {
             1 | 10 => 200,
             100 => 50,
             1000 => 10,
             _ => 4,
         };
-        // The baseline on the same batches (at most 6: it costs the same at every size).
+        // The baseline on the same batches, timed on about 10 of them spread over the run
+        // (between the incremental updates, so both see the same machine: on a shared VM
+        // the speed drifts by tens of percent over seconds).
         let mut full = full0.clone();
-        let mut st = stream0.clone();
-        let mut batch = Vec::new();
-        let t = Instant::now();
-        for _ in 0..n.min(6) {
-            st.next_batch(b, &mut batch);
-            full.update(&batch);
-        }
-        let full_ms = t.elapsed().as_secs_f64() * 1e3 / n.min(6) as f64;
+        let mut baseline = Baseline {
+            full: &mut full,
+            stride: n.div_ceil(10),
+            time: Duration::ZERO,
+            timed: 0,
+        };
         let mut auto = auto0.clone();
         let mut st = stream0.clone();
-        let ta = run_tally(&mut auto, &mut st, b, n);
+        let ta = run_tally(&mut auto, &mut st, b, n, Some(&mut baseline));
+        let full_ms = baseline.mean_ms();
         let mut power = power0.clone();
         let mut st = stream0.clone();
-        let tp = run_tally(&mut power, &mut st, b, n);
+        let tp = run_tally(&mut power, &mut st, b, n, None);
         let push_ms = if b <= 1000 {
             let mut push = push0.clone();
             let mut st = stream0.clone();
-            format!("{:.3}", run_tally(&mut push, &mut st, b, n).mean_ms())
+            format!("{:.3}", run_tally(&mut push, &mut st, b, n, None).mean_ms())
         } else {
             "—".into()
         };
@@ -290,7 +339,7 @@ fn summary(edges: &[(u64, u64)]) {
         if ta.push_visits > 0 && ta.power == 0 && ta.push_then_power == 0 {
             println!(
                 "    ns per push visit {:.2}",
-                ta.time.as_secs_f64() * 1e9 / ta.push_visits as f64
+                ta.time.as_secs_f64() * 1e9 / ta.timed_push_visits.max(1) as f64
             );
         }
         // Measured accuracy of the final state against a tight recomputation.
