@@ -188,7 +188,7 @@ impl Tally {
     }
 
     fn mean_ms(&self) -> f64 {
-        self.time.as_secs_f64() * 1e3 / self.batches.max(1) as f64
+        self.time.as_secs_f64() * 1e3 / self.timed.max(1) as f64
     }
 }
 
@@ -286,8 +286,8 @@ fn summary(edges: &[(u64, u64)]) {
         let n: usize = match b {
             1 | 10 => 200,
             100 => 50,
-            1000 => 10,
-            _ => 4,
+            1000 => 20,
+            _ => 8,
         };
         // The baseline on the same batches, timed on about 10 of them spread over the run
         // (between the incremental updates, so both see the same machine: on a shared VM
@@ -295,7 +295,8 @@ fn summary(edges: &[(u64, u64)]) {
         let mut full = full0.clone();
         let mut baseline = Baseline {
             full: &mut full,
-            stride: n.div_ceil(10),
+            // Odd: the stream alternates insert and delete batches, both get timed.
+            stride: n.div_ceil(10).max(2) | 1,
             time: Duration::ZERO,
             timed: 0,
         };
