@@ -283,10 +283,13 @@ fn summary(edges: &[(u64, u64)]) {
         "| batch | incremental ms | methods (none/push/power/push→power) | push ms | power-iteration ms | full recompute ms | full ÷ incremental |"
     );
     for b in summary_sizes() {
+        // Long enough that the kept rows are rebuilt at least once at 10 to 1,000 edges
+        // (their corrections grow with every batch until a rebuild pays).
         let n: usize = match b {
-            1 | 10 => 200,
-            100 => 50,
-            1000 => 20,
+            1 => 200,
+            10 => 800,
+            100 => 200,
+            1000 => 40,
             _ => 8,
         };
         // The baseline on the same batches, timed on about 10 of them spread over the run

@@ -58,7 +58,8 @@ const LARGE_BATCH_MIN_EVENTS: usize = 1000;
 /// soc-Epinions1 with batches of 1–100 edges.
 const PUSH_RATE_PRIOR: f64 = 0.15;
 
-/// A correction of the kept rows, in streamed pass visits (two random accesses).
+/// A correction of the kept rows, or a row fixed after the pull, in streamed pass visits
+/// (a few random accesses).
 const CORRECTION_VISITS: f64 = 8.0;
 
 /// Per-batch setup of power iteration over kept rows, in streamed pass visits per slot
@@ -819,7 +820,7 @@ impl IncrementalPageRank {
             // pushing long enough to have paid for a rebuild counts the rebuild as paid.
             let build = size * self.cost.build_ns;
             let (build_ns, correction_visits) = match &self.rows {
-                Some(rows) if rows.fresh(size as usize) => {
+                Some(rows) if self.rows_fresh(rows) => {
                     (0.0, rows.correction_count() as f64 * CORRECTION_VISITS)
                 }
                 _ if self.rent_ns >= build => (0.0, 0.0),
@@ -1005,6 +1006,13 @@ impl IncrementalPageRank {
         (done && exact <= target, visits, exact)
     }
 
+    /// Whether the kept rows are still worth correcting rather than rebuilding (see
+    /// [`KeptRows::fresh`]), in the cost model's nanoseconds.
+    fn rows_fresh(&self, rows: &KeptRows) -> bool {
+        let size = self.graph.edge_count() + self.graph.capacity();
+        rows.fresh(size, size as f64 * self.cost.build_ns)
+    }
+
     /// Warm-started power iteration from the current `z` until the certificate (with slack)
     /// holds; leaves the exact residual of the final `z` in `r`. With `residual_known` (`r`
     /// is `z`'s residual, as the fix-up and pushes keep it) the first step `z + r` is taken
@@ -1021,9 +1029,8 @@ impl IncrementalPageRank {
         // Work in the compressed rows' cache-friendly numbering, kept from the last batch
         // while correcting them is cheaper than rebuilding; free slots are not in it (their
         // z and r are 0 and stay so).
-        let size = self.graph.edge_count() + self.graph.capacity();
-        let rows = match self.rows.take() {
-            Some(rows) if rows.fresh(size) => rows,
+        let mut rows = match self.rows.take() {
+            Some(rows) if self.rows_fresh(&rows) => rows,
             _ => {
                 let rows = KeptRows::build(&self.graph);
                 report.iteration_edge_visits += (rows.snapshot_edges() + rows.rows()) as u64;
@@ -1154,6 +1161,8 @@ impl IncrementalPageRank {
             std::mem::swap(y, y_next);
             sum = total;
         }
+        let corrected = (rows.correction_count() + buffers.fixups.len()) as f64;
+        rows.charge(iterations as f64 * corrected * CORRECTION_VISITS * self.cost.iteration_ns);
         self.scratch.passes = buffers;
         self.rows = Some(rows);
         report.iterations += iterations;

@@ -60,6 +60,8 @@ pub(crate) struct KeptRows {
     /// `1 / W` of the appended rows (0: dangling).
     appended_inv_out: Vec<f64>,
     corrections: Vec<Correction>,
+    /// What the corrections have cost since the build (see [`fresh`](Self::fresh)).
+    spent: f64,
     /// `(source slot, destination slot)` → index in `corrections`.
     position: FxHashMap<(u32, u32), u32>,
 }
@@ -71,6 +73,8 @@ pub(crate) struct KeptRowsRepr {
     slots: Vec<u32>,
     appended_inv_out: Vec<f64>,
     corrections: Vec<(u32, u32, f64, f64)>,
+    #[serde(default)]
+    spent: f64,
 }
 
 impl From<KeptRows> for KeptRowsRepr {
@@ -84,6 +88,7 @@ impl From<KeptRows> for KeptRowsRepr {
                 .iter()
                 .map(|c| (c.src, c.dst, c.snapshot, c.change))
                 .collect(),
+            spent: k.spent,
         }
     }
 }
@@ -138,6 +143,7 @@ impl TryFrom<KeptRowsRepr> for KeptRows {
             row_of,
             appended_inv_out: r.appended_inv_out,
             corrections,
+            spent: r.spent,
             position,
         })
     }
@@ -162,6 +168,7 @@ impl KeptRows {
             row_of,
             appended_inv_out: Vec::new(),
             corrections: Vec::new(),
+            spent: 0.0,
             position: FxHashMap::default(),
         }
     }
@@ -202,10 +209,18 @@ impl KeptRows {
     }
 
     /// Whether correcting is still cheaper than rebuilding for a graph of `size` edges plus
-    /// slots.
-    pub(crate) fn fresh(&self, size: usize) -> bool {
+    /// slots: the corrections have not yet cost as much as a rebuild (`rebuild`, in the
+    /// units of [`charge`](Self::charge)) — rent, then buy, which is never worse than twice
+    /// the best rebuild schedule in hindsight — and stay under 1/32 of the graph.
+    pub(crate) fn fresh(&self, size: usize, rebuild: f64) -> bool {
         let appended = self.rows() - self.snapshot_rows();
         (self.corrections.len() + appended) as f64 <= REBUILD_FRACTION * size as f64
+            && self.spent < rebuild
+    }
+
+    /// Add the cost of the corrections of some passes.
+    pub(crate) fn charge(&mut self, cost: f64) {
+        self.spent += cost;
     }
 
     /// Row of a slot, appending one if it has none.
