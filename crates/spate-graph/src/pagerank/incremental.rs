@@ -334,8 +334,9 @@ pub struct IncrementalPageRank {
     /// Compressed rows from the last power iteration, kept current by corrections (part of
     /// the state so that a restored updater continues bit for bit).
     rows: Option<KeptRows>,
-    /// Push time (predicted ns) spent since the rows were dropped: once it reaches the cost
-    /// of building them, they are built (rent, then buy: at most twice the better choice).
+    /// Push time (predicted ns) spent while the rows were missing or due for a rebuild: once
+    /// it reaches the cost of building them, they are built (rent, then buy: at most twice
+    /// the better choice).
     rent_ns: f64,
     #[serde(skip)]
     scratch: Scratch,
@@ -847,7 +848,7 @@ impl IncrementalPageRank {
                 };
                 let (done, visits, after) =
                     self.push(target, budget, norms.residual, sigma, report);
-                if self.rows.is_none() {
+                if !self.rows.as_ref().is_some_and(|rows| self.rows_fresh(rows)) {
                     self.rent_ns += visits as f64 * self.cost.push_ns;
                 }
                 let removed = (residual - after).max(f64::MIN_POSITIVE);
