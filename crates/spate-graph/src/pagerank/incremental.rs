@@ -436,6 +436,12 @@ struct Scratch {
 /// not pay fresh pages for them.
 #[derive(Clone, Debug, Default)]
 struct PassBuffers {
+    /// `z` and `next` still hold the last power iteration's final state and its next
+    /// iterate, for the kept rows as they are, and the state by slot has changed since only
+    /// at `dirty` slots and the frontier: the next power iteration starts from them instead
+    /// of gathering every slot.
+    mirrored: bool,
+    dirty: Vec<u32>,
     live: Vec<bool>,
     teleport: Vec<f64>,
     z: Vec<f64>,
@@ -625,6 +631,16 @@ impl IncrementalPageRank {
         };
         if let Some(rows) = &mut self.rows {
             rows.record(&self.graph, &delta);
+        }
+        let passes = &mut self.scratch.passes;
+        if passes.mirrored {
+            passes.dirty.extend(delta.touched.iter().map(|t| t.node));
+            // Patching stops paying long before a gather would (and the list stays bounded
+            // through a long run of batches that need no work).
+            if passes.dirty.len() > passes.z.len() / 8 {
+                passes.mirrored = false;
+                passes.dirty.clear();
+            }
         }
         if large {
             self.forget_departed(&delta);
@@ -901,6 +917,8 @@ impl IncrementalPageRank {
     ) -> (bool, u64, f64) {
         let a = self.damping;
         let n = self.z.len();
+        // Pushes move z and r anywhere: the power-iteration buffers no longer mirror them.
+        self.scratch.passes.mirrored = false;
         let mut queue = std::mem::take(&mut self.scratch.queue);
         queue.reset(n);
         let mut visits = 0u64;
@@ -1036,12 +1054,15 @@ impl IncrementalPageRank {
                 let rows = KeptRows::build(&self.graph);
                 report.iteration_edge_visits += (rows.snapshot_edges() + rows.rows()) as u64;
                 self.rent_ns = 0.0;
+                self.scratch.passes.mirrored = false;
                 rows
             }
         };
         let m = rows.rows();
         let mut buffers = std::mem::take(&mut self.scratch.passes);
         let PassBuffers {
+            mirrored,
+            dirty,
             live,
             teleport,
             z,
@@ -1052,13 +1073,15 @@ impl IncrementalPageRank {
             seen,
             fixups,
         } = &mut buffers;
-        // The state by row (0 where the slot holds no node) and its scaled vector, gathered
-        // in parallel; the snapshot's rows that hold no node are listed on the way.
+        // The state by row (0 where the slot holds no node): gathered from the slots in
+        // parallel, or, when the buffers mirror it, the last iteration's rows (`z + r` is
+        // `next` as the write-back stored it, to the bit) with the changed slots patched.
         let (live_slots, slots) = (self.graph.live_mask(), rows.slots());
         let (state_z, state_r) = (&self.z, &self.r);
         let n = rows.snapshot_rows();
         live.resize(m, false);
         z.resize(m, 0.0);
+        next.resize(m, 0.0);
         y.resize(n + 1, 0.0);
         y_next.resize(n + 1, 0.0);
         let gather = |s: u32, live: &mut bool| {
@@ -1070,22 +1093,51 @@ impl IncrementalPageRank {
                 (true, true) => state_z[s] + state_r[s],
             }
         };
-        let (inv_out, (head_live, tail_live)) = (rows.inv_out(), live.split_at_mut(n));
-        let (head_z, tail_z) = z.split_at_mut(n);
+        if *mirrored {
+            if residual_known {
+                z.par_chunks_mut(SUM_CHUNK)
+                    .zip(next.par_chunks(SUM_CHUNK))
+                    .for_each(|(z, next)| {
+                        for (z, &next) in z.iter_mut().zip(next) {
+                            *z += next - *z;
+                        }
+                    });
+            }
+            let row_of = rows.row_of();
+            for &slot in dirty.iter().chain(&self.frontier) {
+                if let Some(&row) = row_of.get(slot as usize)
+                    && row != NO_ROW
+                {
+                    let row = row as usize;
+                    z[row] = gather(slot, &mut live[row]);
+                }
+            }
+        } else {
+            live.par_chunks_mut(SUM_CHUNK)
+                .zip(z.par_chunks_mut(SUM_CHUNK))
+                .zip(slots.par_chunks(SUM_CHUNK))
+                .for_each(|((live, z), slots)| {
+                    for ((live, z), &s) in live.iter_mut().zip(z.iter_mut()).zip(slots) {
+                        *z = gather(s, live);
+                    }
+                });
+        }
+        // Its scaled vector, its sum, and the snapshot's rows that hold no node.
+        let inv_out = rows.inv_out();
+        let (head_live, head_z) = (&live[..n], &z[..n]);
         let parts: Vec<(f64, Vec<u32>)> = head_live
-            .par_chunks_mut(SUM_CHUNK)
-            .zip(head_z.par_chunks_mut(SUM_CHUNK))
+            .par_chunks(SUM_CHUNK)
+            .zip(head_z.par_chunks(SUM_CHUNK))
             .zip(y[..n].par_chunks_mut(SUM_CHUNK))
             .enumerate()
             .map(|(c, ((live, z), y))| {
                 let first = c * SUM_CHUNK;
                 let (mut sum, mut dead) = (0.0, Vec::new());
-                for (i, ((live, z), y)) in live.iter_mut().zip(z).zip(y).enumerate() {
+                for (i, ((&live, &z), y)) in live.iter().zip(z).zip(y).enumerate() {
                     let row = first + i;
-                    *z = gather(slots[row], live);
-                    *y = *z * inv_out[row];
-                    sum += *z;
-                    if !*live {
+                    *y = z * inv_out[row];
+                    sum += z;
+                    if !live {
                         dead.push(row as u32);
                     }
                 }
@@ -1099,18 +1151,14 @@ impl IncrementalPageRank {
             sum += part;
             dead.extend(rows_without_node);
         }
-        for ((live, z), &s) in tail_live.iter_mut().zip(tail_z).zip(&slots[n..]) {
-            *z = gather(s, live);
-            sum += *z;
-        }
+        sum += z[n..].iter().sum::<f64>();
         if self.personalized {
             teleport.clear();
             teleport.extend(slots.iter().zip(live.iter()).map(|(&s, &live)| {
                 if live { self.teleport[s as usize] } else { 0.0 }
             }));
         }
-        // Only resized: a pass overwrites `next` everywhere and leaves `extra` zeroed.
-        next.resize(m, 0.0);
+        // Only resized: a pass leaves `extra` zeroed.
         extra.resize(m, 0.0);
         rows.fixups(&dead, seen, fixups);
         let mut iterations = 0;
@@ -1162,6 +1210,8 @@ impl IncrementalPageRank {
             std::mem::swap(y, y_next);
             sum = total;
         }
+        buffers.mirrored = true;
+        buffers.dirty.clear();
         let corrected = (rows.correction_count() + buffers.fixups.len()) as f64;
         rows.charge(iterations as f64 * corrected * CORRECTION_VISITS * self.cost.iteration_ns);
         self.scratch.passes = buffers;
