@@ -4,6 +4,7 @@
 
 use crate::common::{BatchLog, Progress, interactive, parse_duration};
 use anyhow::{Context, bail};
+use spate::Word;
 use spate::io::{CsvFileSink, DirectorySource, FileReplaySource, SocketTextSource};
 use spate::prelude::*;
 use std::collections::HashMap;
@@ -92,7 +93,7 @@ impl Input {
 }
 
 /// Word totals over the whole run, kept at the driver and checkpointed with the stream.
-type Totals = HashMap<String, u64>;
+type Totals = HashMap<Word, u64>;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let input = Input::parse(&args.input)?;
@@ -129,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .as_ref()
         .map(ManagedState::get)
         .unwrap_or_default();
-    let mut ranked: Vec<(String, u64)> = totals.into_iter().collect();
+    let mut ranked: Vec<(Word, u64)> = totals.into_iter().collect();
     rank(&mut ranked);
     let words: u64 = ranked.iter().map(|(_, n)| n).sum();
     eprintln!(
@@ -231,14 +232,14 @@ fn build(
 }
 
 /// Most frequent first, ties by word, so outputs are deterministic.
-fn rank(counts: &mut [(String, u64)]) {
+fn rank(counts: &mut [(Word, u64)]) {
     counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 }
 
 fn report(
     time: spate::BatchTime,
     what: &str,
-    ranked: &[(String, u64)],
+    ranked: &[(Word, u64)],
     top: usize,
     sink: Option<&CsvFileSink>,
 ) -> spate::Result<()> {
@@ -262,7 +263,7 @@ fn report(
     Ok(())
 }
 
-fn print_table(rows: &[(String, u64)]) {
+fn print_table(rows: &[(Word, u64)]) {
     let width = rows
         .iter()
         .map(|(w, _)| w.chars().count())

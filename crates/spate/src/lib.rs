@@ -84,18 +84,25 @@ pub fn words(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// A word as [`count_words`] produces it: a string kept inline up to 24 bytes
+/// ([`compact_str::CompactString`]; it derefs to `str`, displays, orders, hashes and
+/// serializes as a `String` does), so counting and shuffling words allocates only for the
+/// rare longer ones.
+pub type Word = compact_str::CompactString;
+
 /// Word counts of a batch of lines, for a word count's map side: the same words as
 /// [`words`], counted in one hash map per batch with a reused lowercase buffer, so a word
-/// seen before in the batch costs no allocation. Use it with
-/// [`DStream::map_partitions_ref`] and then `reduce_by_key` to combine partitions; it is
-/// several times faster than `flat_map(words)` followed by `map(|w| (w, 1))`.
+/// seen before in the batch costs no allocation (and a new one none either, up to 24 bytes:
+/// see [`Word`]). Use it with [`DStream::map_partitions_ref`] and then `reduce_by_key` to
+/// combine partitions; it is several times faster than `flat_map(words)` followed by
+/// `map(|w| (w, 1))`.
 ///
 /// ```
 /// let mut counts = spate::count_words(&["The whale, the WHALE!".to_string()]);
 /// counts.sort();
-/// assert_eq!(counts, vec![("the".to_string(), 2), ("whale".to_string(), 2)]);
+/// assert_eq!(counts, vec![("the".into(), 2), ("whale".into(), 2)]);
 /// ```
-pub fn count_words(lines: &[String]) -> Vec<(String, u64)> {
+pub fn count_words(lines: &[String]) -> Vec<(Word, u64)> {
     thread_local! {
         /// How many distinct words this thread's previous call found: a stream's batches
         /// have similar vocabularies, so the map starts at about its final size instead of
@@ -106,7 +113,7 @@ pub fn count_words(lines: &[String]) -> Vec<(String, u64)> {
     // small input after a large one.
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     let capacity = LAST_DISTINCT.with(|d| d.get()).min(bytes / 2);
-    let mut counts: rustc_hash::FxHashMap<String, u64> =
+    let mut counts: rustc_hash::FxHashMap<Word, u64> =
         rustc_hash::FxHashMap::with_capacity_and_hasher(capacity, Default::default());
     let mut word = String::new();
     for line in lines {
@@ -124,7 +131,7 @@ pub fn count_words(lines: &[String]) -> Vec<(String, u64)> {
             match counts.get_mut(word.as_str()) {
                 Some(n) => *n += 1,
                 None => {
-                    counts.insert(word.clone(), 1);
+                    counts.insert(Word::new(&word), 1);
                 }
             }
         }
@@ -167,8 +174,10 @@ mod tests {
                 *want.entry(w).or_default() += 1;
             }
         }
-        let got: std::collections::HashMap<String, u64> =
-            super::count_words(&lines).into_iter().collect();
+        let got: std::collections::HashMap<String, u64> = super::count_words(&lines)
+            .into_iter()
+            .map(|(w, n)| (w.to_string(), n))
+            .collect();
         assert_eq!(got, want);
         assert_eq!(got["the"], 4);
         assert_eq!(got["straße"], 2);
