@@ -11,18 +11,18 @@
 //! so a pass is deterministic. Nodes that appeared since get rows after the snapshot's,
 //! reached only through corrections; rows whose slot is free are forced to 0.
 //!
-//! The rows are part of the updater's state and of its checkpoints: a restored updater
-//! corrects the same rows the original does, so it continues bit for bit.
+//! The rows are rebuilt once their corrections have cost as much as a rebuild. They are part
+//! of the updater's state and of its checkpoints: a restored updater corrects the same rows
+//! the original does, so it continues bit for bit.
 
 use crate::csr::{InCsr, PassSums};
 use crate::graph::{DirectedGraph, GraphDelta};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-/// Rebuild when the changed edges and appended rows exceed this fraction of the edges and
-/// slots: a correction is a random access (several streamed visits), so at 1/32 the
-/// corrections cost well under a fifth of a pass, and the rebuild is amortized over many
-/// batches.
+/// Rebuild at the latest when the changed edges and appended rows exceed this fraction of
+/// the edges and slots, whatever the corrections have cost so far (see
+/// [`KeptRows::fresh`]): it bounds the rows' extra memory and a pass's extra work.
 const REBUILD_FRACTION: f64 = 1.0 / 32.0;
 
 /// No row for this slot.
