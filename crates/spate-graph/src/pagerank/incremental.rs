@@ -20,8 +20,8 @@
 //! * Warm-started power iteration runs over compressed in-edge rows that are built once and
 //!   kept across batches: a later batch patches its changed sources' out-weights and adds a
 //!   correction per changed edge, so a small batch costs its passes, not a rebuild, until the
-//!   corrections reach 1/32 of the graph. The kept rows are part of the checkpoint, so a
-//!   restored updater continues bit for bit.
+//!   corrections have cost as much as a rebuild (or reach 1/8 of the graph). The kept rows
+//!   are part of the checkpoint, so a restored updater continues bit for bit.
 
 use super::rows::{KeptRows, NO_ROW, RowValues};
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
