@@ -78,12 +78,15 @@ pub(crate) struct InCsr {
     tasks: Vec<usize>,
 }
 
-/// `1/w`, or 0 where `w` is 0 (a dangling node).
+/// `1/w`, or 0 where `w` is 0 (a dangling node): how every pass scales by out-weight.
+#[inline]
+pub(crate) fn inverse_weight(w: f64) -> f64 {
+    if w > 0.0 { 1.0 / w } else { 0.0 }
+}
+
+/// [`inverse_weight`] of each weight.
 fn inverse(weights: &[f64]) -> Vec<f64> {
-    weights
-        .iter()
-        .map(|&w| if w > 0.0 { 1.0 / w } else { 0.0 })
-        .collect()
+    weights.iter().map(|&w| inverse_weight(w)).collect()
 }
 
 /// The node numbering of every compressed graph: by decreasing in-degree, ties by decreasing
@@ -327,7 +330,7 @@ impl InCsr {
 
     /// Replace row `v`'s out-weight (0: dangling) for later passes.
     pub(crate) fn set_out_weight(&mut self, v: usize, weight: f64) {
-        self.inv_out[v] = if weight > 0.0 { 1.0 / weight } else { 0.0 };
+        self.inv_out[v] = inverse_weight(weight);
     }
 
     /// Whether the layout is consistent (what a pass relies on not to index out of bounds):

@@ -25,12 +25,13 @@ pub(crate) struct OldOut {
 }
 
 /// An edge whose weight the batch changed (or may have: inserting and deleting it again
-/// lists it too), with its weight before the batch (0 if absent).
+/// lists it too), with its weight before and after the batch (0 if absent).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ChangedEdge {
     pub(crate) src: u32,
     pub(crate) dst: u32,
     pub(crate) before: f64,
+    pub(crate) after: f64,
 }
 
 /// A node touched by the batch, with its state before the batch.
@@ -390,12 +391,14 @@ impl DirectedGraph {
                 src: u,
                 dst: v,
                 before,
+                after: before,
             });
         }
     }
 
     /// Apply `events` and describe the difference in `delta` (cleared first): the touched
-    /// nodes, the changed sources and the changed edges, each with its state before.
+    /// nodes and the changed sources, each with its state before, and the changed edges with
+    /// their weight before and after.
     pub(crate) fn apply_batch(
         &mut self,
         events: &[EdgeEvent],
@@ -484,6 +487,9 @@ impl DirectedGraph {
                     c.deleted += 1;
                 }
             }
+        }
+        for e in &mut delta.edges {
+            e.after = self.slot_edge_weight(e.src, e.dst);
         }
         // Re-sum what long add/subtract sequences would otherwise let drift.
         for s in &delta.sources {

@@ -25,7 +25,7 @@
 
 use super::rows::{KeptRows, NO_ROW, RowValues};
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
-use crate::csr::ordered_sum;
+use crate::csr::{inverse_weight, ordered_sum};
 use crate::error::GraphError;
 use crate::event::{BatchCounts, EdgeEvent, NodeId};
 use crate::graph::{DirectedGraph, GraphDelta};
@@ -656,8 +656,9 @@ impl IncrementalPageRank {
 
     /// Zero the state of the nodes the batch removed (their slots may be reused).
     fn forget_departed(&mut self, delta: &GraphDelta) {
+        let live = self.graph.live_mask();
         for t in &delta.touched {
-            if !self.graph.index().is_live(t.node) {
+            if !live[t.node as usize] {
                 self.z[t.node as usize] = 0.0;
                 self.r[t.node as usize] = 0.0;
             }
@@ -696,7 +697,8 @@ impl IncrementalPageRank {
             let u = s.node;
             old_weight.insert(u, s.weight);
             let zu = self.z[u as usize];
-            let c = a * zu * (inverse(self.graph.out_weight_of(u)) - inverse(s.weight));
+            let c =
+                a * zu * (inverse_weight(self.graph.out_weight_of(u)) - inverse_weight(s.weight));
             if c == 0.0 {
                 continue;
             }
@@ -710,8 +712,7 @@ impl IncrementalPageRank {
         for e in &delta.edges {
             let zu = self.z[e.src as usize];
             let before = old_weight.get(&e.src).copied().unwrap_or(0.0);
-            let change = self.graph.slot_edge_weight(e.src, e.dst) - e.before;
-            let c = a * zu * change * inverse(before);
+            let c = a * zu * (e.after - e.before) * inverse_weight(before);
             if c != 0.0 {
                 self.r[e.dst as usize] += c;
                 mark(e.dst);
@@ -719,8 +720,9 @@ impl IncrementalPageRank {
             visits += 1;
         }
         self.scratch.old_weight = old_weight;
+        let live = self.graph.live_mask();
         for t in &delta.touched {
-            if !t.live_before && !self.personalized && self.graph.index().is_live(t.node) {
+            if !t.live_before && !self.personalized && live[t.node as usize] {
                 self.r[t.node as usize] += 1.0 - a;
                 mark(t.node);
             }
@@ -1316,12 +1318,6 @@ impl IncrementalPageRank {
     pub fn tolerance(&self) -> f64 {
         self.tolerance
     }
-}
-
-/// `1/w`, or 0 for a node without out-weight.
-#[inline]
-fn inverse(w: f64) -> f64 {
-    if w > 0.0 { 1.0 / w } else { 0.0 }
 }
 
 /// Histogram bucket of a positive float: its biased binary exponent.

@@ -15,7 +15,7 @@
 //! of the updater's state and of its checkpoints: a restored updater corrects the same rows
 //! the original does, so it continues bit for bit.
 
-use crate::csr::{InCsr, PassSums};
+use crate::csr::{InCsr, PassSums, inverse_weight};
 use crate::graph::{DirectedGraph, GraphDelta};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -151,11 +151,6 @@ impl TryFrom<KeptRowsRepr> for KeptRows {
     }
 }
 
-/// `1/w`, or 0 for a dangling node.
-fn inverse(w: f64) -> f64 {
-    if w > 0.0 { 1.0 / w } else { 0.0 }
-}
-
 impl KeptRows {
     /// Fresh rows of the graph, with nothing to correct.
     pub(crate) fn build(g: &DirectedGraph) -> Self {
@@ -259,13 +254,12 @@ impl KeptRows {
             if row < n {
                 self.csr.set_out_weight(row, w);
             } else {
-                self.appended_inv_out[row - n] = inverse(w);
+                self.appended_inv_out[row - n] = inverse_weight(w);
             }
         }
         for e in &delta.edges {
-            let now = g.slot_edge_weight(e.src, e.dst);
-            if now != e.before {
-                self.change(e.src, e.dst, e.before, now);
+            if e.after != e.before {
+                self.change(e.src, e.dst, e.before, e.after);
             }
         }
     }
