@@ -276,6 +276,29 @@ fn corrupt_checkpoints_are_rejected() {
     json["z"] = serde_json::json!([0.5]);
     let err = serde_json::from_value::<IncrementalPageRank>(json).expect_err("corrupt");
     assert!(err.to_string().contains("corrupt"), "{err}");
+
+    // After power iteration the state is indexed by the kept rows: a checkpoint that says so
+    // without rows, or whose vectors do not fit them, is refused.
+    let mut pr = IncrementalPageRank::params()
+        .strategy(UpdateStrategy::PowerIteration)
+        .build()
+        .expect("valid");
+    pr.update(&[
+        EdgeEvent::insert(1, 2),
+        EdgeEvent::insert(2, 3),
+        EdgeEvent::insert(3, 1),
+    ]);
+    let json: serde_json::Value = serde_json::to_value(&pr).expect("serializes");
+    assert_eq!(json["home"], "Rows");
+    serde_json::from_value::<IncrementalPageRank>(json.clone()).expect("restores");
+    let mut without_rows = json.clone();
+    without_rows["rows"] = serde_json::Value::Null;
+    let mut short = json.clone();
+    short["r"] = serde_json::json!([0.1, 0.2]);
+    for corrupt in [without_rows, short] {
+        let err = serde_json::from_value::<IncrementalPageRank>(corrupt).expect_err("corrupt");
+        assert!(err.to_string().contains("corrupt"), "{err}");
+    }
 }
 
 #[test]
