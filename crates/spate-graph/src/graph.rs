@@ -44,7 +44,7 @@ pub(crate) struct Touched {
 }
 
 /// What a batch changed, for algorithms that update their state from the difference.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct GraphDelta {
     pub(crate) sources: Vec<OldOut>,
     /// Each changed edge once, in the order of its first event.
