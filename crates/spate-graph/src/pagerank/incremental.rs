@@ -22,6 +22,15 @@
 //!   correction per changed edge, so a small batch costs its passes, not a rebuild, until the
 //!   corrections have cost as much as a rebuild (or reach 1/8 of the graph). The kept rows
 //!   are part of the checkpoint, so a restored updater continues bit for bit.
+//! * Once power iteration has run, the state stays in the rows' numbering, with `z + r`
+//!   (the next iterate) in place of `r`: a pass ends with exactly that pair and the next
+//!   batch's passes start from it, so neither gathers, scatters nor sweeps the state.
+//! * Before the passes, a head start pushes the residual a batch concentrated next to its
+//!   changed edges (a few thousand edge visits), which passes would shrink only as fast as
+//!   everything else.
+//! * The certificate's sums are tracked from one solve to the next through every change the
+//!   fix-up makes, with a bound on their rounding drift added to every bound derived from
+//!   them, so a batch that needs no work costs no sweep over the state.
 
 use super::rows::{KeptRows, NO_ROW, RowValues};
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
