@@ -81,9 +81,9 @@ const PUSH_RATE_PRIOR: f64 = 0.15;
 /// (a few random accesses).
 const CORRECTION_VISITS: f64 = 8.0;
 
-/// Per-batch setup of power iteration over kept rows, in streamed pass visits per slot
-/// (the starting iterate, the scaled vector, the residual; a gather into row order after
-/// pushes).
+/// Per-batch setup of power iteration over kept rows, in streamed pass visits per slot (a
+/// gather into row order and a fresh scaled vector after pushes, the dead rows; the rows a
+/// batch changed otherwise).
 const SETUP_VISITS: f64 = 8.0;
 
 /// How the state vectors `z` and `r` are indexed.
@@ -1081,8 +1081,8 @@ impl IncrementalPageRank {
         StateSums::total(sums)
     }
 
-    /// [`norms`](Self::norms) from the first pass's sums (which a power iteration's write-back
-    /// computes on the way).
+    /// [`norms`](Self::norms) from sums found elsewhere (a power iteration's last pass, or
+    /// tracked since the last solve), each possibly off by `drift`.
     fn norms_from(&self, sums: StateSums, drift: f64) -> Norms {
         let StateSums {
             residual,
