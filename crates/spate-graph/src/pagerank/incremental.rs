@@ -67,11 +67,11 @@ const LARGE_BATCH_MIN_EVENTS: usize = 1000;
 /// pushes the candidates holding this share of their residual (by residual per visit), ...
 const HEAD_START_MASS: f64 = 0.6;
 /// ... in this many rounds, ...
-const HEAD_START_ROUNDS: usize = 3;
+const HEAD_START_ROUNDS: usize = 4;
 /// ... and the next round's candidates are the out-neighbours of the pushed nodes with at
 /// most this out-degree (as the fix-up's are those of the changed sources): a push from a
 /// node of higher degree spreads its residual too thin to be worth pushing again.
-const HEAVY_DEGREE: usize = 32;
+const HEAVY_DEGREE: usize = 16;
 
 /// Prior for the learned push rate (see [`IncrementalPageRank`]'s cost model), measured on
 /// soc-Epinions1 with batches of 1–100 edges.
