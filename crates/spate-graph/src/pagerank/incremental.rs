@@ -576,7 +576,7 @@ impl NodeQueue {
 }
 
 /// `‖r‖₁`, `Σr` and `Σz` over a run of slots.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct StateSums {
     residual: f64,
     sigma: f64,
@@ -619,9 +619,7 @@ impl StateSums {
 /// vectors' own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct TrackedSums {
-    residual: f64,
-    sigma: f64,
-    sum: f64,
+    sums: StateSums,
     drift: f64,
 }
 
@@ -629,23 +627,25 @@ impl TrackedSums {
     /// An entry of `r` went from `old` to `new`.
     #[inline]
     fn residual_changed(&mut self, old: f64, new: f64) {
-        self.residual += new.abs() - old.abs();
-        self.sigma += new - old;
+        let s = &mut self.sums;
+        s.residual += new.abs() - old.abs();
+        s.sigma += new - old;
         // Two roundings per sum, each within an ulp of its operands.
-        self.drift += 2.0
-            * f64::EPSILON
-            * (self.residual.abs() + self.sigma.abs() + 2.0 * (old.abs() + new.abs()));
+        self.drift +=
+            2.0 * f64::EPSILON * (s.residual.abs() + s.sigma.abs() + 2.0 * (old.abs() + new.abs()));
     }
 
     /// An entry of `z` went from `old` to `new`.
     #[inline]
     fn score_changed(&mut self, old: f64, new: f64) {
-        self.sum += new - old;
-        self.drift += 2.0 * f64::EPSILON * (self.sum.abs() + 2.0 * (old.abs() + new.abs()));
+        let s = &mut self.sums;
+        s.sum += new - old;
+        self.drift += 2.0 * f64::EPSILON * (s.sum.abs() + 2.0 * (old.abs() + new.abs()));
     }
 
     fn valid(&self) -> bool {
-        [self.residual, self.sigma, self.sum, self.drift]
+        let s = &self.sums;
+        [s.residual, s.sigma, s.sum, self.drift]
             .iter()
             .all(|x| x.is_finite())
             && self.drift >= 0.0
@@ -813,10 +813,7 @@ impl IncrementalPageRank {
 
     /// The rows' numbering while the state lives in rows (`None`: it is indexed by slot).
     fn row_map(&self) -> Option<&[u32]> {
-        match (self.home, &self.rows) {
-            (Home::Rows, Some(rows)) => Some(rows.row_of()),
-            _ => None,
-        }
+        row_map(self.home, &self.rows)
     }
 
     /// Keep the liveness by row current for the nodes a batch touched (the rows' slots are
@@ -843,18 +840,12 @@ impl IncrementalPageRank {
     /// Zero the state of the nodes the batch removed (their slots may be reused).
     fn forget_departed(&mut self, delta: &GraphDelta) {
         let live = self.graph.live_mask();
-        let map = match (self.home, &self.rows) {
-            (Home::Rows, Some(rows)) => Some(rows.row_of()),
-            _ => None,
-        };
+        let map = row_map(self.home, &self.rows);
         for t in &delta.touched {
             if !live[t.node as usize]
                 && let Some(i) = index(map, t.node)
             {
-                let residual = match map {
-                    Some(_) => self.r[i] - self.z[i],
-                    None => self.r[i],
-                };
+                let residual = residual_at(map.is_some(), &self.z, &self.r, i);
                 if let Some(tracked) = &mut self.tracked {
                     tracked.residual_changed(residual, 0.0);
                     tracked.score_changed(self.z[i], 0.0);
@@ -965,24 +956,21 @@ impl IncrementalPageRank {
         let heavy = &mut self.scratch.heavy;
         // By slot, or by row while the state lives in rows (every node then has a row; a
         // node without one entered and left within the batch, with no state and no edges).
-        let map = match (self.home, &self.rows) {
-            (Home::Rows, Some(rows)) => Some(rows.row_of()),
-            _ => None,
-        };
+        let map = row_map(self.home, &self.rows);
         let (z, r) = (&self.z, &mut self.r);
         let mut tracked = self.tracked;
         let stale = &mut self.scratch.passes.stale;
         let z_of = |u: u32| index(map, u).map_or(0.0, |i| z[i]);
         // By row `r` holds `z + r`: adding to the residual adds to it.
+        let by_row = map.is_some();
         let mut add = |v: u32, x: f64| {
             if let Some(i) = index(map, v) {
-                let base = if map.is_some() { z[i] } else { 0.0 };
-                let old = r[i] - base;
+                let old = residual_at(by_row, z, r, i);
                 r[i] += x;
                 if let Some(t) = &mut tracked {
-                    t.residual_changed(old, r[i] - base);
+                    t.residual_changed(old, residual_at(by_row, z, r, i));
                 }
-                if map.is_some() {
+                if by_row {
                     stale.push(i as u32);
                 }
             }
@@ -1174,14 +1162,7 @@ impl IncrementalPageRank {
         let mut norms = match iterated {
             Some((_, sums, drift)) => self.norms_from(sums, drift),
             None => match self.tracked {
-                Some(t) => self.norms_from(
-                    StateSums {
-                        residual: t.residual,
-                        sigma: t.sigma,
-                        sum: t.sum,
-                    },
-                    t.drift,
-                ),
+                Some(t) => self.norms_from(t.sums, t.drift),
                 None => self.norms(),
             },
         };
@@ -1262,9 +1243,7 @@ impl IncrementalPageRank {
         }
         self.certificate = norms.certificate(a);
         self.tracked = Some(TrackedSums {
-            residual: norms.raw.residual,
-            sigma: norms.raw.sigma,
-            sum: norms.raw.sum,
+            sums: norms.raw,
             drift: norms.drift,
         });
         report.certificate = self.certificate;
@@ -1414,17 +1393,14 @@ impl IncrementalPageRank {
         let mut candidates = std::mem::take(&mut self.scratch.heavy);
         let mut pushed_next = std::mem::take(&mut self.scratch.heavy_next);
         let a = self.damping;
-        let map = match (self.home, &self.rows) {
-            (Home::Rows, Some(rows)) => Some(rows.row_of()),
-            _ => None,
-        };
+        let map = row_map(self.home, &self.rows);
         let (graph, z, r) = (&self.graph, &mut self.z, &mut self.r);
         let (tracked, stale) = (&mut self.tracked, &mut self.scratch.passes.stale);
         // By row, `r` holds `z + r`.
         let by_row = map.is_some();
-        let residual_at = |z: &[f64], r: &[f64], i: usize| if by_row { r[i] - z[i] } else { r[i] };
-        let residual =
-            |z: &[f64], r: &[f64], v: u32| index(map, v).map_or(0.0, |i| residual_at(z, r, i));
+        let residual = |z: &[f64], r: &[f64], v: u32| {
+            index(map, v).map_or(0.0, |i| residual_at(by_row, z, r, i))
+        };
         let degree = |v: u32| (graph.out_edges(v).len() + 1) as f64;
         // At most what a pass costs, in the cost model's push visits.
         let budget = (graph.edge_count() + graph.capacity()) as f64 * self.cost.iteration_ns
@@ -1458,7 +1434,7 @@ impl IncrementalPageRank {
             pushed_next.clear();
             for &v in &candidates {
                 let Some(i) = index(map, v) else { continue };
-                let rv = residual_at(z, r, i);
+                let rv = residual_at(by_row, z, r, i);
                 let out = graph.out_edges(v);
                 if rv.abs() < threshold * (out.len() + 1) as f64 {
                     continue;
@@ -1483,10 +1459,10 @@ impl IncrementalPageRank {
                     let c = a * rv / w;
                     for e in out {
                         if let Some(d) = index(map, e.dst) {
-                            let old = residual_at(z, r, d);
+                            let old = residual_at(by_row, z, r, d);
                             r[d] += c * e.weight;
                             if let Some(t) = tracked.as_mut() {
-                                t.residual_changed(old, residual_at(z, r, d));
+                                t.residual_changed(old, residual_at(by_row, z, r, d));
                             }
                             if by_row {
                                 stale.push(d as u32);
@@ -1518,12 +1494,12 @@ impl IncrementalPageRank {
     }
 
     /// Warm-started power iteration from the current `z` until the certificate (with slack)
-    /// holds; leaves the exact residual of the final `z` in `r`. With `residual_known` (`r`
-    /// is `z`'s residual, as the fix-up and pushes keep it) the first step `z + r` is taken
-    /// without a pass, since a pass from `z` would only compute that; otherwise returns a
-    /// certificate of the starting `z` from the first pass (`(‖r‖₁ + |Σr|) / ((1 − α) Σz)`,
-    /// which bounds the centered norm the exact certificate uses). Also returns the final
-    /// state's [`StateSums`].
+    /// holds; leaves the state by row: the final `z`, and in `r` the next iterate (so its
+    /// exact residual is `r − z`). With `residual_known` (`r` is `z`'s residual, as the
+    /// fix-up and pushes keep it) the first step `z + r` is taken without a pass, since a pass
+    /// from `z` would only compute that; otherwise returns a certificate of the starting `z`
+    /// from the first pass (`(‖r‖₁ + |Σr|) / ((1 − α) Σz)`, which bounds the centered norm the
+    /// exact certificate uses). Also returns the final state's [`StateSums`] and their drift.
     fn power_iterate(
         &mut self,
         report: &mut PageRankReport,
@@ -1593,7 +1569,7 @@ impl IncrementalPageRank {
                 "the kept scaled vector is the starting iterate's"
             );
             if let Some(t) = self.tracked {
-                let total = t.sum + t.sigma;
+                let total = t.sums.sum + t.sums.sigma;
                 drift = 2.0 * t.drift + f64::EPSILON * total.abs();
                 sum = Some(total);
             }
@@ -1774,6 +1750,21 @@ impl IncrementalPageRank {
     }
 }
 
+/// The rows' numbering while the state lives in rows (`None`: it is indexed by slot); a
+/// free function so that it borrows only the rows, not the state vectors.
+fn row_map(home: Home, rows: &Option<KeptRows>) -> Option<&[u32]> {
+    match (home, rows) {
+        (Home::Rows, Some(rows)) => Some(rows.row_of()),
+        _ => None,
+    }
+}
+
+/// The residual at index `i`: `r[i]`, or by row (where `r` holds `z + r`) `r[i] − z[i]`.
+#[inline]
+fn residual_at(by_row: bool, z: &[f64], r: &[f64], i: usize) -> f64 {
+    if by_row { r[i] - z[i] } else { r[i] }
+}
+
 /// Where a slot's state is: the slot itself, or its row under `map` (`None`: no row).
 #[inline]
 fn index(map: Option<&[u32]>, slot: u32) -> Option<usize> {
@@ -1948,14 +1939,17 @@ mod tests {
             let swept = pr.state_sums();
             let close = |a: f64, b: f64| (a - b).abs() <= tracked.drift + 1e-12 * b.abs().max(1.0);
             assert!(
-                close(tracked.residual, swept.residual),
+                close(tracked.sums.residual, swept.residual),
                 "{i}: {tracked:?} {swept:?}"
             );
             assert!(
-                close(tracked.sigma, swept.sigma),
+                close(tracked.sums.sigma, swept.sigma),
                 "{i}: {tracked:?} {swept:?}"
             );
-            assert!(close(tracked.sum, swept.sum), "{i}: {tracked:?} {swept:?}");
+            assert!(
+                close(tracked.sums.sum, swept.sum),
+                "{i}: {tracked:?} {swept:?}"
+            );
         }
         assert!(untouched > 100, "{untouched} batches without work");
     }
