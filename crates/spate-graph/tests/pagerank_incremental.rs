@@ -295,7 +295,11 @@ fn corrupt_checkpoints_are_rejected() {
     without_rows["rows"] = serde_json::Value::Null;
     let mut short = json.clone();
     short["r"] = serde_json::json!([0.1, 0.2]);
-    for corrupt in [without_rows, short] {
+    // The teleport scale power iteration leaves must be positive.
+    assert!(json["teleport_scale"].as_f64().is_some_and(|s| s > 0.0));
+    let mut unscaled = json.clone();
+    unscaled["teleport_scale"] = serde_json::json!(0.0);
+    for corrupt in [without_rows, short, unscaled] {
         let err = serde_json::from_value::<IncrementalPageRank>(corrupt).expect_err("corrupt");
         assert!(err.to_string().contains("corrupt"), "{err}");
     }

@@ -42,11 +42,14 @@ struct Correction {
 }
 
 /// What a pass needs per row besides the rows: whether the row's slot holds a node, its
-/// teleport term (`None`: `1 − α` for every node), and the damping.
+/// teleport term (`None`: `1 − α` for every node) and a factor on it, and the damping.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RowValues<'a> {
     pub(crate) live: &'a [bool],
     pub(crate) teleport: Option<&'a [f64]>,
+    /// Multiplies every teleport term: 1 for the plain map; more where the pass also
+    /// spreads dangling mass along the teleport direction (see `power_iterate`).
+    pub(crate) teleport_scale: f64,
     pub(crate) damping: f64,
 }
 
@@ -191,6 +194,16 @@ impl KeptRows {
     }
 
     /// Row of each slot ([`NO_ROW`]: none); may be shorter than the graph's slots.
+    /// `1 / W` of any row, snapshot or appended (0: dangling).
+    pub(crate) fn inv_of(&self, row: usize) -> f64 {
+        let n = self.snapshot_rows();
+        if row < n {
+            self.csr.inv_out()[row]
+        } else {
+            self.appended_inv_out[row - n]
+        }
+    }
+
     pub(crate) fn row_of(&self) -> &[u32] {
         &self.row_of
     }
@@ -313,11 +326,12 @@ impl KeptRows {
         }
     }
 
-    /// One pass over the current graph: `next[v] = t_v + α Σ_{u→v} w z_u / W_u` for rows whose
-    /// slot holds a node (0 for the others), and `next`'s scaled vector for the snapshot's
-    /// rows. `z` and `next` are by row, `y` is `z`'s scaled vector, `fixups` what
-    /// [`fixups`](Self::fixups) gave for this `live`, `extra` a zeroed buffer of one slot per
-    /// row (zeroed again on return). Returns `‖next − z‖₁` and `Σ next`.
+    /// One pass over the current graph: `next[v] = s·t_v + α Σ_{u→v} w z_u / W_u` (`s` the
+    /// teleport scale) for rows whose slot holds a node (0 for the others), and `next`'s
+    /// scaled vector for the snapshot's rows. `z` and `next` are by row, `y` is `z`'s scaled
+    /// vector, `fixups` what [`fixups`](Self::fixups) gave for this `live`, `extra` a zeroed
+    /// buffer of one slot per row (zeroed again on return). Returns `‖next − z‖₁`, `Σ next`
+    /// and `Σ next` over dangling rows (no out-weight).
     ///
     /// The snapshot's rows are pulled as a static pass would; the few rows with corrections
     /// or without a node are fixed afterwards, so the pull's inner loop is the static one.
@@ -328,10 +342,11 @@ impl KeptRows {
         (z, y): (&[f64], &[f64]),
         (next, y_next): (&mut [f64], &mut [f64]),
         extra: &mut [f64],
-    ) -> (f64, f64) {
+    ) -> (f64, f64, f64) {
         let RowValues {
             live,
             teleport,
+            teleport_scale: k,
             damping: a,
         } = values;
         let n = self.snapshot_rows();
@@ -345,37 +360,51 @@ impl KeptRows {
             extra[c.dst as usize] += c.change * scaled;
         }
         let (prev, pulled) = (&z[..n], &mut next[..n]);
-        let PassSums { step, sum, .. } = match teleport {
+        let PassSums {
+            step,
+            sum,
+            dangling,
+        } = match teleport {
             None => {
-                let t = 1.0 - a;
+                let t = k * (1.0 - a);
                 self.csr.pull(y, prev, pulled, y_next, |_, s| t + a * s)
             }
-            Some(t) => self.csr.pull(y, prev, pulled, y_next, |v, s| t[v] + a * s),
+            Some(t) => self
+                .csr
+                .pull(y, prev, pulled, y_next, |v, s| k * t[v] + a * s),
         };
-        let (mut step, mut sum) = (step, sum);
+        let (mut step, mut sum, mut dangling) = (step, sum, dangling);
+        let inv_out = self.csr.inv_out();
         for &v in fixups {
             let v = v as usize;
             let pulled = next[v];
             let value = if live[v] { pulled + a * extra[v] } else { 0.0 };
             step += (value - z[v]).abs() - (pulled - z[v]).abs();
             sum += value - pulled;
+            if inv_out[v] == 0.0 {
+                dangling += value - pulled;
+            }
             next[v] = value;
             y_next[v] = self.csr.scaled(v, value);
             extra[v] = 0.0;
         }
         // Rows appended since the snapshot get all their terms from the corrections.
+        let k_scale = k;
         for k in n..self.rows() {
             let value = if live[k] {
-                teleport.map_or(1.0 - a, |t| t[k]) + a * extra[k]
+                k_scale * teleport.map_or(1.0 - a, |t| t[k]) + a * extra[k]
             } else {
                 0.0
             };
             step += (value - z[k]).abs();
             sum += value;
+            if self.appended_inv_out[k - n] == 0.0 {
+                dangling += value;
+            }
             next[k] = value;
             extra[k] = 0.0;
         }
-        (step, sum)
+        (step, sum, dangling)
     }
 }
 
@@ -406,6 +435,7 @@ mod tests {
         let values = RowValues {
             live: &live,
             teleport: None,
+            teleport_scale: 1.0,
             damping: a,
         };
         let (mut seen, mut fixups) = (Vec::new(), Vec::new());
@@ -413,7 +443,7 @@ mod tests {
             .filter(|&v| !live[v as usize])
             .collect();
         rows.fixups(&dead, &mut seen, &mut fixups);
-        rows.pass(
+        let (step, sum, dangling) = rows.pass(
             values,
             &fixups,
             (&z, &y),
@@ -421,6 +451,19 @@ mod tests {
             &mut extra,
         );
         assert!(extra.iter().all(|&e| e == 0.0));
+        // The pass's sums are those of its output.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+        let want_step: f64 = next.iter().zip(&z).map(|(n, z)| (n - z).abs()).sum();
+        let want_dangling: f64 = (0..rows.rows())
+            .filter(|&row| rows.inv_of(row) == 0.0)
+            .map(|row| next[row])
+            .sum();
+        assert!(close(step, want_step), "{step} vs {want_step}");
+        assert!(close(sum, next.iter().sum()), "{sum}");
+        assert!(
+            close(dangling, want_dangling),
+            "{dangling} vs {want_dangling}"
+        );
         let mut by_slot = vec![0.0; g.capacity()];
         for (row, &slot) in rows.slots.iter().enumerate() {
             if live[row] {
