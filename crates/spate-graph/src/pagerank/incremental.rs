@@ -540,6 +540,48 @@ struct Scratch {
     heavy_next: Vec<u32>,
     /// The vectors the state last moved out of (reused when it moves again).
     spare: (Vec<f64>, Vec<f64>),
+    /// Which slots are dangling, for the dangling hint's bookkeeping.
+    dangling: DanglingSlots,
+}
+
+/// The dangling slots (no out-weight) as a bitset: a few kilobytes that stay in cache, where
+/// the graph's out-weights are a cache miss per lookup. Derived from the graph (rebuilt after
+/// a restore) and updated at the nodes each batch touches.
+#[derive(Clone, Debug, Default)]
+struct DanglingSlots {
+    bits: Vec<u64>,
+    ready: bool,
+}
+
+impl DanglingSlots {
+    /// Bring the set up to date after a batch that touched `touched`.
+    fn refresh(&mut self, graph: &DirectedGraph, touched: impl Iterator<Item = u32>) {
+        let n = graph.capacity();
+        self.bits.resize(n.div_ceil(64), 0);
+        let set = |bits: &mut [u64], u: u32| {
+            let (word, bit) = (u as usize / 64, 1u64 << (u % 64));
+            if graph.out_weight_of(u) == 0.0 {
+                bits[word] |= bit;
+            } else {
+                bits[word] &= !bit;
+            }
+        };
+        if self.ready {
+            touched.for_each(|u| set(&mut self.bits, u));
+        } else {
+            (0..n as u32).for_each(|u| set(&mut self.bits, u));
+            self.ready = true;
+        }
+        debug_assert!(
+            (0..n as u32).all(|u| self.contains(u) == (graph.out_weight_of(u) == 0.0)),
+            "the dangling set follows the graph"
+        );
+    }
+
+    #[inline]
+    fn contains(&self, u: u32) -> bool {
+        self.bits[u as usize / 64] & (1u64 << (u % 64)) != 0
+    }
 }
 
 /// Vectors of a power iteration over the kept rows, by row; reused so that a small batch does
@@ -793,6 +835,9 @@ impl IncrementalPageRank {
         };
         self.scratch.events = events;
         self.batches += 1;
+        self.scratch
+            .dangling
+            .refresh(&self.graph, delta.touched.iter().map(|t| t.node));
         let n = self.graph.capacity();
         if let Some(rows) = &mut self.rows {
             rows.record(&self.graph, &delta);
@@ -1003,11 +1048,11 @@ impl IncrementalPageRank {
         let by_row = map.is_some();
         // The dangling mass of the next iterate `z + r`: first the sources that became or
         // stopped being dangling, then every change at a dangling node.
-        let graph = &self.graph;
+        let dangling = &self.scratch.dangling;
         let mut hint = self.dangling_hint;
         if let Some(h) = &mut hint {
             for s in &delta.sources {
-                let now = graph.out_weight_of(s.node) == 0.0;
+                let now = dangling.contains(s.node);
                 if (s.weight == 0.0) != now
                     && let Some(i) = index(map, s.node)
                 {
@@ -1024,7 +1069,7 @@ impl IncrementalPageRank {
                     t.residual_changed(old, residual_at(by_row, z, r, i));
                 }
                 if let Some(h) = &mut hint
-                    && graph.out_weight_of(v) == 0.0
+                    && dangling.contains(v)
                 {
                     *h += x;
                 }
@@ -1456,7 +1501,7 @@ impl IncrementalPageRank {
         let map = row_map(self.home, &self.rows);
         let (graph, z, r) = (&self.graph, &mut self.z, &mut self.r);
         let (tracked, stale) = (&mut self.tracked, &mut self.scratch.passes.stale);
-        let hint = &mut self.dangling_hint;
+        let (hint, dangling) = (&mut self.dangling_hint, &self.scratch.dangling);
         // By row, `r` holds `z + r`.
         let by_row = map.is_some();
         let residual = |z: &[f64], r: &[f64], v: u32| {
@@ -1527,7 +1572,7 @@ impl IncrementalPageRank {
                             }
                             // The next iterate moved with the residual.
                             if let Some(h) = hint.as_mut()
-                                && graph.out_weight_of(e.dst) == 0.0
+                                && dangling.contains(e.dst)
                             {
                                 *h += c * e.weight;
                             }
