@@ -335,7 +335,9 @@ impl IncrementalPageRankParams {
 /// # Cost model
 /// Pushing is predicted to cost `ν (n + m) (‖r‖₁ − target) / target` edge visits, with the
 /// rate `ν` learned from earlier pushes; power iteration `build + k (n + m)` with
-/// `k = ⌈ln(target/‖r‖₁) / ln α⌉` (it contracts the residual by α per pass). Both are converted
+/// `k = max(1, ⌈ln(target'/‖r‖₁) / ln α⌉ − 1)` (it contracts the residual by at least α per
+/// pass, stops at its own target `target'` with less slack than a push's, and takes its first
+/// step from the known residual without a pass). Both are converted
 /// to time with [`CostModel`] and the cheaper runs; a push that exceeds twice the power
 /// iteration's predicted time hands over to power iteration (keeping its progress), so a batch
 /// never costs much more than a warm-started recomputation. A batch of at least 1% of the
@@ -1278,8 +1280,11 @@ impl IncrementalPageRank {
             let residual = norms.residual + sigma.abs();
             let target = residual_target(a, self.tolerance, norms.sum);
             let size = (self.graph.edge_count() + self.graph.capacity()) as f64;
+            // Power iteration stops at its own target (less slack than a push's), and takes
+            // its first step from the known residual without a pass.
+            let iteration_target = ITERATION_SLACK / SLACK * target;
             let passes = if target > 0.0 {
-                ((target / residual).ln() / a.ln()).ceil().max(1.0)
+                (((iteration_target / residual).ln() / a.ln()).ceil() - 1.0).max(1.0)
             } else {
                 // No mass yet (a fresh graph): a cold start needs the passes of a recompute.
                 (1e-3 * self.tolerance).ln() / a.ln()
