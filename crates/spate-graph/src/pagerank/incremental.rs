@@ -1730,11 +1730,7 @@ impl IncrementalPageRank {
         // residual (they differ by a multiple of `t`), so the bound `‖next − z‖₁ + |Σnext −
         // Σz|` certifies `z` whatever `β`; and the last pair `(z, next)` is the plain map's for
         // `τ = β`, which the state then takes: no sweep to convert it.
-        let t_total = if self.personalized {
-            teleport.iter().sum()
-        } else {
-            (1.0 - a) * self.graph.node_count() as f64
-        };
+        let t_total = self.teleport_total();
         let per_teleport = if t_total > 0.0 { 1.0 / t_total } else { 0.0 };
         // With no mass the stale state certifies nothing (its bound stays infinite).
         let from_nothing = sum <= 0.0;

@@ -193,7 +193,6 @@ impl KeptRows {
         self.csr.inv_out()
     }
 
-    /// Row of each slot ([`NO_ROW`]: none); may be shorter than the graph's slots.
     /// `1 / W` of any row, snapshot or appended (0: dangling).
     pub(crate) fn inv_of(&self, row: usize) -> f64 {
         let n = self.snapshot_rows();
@@ -204,6 +203,7 @@ impl KeptRows {
         }
     }
 
+    /// Row of each slot ([`NO_ROW`]: none); may be shorter than the graph's slots.
     pub(crate) fn row_of(&self) -> &[u32] {
         &self.row_of
     }
@@ -389,20 +389,19 @@ impl KeptRows {
             extra[v] = 0.0;
         }
         // Rows appended since the snapshot get all their terms from the corrections.
-        let k_scale = k;
-        for k in n..self.rows() {
-            let value = if live[k] {
-                k_scale * teleport.map_or(1.0 - a, |t| t[k]) + a * extra[k]
+        for row in n..self.rows() {
+            let value = if live[row] {
+                k * teleport.map_or(1.0 - a, |t| t[row]) + a * extra[row]
             } else {
                 0.0
             };
-            step += (value - z[k]).abs();
+            step += (value - z[row]).abs();
             sum += value;
-            if self.appended_inv_out[k - n] == 0.0 {
+            if self.appended_inv_out[row - n] == 0.0 {
                 dangling += value;
             }
-            next[k] = value;
-            extra[k] = 0.0;
+            next[row] = value;
+            extra[row] = 0.0;
         }
         (step, sum, dangling)
     }
