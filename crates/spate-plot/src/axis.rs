@@ -220,8 +220,18 @@ struct LinearTicks {
 
 impl LinearTicks {
     fn new(lo: f64, hi: f64, target: usize) -> Self {
-        let (step, mantissa) = nice_step((hi - lo) / target as f64);
-        let major = multiples(lo, hi, step);
+        let (mut step, mut mantissa) = nice_step((hi - lo) / target as f64);
+        let mut major = multiples(lo, hi, step);
+        // The nice step just above the raw one can leave too few labels (span 8.8 with 4
+        // wanted: a raw step of 2.2 rounds up to 5, and only "5" falls inside); take smaller
+        // nice steps until at least half the wanted labels show.
+        for _ in 0..3 {
+            if major.len() >= (target / 2).max(2) {
+                break;
+            }
+            (step, mantissa) = smaller_nice_step(step, mantissa);
+            major = multiples(lo, hi, step);
+        }
         let minor_step = if mantissa == 2.0 {
             step / 4.0
         } else {
@@ -264,6 +274,17 @@ fn nice_step(raw: f64) -> (f64, f64) {
     };
     let mantissa_norm = if mantissa == 10.0 { 1.0 } else { mantissa };
     (mantissa * magnitude, mantissa_norm)
+}
+
+/// The nice step below `step` (of mantissa 1, 2 or 5): 5 → 2, 2 → 1, 1 → 0.5.
+fn smaller_nice_step(step: f64, mantissa: f64) -> (f64, f64) {
+    if mantissa == 5.0 {
+        (step / 5.0 * 2.0, 2.0)
+    } else if mantissa == 2.0 {
+        (step / 2.0, 1.0)
+    } else {
+        (step / 2.0, 5.0)
+    }
 }
 
 /// Multiples of `step` inside [lo, hi], computed as i × step so that labels are exact.
@@ -377,6 +398,42 @@ mod tests {
         assert_eq!(labels(&a), ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
         let a = layout(Scale::Linear, -3.0, 97.0);
         assert_eq!(labels(&a), ["0", "20", "40", "60", "80"]);
+    }
+
+    #[test]
+    fn linear_ticks_show_at_least_half_the_wanted_labels() {
+        // A component count from 1 to 9, padded: 2.2 per wanted label rounds up to a step of
+        // 5, which alone would label only "5".
+        let mut e = Extent::empty();
+        e.add(1.0);
+        e.add(9.0);
+        let cfg = AxisConfig::default();
+        let a = AxisLayout::new(&cfg, e, 0.05, 4);
+        assert_eq!(labels(&a), ["2", "4", "6", "8"]);
+        for (lo, hi) in [
+            (0.6, 9.4),
+            (0.13, 0.87),
+            (-7.5, 7.5),
+            (101.0, 109.0),
+            (1e-3, 9e-3),
+        ] {
+            let mut e = Extent::empty();
+            e.add(lo);
+            e.add(hi);
+            for target in 4..=8 {
+                let a = AxisLayout::new(&cfg, e, 0.0, target);
+                assert!(
+                    a.major.len() >= target / 2,
+                    "{lo}..{hi}, {target}: {:?}",
+                    labels(&a)
+                );
+                assert!(
+                    a.major.len() <= 2 * target + 1,
+                    "{lo}..{hi}, {target}: {:?}",
+                    labels(&a)
+                );
+            }
+        }
     }
 
     #[test]
