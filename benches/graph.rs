@@ -16,14 +16,18 @@
 //!   sum over a 512 MiB buffer, its time scaled to one iteration's bytes).
 //!   `pagerank_static/snapshot`: compressed rows from the dynamic graph, which the full
 //!   recompute and the updater's power-iteration fallback build every batch.
-//!   `SPATE_GRAPH_BENCH_STATIC_ONLY=1` runs only this group.
+//!   `SPATE_GRAPH_BENCH_STATIC_ONLY=1` runs only this group and the line below.
+//! * A line before the summary and the static group gives the iteration's ratio to
+//!   the main-memory limit from rounds that time one of each in turn: the median of the
+//!   per-round ratios. On a shared VM both drift by tens of percent over seconds, so timing
+//!   them minutes apart, as the criterion group does, adds that drift to the ratio.
 //!
 //! Before criterion runs, a summary table is printed (mean per-batch times over a fixed number
 //! of batches, methods chosen, work counters, ratios, and the measured error of the final
 //! ranks; `SPATE_GRAPH_BENCH_SIZES=100,1000` limits its batch sizes).
-//! `SPATE_GRAPH_BENCH_SUMMARY_ONLY=1` prints only that, `SPATE_GRAPH_BENCH_NO_SUMMARY=1`
-//! skips it, `SPATE_GRAPH_BENCH_TRACE=1` adds a line per batch (method, time, the cost
-//! model's predictions, work).
+//! `SPATE_GRAPH_BENCH_SUMMARY_ONLY=1` prints only that and the static line,
+//! `SPATE_GRAPH_BENCH_NO_SUMMARY=1` skips both, `SPATE_GRAPH_BENCH_TRACE=1` adds a line per
+//! batch (method, time, the cost model's predictions, work).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
@@ -369,13 +373,19 @@ fn bandwidth_sum(data: &[u64]) -> u64 {
 
 fn benches(c: &mut Criterion) {
     let edges = load();
-    if std::env::var_os("SPATE_GRAPH_BENCH_NO_SUMMARY").is_none() {
+    let static_only = std::env::var_os("SPATE_GRAPH_BENCH_STATIC_ONLY").is_some();
+    let print_summary = std::env::var_os("SPATE_GRAPH_BENCH_NO_SUMMARY").is_none();
+    // The ratio first, in a fresh process: the summary builds and frees a few GB of graphs.
+    if print_summary || static_only {
+        static_ratio(&edges);
+    }
+    if print_summary && !static_only {
         summary(&edges);
     }
     if std::env::var_os("SPATE_GRAPH_BENCH_SUMMARY_ONLY").is_some() {
         return;
     }
-    if std::env::var_os("SPATE_GRAPH_BENCH_STATIC_ONLY").is_some() {
+    if static_only {
         return static_pass(c, &edges);
     }
     let stream0 = Stream::new(&edges);
@@ -438,6 +448,70 @@ fn benches(c: &mut Criterion) {
     static_pass(c, &edges);
 }
 
+/// The static solver stopped after `iterations` (its tolerance is never reached).
+fn static_solver(iterations: usize) -> PageRank {
+    PageRank::params()
+        .tolerance(1e-300)
+        .max_iterations(iterations)
+        .build()
+        .expect("valid")
+}
+
+/// One static iteration, by difference: (21 iterations − 1 iteration) / 20, so that
+/// allocation and the final sort of the ranks are not counted.
+fn one_iteration(graph: &CsrGraph, one: &PageRank, many: &PageRank) -> Duration {
+    let t = Instant::now();
+    black_box(many.run(graph).expect("runs"));
+    let long = t.elapsed();
+    let t = Instant::now();
+    black_box(one.run(graph).expect("runs"));
+    long.saturating_sub(t.elapsed()) / 20
+}
+
+/// The main-memory limit for `words` words: a streaming sum over `dram`, scaled.
+fn dram_limit(dram: &[u64], words: usize) -> Duration {
+    let t = Instant::now();
+    black_box(bandwidth_sum(black_box(dram)));
+    t.elapsed()
+        .mul_f64((words * 8) as f64 / (dram.len() * 8) as f64)
+}
+
+/// Prints the static iteration's ratio to the main-memory limit over rounds that time one
+/// of each in turn.
+fn static_ratio(edges: &[(u64, u64)]) {
+    const ROUNDS: usize = 40;
+    let graph = CsrGraph::from_edges(edges.iter().map(|&(u, v)| (u, v, 1.0))).expect("valid");
+    let words = graph.pass_bytes() / 8;
+    let dram: Vec<u64> = (0..DRAM_BUFFER_BYTES as u64 / 8).collect();
+    let (one, many) = (static_solver(1), static_solver(21));
+    // Warm-up: the buffer's pages and the pool's threads.
+    dram_limit(&dram, words);
+    one_iteration(&graph, &one, &many);
+    let mut rounds: Vec<(f64, f64)> = (0..ROUNDS)
+        .map(|_| {
+            let pass = one_iteration(&graph, &one, &many).as_secs_f64() * 1e6;
+            let limit = dram_limit(&dram, words).as_secs_f64() * 1e6;
+            (pass, limit)
+        })
+        .collect();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut ratios: Vec<f64> = rounds.iter().map(|&(p, l)| p / l).collect();
+    let within = ratios.iter().filter(|&&r| r <= 2.0).count();
+    let (mut passes, mut limits): (Vec<f64>, Vec<f64>) = rounds.drain(..).unzip();
+    let ratio = median(&mut ratios);
+    let (q1, q3) = (ratios[ROUNDS / 4], ratios[3 * ROUNDS / 4]);
+    println!(
+        "static pass: {ROUNDS} rounds, iteration median {:.0} µs, main-memory limit median \
+         {:.0} µs; ratio median {ratio:.2}× (middle half {q1:.2}–{q3:.2}×, {within} of \
+         {ROUNDS} rounds within 2×)",
+        median(&mut passes),
+        median(&mut limits),
+    );
+}
+
 /// The `pagerank_static` group: one static iteration, the snapshot, and the two bandwidth
 /// baselines.
 fn static_pass(c: &mut Criterion, edges: &[(u64, u64)]) {
@@ -446,28 +520,12 @@ fn static_pass(c: &mut Criterion, edges: &[(u64, u64)]) {
     let data: Vec<u64> = (0..words as u64).collect();
     let mut group = c.benchmark_group("pagerank_static");
     group.sample_size(20);
-    // One iteration, by difference: (21 iterations − 1 iteration) / 20, so that allocation and
-    // the final sort of the ranks are not counted.
-    let solver = |iterations| {
-        PageRank::params()
-            .tolerance(1e-300)
-            .max_iterations(iterations)
-            .build()
-            .expect("valid")
-    };
-    let (one, many) = (solver(1), solver(21));
+    let (one, many) = (static_solver(1), static_solver(21));
     group.bench_function("iteration", |bench| {
         bench.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let t = Instant::now();
-                black_box(many.run(&full_graph).expect("runs"));
-                let long = t.elapsed();
-                let t = Instant::now();
-                black_box(one.run(&full_graph).expect("runs"));
-                total += long.saturating_sub(t.elapsed());
-            }
-            total / 20
+            (0..iters)
+                .map(|_| one_iteration(&full_graph, &one, &many))
+                .sum()
         });
     });
     // Compressed rows from a dynamic graph, as the full recompute and the incremental
@@ -488,15 +546,8 @@ fn static_pass(c: &mut Criterion, edges: &[(u64, u64)]) {
     // The same bytes at main-memory speed: a streaming sum over a buffer 16× the L3, its
     // time scaled down to one iteration's bytes.
     let dram: Vec<u64> = (0..DRAM_BUFFER_BYTES as u64 / 8).collect();
-    let scale = (words * 8) as f64 / DRAM_BUFFER_BYTES as f64;
     group.bench_function("dram_bandwidth_limit", |bench| {
-        bench.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                black_box(bandwidth_sum(black_box(&dram)));
-            }
-            t.elapsed().mul_f64(scale)
-        })
+        bench.iter_custom(|iters| (0..iters).map(|_| dram_limit(&dram, words)).sum())
     });
     group.finish();
     println!(
