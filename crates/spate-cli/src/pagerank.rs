@@ -48,8 +48,12 @@ pub struct Args {
     /// Where to write `node,rank` for every node after the last batch, highest rank first.
     #[arg(long)]
     output: PathBuf,
-    /// A PNG (or SVG) of the final top nodes' ranks, the update time and the error bound per
-    /// batch.
+    /// A PNG (or SVG) of the final top 10 nodes' ranks, the update time and the error bound per
+    /// batch. Only with --plot is a history kept (and checkpointed), and it is bounded: the
+    /// ranks of at most 50 nodes are followed (each batch's top 10 join; the lowest-ranked
+    /// leave), and each series keeps at most 512 points: past 512 batches a point stands for
+    /// a run of consecutive batches (2, then 4, …) and shows the largest update time and
+    /// error bound among them and the ranks after the last of them.
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Checkpoint directory: the ranks, the graph and the input position are saved there and
@@ -83,17 +87,184 @@ enum Order {
 }
 
 /// What the summary and the plot need, kept at the driver and checkpointed with the stream
-/// so that a restarted job still reports every batch: per batch the update time (ms) and the
-/// certificate; the rank per batch of every node that was ever among the per-batch top nodes
-/// (from the batch it first entered them); and the events the graph rejected (weights ≤ 0 or
-/// not finite, deletes of absent edges).
-type History = (Vec<(f64, f64)>, BTreeMap<NodeId, Vec<(usize, f64)>>, u64);
+/// so that a restarted job still reports every batch: the events the graph rejected (weights
+/// ≤ 0 or not finite, deletes of absent edges) and, with --plot only, the plot's bounded
+/// history.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Summary {
+    rejected: u64,
+    plot: Option<PlotHistory>,
+}
+
+/// The name the summary is checkpointed under. Checkpoints of earlier versions, which saved
+/// an unbounded history under another name, are refused as written by a different stream
+/// graph.
+const SUMMARY_STATE: &str = "pagerank summary v2";
 
 /// Handles the stream-building closure leaves for the summary after the run.
-type Handles = Arc<Mutex<Option<(TrackedPageRank, ManagedState<History>)>>>;
+type Handles = Arc<Mutex<Option<(TrackedPageRank, ManagedState<Summary>)>>>;
 
-/// How many top nodes each batch adds to the followed set.
+/// How many top nodes each batch adds to the followed set (and the plot shows).
 const FOLLOW: usize = 10;
+/// The most nodes whose ranks the plot history follows.
+const MAX_FOLLOWED: usize = 50;
+/// The most points in each series of the plot history.
+const MAX_POINTS: usize = 512;
+
+/// The plot's history, bounded whatever the stream's length: the ranks of at most
+/// [`MAX_FOLLOWED`] nodes and at most [`MAX_POINTS`] points per series. A point stands for
+/// `stride` consecutive batches (aligned on batch numbers; the stride doubles, merging
+/// neighbouring points, whenever a series would grow past the bound): the largest update
+/// time and error bound among them, and the ranks after the last of them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct PlotHistory {
+    /// Batches per point, a power of two.
+    stride: u64,
+    /// Per point: the last batch number it covers, the largest update time (ms) and the
+    /// largest error bound.
+    per_batch: Vec<(u64, f64, f64)>,
+    /// Per followed node, per point since it was last followed: the last batch number the
+    /// point covers and the rank after it.
+    followed: BTreeMap<NodeId, Vec<(u64, f64)>>,
+}
+
+impl Default for PlotHistory {
+    fn default() -> Self {
+        PlotHistory {
+            stride: 1,
+            per_batch: Vec::new(),
+            followed: BTreeMap::new(),
+        }
+    }
+}
+
+impl PlotHistory {
+    /// Whether batch numbers `a` and `b` fall in the same point.
+    fn same_point(&self, a: u64, b: u64) -> bool {
+        let stride = self.stride.max(1);
+        a.saturating_sub(1) / stride == b.saturating_sub(1) / stride
+    }
+
+    /// Records batch `batch` (numbered from 1, increasing): its update time and error bound,
+    /// its `top` nodes (which join the followed set) and the ranks of the followed nodes after
+    /// it, from `ranks_of` (`None` for a node no longer in the graph).
+    fn record(
+        &mut self,
+        batch: u64,
+        update_ms: f64,
+        certificate: f64,
+        top: &[NodeId],
+        ranks_of: impl FnOnce(&[NodeId]) -> Vec<Option<f64>>,
+    ) {
+        let new_point = self
+            .per_batch
+            .last()
+            .is_none_or(|last| !self.same_point(last.0, batch));
+        if new_point && self.per_batch.len() >= MAX_POINTS {
+            self.coarsen();
+        }
+        match self.per_batch.last() {
+            Some(&(last, time, bound)) if self.same_point(last, batch) => {
+                let point = (batch, time.max(update_ms), bound.max(certificate));
+                if let Some(slot) = self.per_batch.last_mut() {
+                    *slot = point;
+                }
+            }
+            _ => self.per_batch.push((batch, update_ms, certificate)),
+        }
+        for &node in top {
+            self.followed.entry(node).or_default();
+        }
+        let nodes: Vec<NodeId> = self.followed.keys().copied().collect();
+        let ranks = ranks_of(&nodes);
+        let stride = self.stride.max(1);
+        let point = batch.saturating_sub(1) / stride;
+        for (node, rank) in nodes.iter().zip(&ranks) {
+            let (Some(rank), Some(series)) = (rank, self.followed.get_mut(node)) else {
+                continue;
+            };
+            match series.last_mut() {
+                Some(last) if last.0.saturating_sub(1) / stride == point => *last = (batch, *rank),
+                _ => series.push((batch, *rank)),
+            }
+        }
+        if self.followed.len() > MAX_FOLLOWED {
+            // Drop the lowest-ranked nodes (those gone from the graph first), never one of
+            // this batch's top nodes.
+            let mut candidates: Vec<(Option<f64>, NodeId)> = nodes
+                .iter()
+                .zip(ranks.iter().chain(std::iter::repeat(&None)))
+                .filter(|(node, _)| !top.contains(node))
+                .map(|(&node, &rank)| (rank, node))
+                .collect();
+            candidates.sort_by(|a, b| match (a.0, b.0) {
+                (None, None) => a.1.cmp(&b.1),
+                (None, Some(_)) => std::cmp::Ordering::Less,
+                (Some(_), None) => std::cmp::Ordering::Greater,
+                (Some(x), Some(y)) => x.total_cmp(&y).then(a.1.cmp(&b.1)),
+            });
+            let excess = self.followed.len() - MAX_FOLLOWED;
+            for (_, node) in candidates.into_iter().take(excess) {
+                self.followed.remove(&node);
+            }
+        }
+    }
+
+    /// Doubles the stride, merging the points that fall in the same wider bucket.
+    fn coarsen(&mut self) {
+        self.stride = self.stride.max(1).saturating_mul(2);
+        let stride = self.stride;
+        let same = |a: u64, b: u64| a.saturating_sub(1) / stride == b.saturating_sub(1) / stride;
+        let mut merged: Vec<(u64, f64, f64)> = Vec::with_capacity(self.per_batch.len());
+        for &point in &self.per_batch {
+            match merged.last_mut() {
+                Some(last) if same(last.0, point.0) => {
+                    *last = (point.0, last.1.max(point.1), last.2.max(point.2));
+                }
+                _ => merged.push(point),
+            }
+        }
+        self.per_batch = merged;
+        for series in self.followed.values_mut() {
+            let mut kept: Vec<(u64, f64)> = Vec::with_capacity(series.len());
+            for &point in series.iter() {
+                match kept.last_mut() {
+                    Some(last) if same(last.0, point.0) => *last = point,
+                    _ => kept.push(point),
+                }
+            }
+            *series = kept;
+        }
+    }
+}
+
+/// Records one batch in the summary: the rejected events always, the plot history only when
+/// `plot` (and none is kept otherwise, also when a checkpoint written with --plot is resumed
+/// without it).
+fn record_batch(
+    summary: &mut Summary,
+    plot: bool,
+    batch: &PageRankBatch,
+    ranks_of: impl FnOnce(&[NodeId]) -> Vec<Option<f64>>,
+) {
+    let r = &batch.report;
+    summary.rejected += (r.counts.rejected + r.counts.missing_deletes) as u64;
+    if !plot {
+        summary.plot = None;
+        return;
+    }
+    let top: Vec<NodeId> = batch.top.iter().map(|t| t.0).collect();
+    summary
+        .plot
+        .get_or_insert_with(PlotHistory::default)
+        .record(
+            r.batch,
+            batch.update_time.as_secs_f64() * 1e3,
+            r.certificate,
+            &top,
+            ranks_of,
+        );
+}
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.edges.is_file() {
@@ -117,7 +288,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(bar) = &bar {
         bar.finish();
     }
-    let (tracked, history) = handles
+    let (tracked, summary) = handles
         .lock()
         .map_err(|_| anyhow::anyhow!("handle lock poisoned"))?
         .take()
@@ -125,7 +296,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let batch_history = ssc.batch_history();
     let edges_read: u64 = batch_history.iter().map(|b| b.records_in).sum();
     let malformed: u64 = batch_history.iter().map(|b| b.records_skipped).sum();
-    let history = history.get();
+    let summary = summary.get();
     let pagerank = tracked.state().lock();
     let mut ranked = pagerank.ranks().into_vec();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -135,7 +306,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
          {:.2?} on {}",
         pagerank.batches(),
         batch_history.len(),
-        history.2,
+        summary.rejected,
         pagerank.node_count(),
         pagerank.edge_count(),
         pagerank.certificate(),
@@ -154,6 +325,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("wrote {} ({} nodes)", args.output.display(), ranked.len());
     if let Some(path) = &args.plot {
         let top: Vec<NodeId> = ranked.iter().take(FOLLOW).map(|r| r.0).collect();
+        let history = summary.plot.unwrap_or_default();
         plot(path, &history, &top, pagerank.tolerance())?;
         eprintln!("wrote {}", path.display());
     }
@@ -197,25 +369,12 @@ fn build(sc: &SpateContext, args: &Args, handles: &Handles) -> spate::Result<Str
         params = params.window_batches(w);
     }
     let tracked = params.build()?.track_top(&edges, "pagerank", FOLLOW)?;
-    let history = ssc.managed_state("pagerank plot history", History::default())?;
-    let record = history.clone();
+    let summary = ssc.managed_state(SUMMARY_STATE, Summary::default())?;
+    let record = summary.clone();
     let quiet = args.quiet;
+    let plot = args.plot.is_some();
     tracked.on_batch(move |pr, batch| {
-        let mut guard = record.lock();
-        let (batches, ranks, rejected) = &mut *guard;
-        let index = batches.len();
-        let r = &batch.report;
-        batches.push((batch.update_time.as_secs_f64() * 1e3, r.certificate));
-        *rejected += (r.counts.rejected + r.counts.missing_deletes) as u64;
-        for &(node, _) in &batch.top {
-            ranks.entry(node).or_default();
-        }
-        let followed: Vec<NodeId> = ranks.keys().copied().collect();
-        for (node, rank) in followed.iter().zip(pr.ranks_of(&followed)) {
-            if let (Some(rank), Some(series)) = (rank, ranks.get_mut(node)) {
-                series.push((index, rank));
-            }
-        }
+        record_batch(&mut record.lock(), plot, batch, |nodes| pr.ranks_of(nodes));
         if !quiet {
             print_batch(batch);
         }
@@ -224,7 +383,7 @@ fn build(sc: &SpateContext, args: &Args, handles: &Handles) -> spate::Result<Str
     *handles
         .lock()
         .map_err(|_| spate::Error::Internal("handle lock poisoned".into()))? =
-        Some((tracked, history));
+        Some((tracked, summary));
     Ok(ssc)
 }
 
@@ -258,36 +417,39 @@ fn write_ranks(path: &Path, ranked: &[(NodeId, f64)]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn plot(path: &Path, history: &History, top: &[NodeId], tolerance: f64) -> anyhow::Result<()> {
-    let (per_batch, followed, _) = history;
-    let batches = per_batch.len();
+fn plot(path: &Path, history: &PlotHistory, top: &[NodeId], tolerance: f64) -> anyhow::Result<()> {
+    let per_batch = &history.per_batch;
     let mut ranks = LineChart::new("")
         .y_label("PageRank")
         .legend(LegendPosition::Right);
     for node in top {
-        // A followed node has a rank at every batch from the one it entered the top nodes.
-        let points = followed.get(node).map_or(&[][..], Vec::as_slice);
+        // A followed node has a rank at every point since it was last followed from (the
+        // final top nodes were the last batch's top nodes, so they are followed).
+        let points = history.followed.get(node).map_or(&[][..], Vec::as_slice);
         ranks = ranks.series(Series::new(
             format!("node {node}"),
-            points.iter().map(|&(i, rank)| (i as f64, rank)),
+            points.iter().map(|&(batch, rank)| (batch as f64, rank)),
         ));
     }
     let times = LineChart::new("")
         .y_label("update time (ms)")
         .log_y(true)
         .legend(LegendPosition::Hidden)
-        .series(Series::from_values("update", per_batch.iter().map(|b| b.0)));
+        .series(Series::new(
+            "update",
+            per_batch.iter().map(|b| (b.0 as f64, b.1)),
+        ));
     let bound = LineChart::new("")
         .y_label("L1 error bound")
         .x_label("batch")
         .log_y(true)
-        .series(Series::from_values(
+        .series(Series::new(
             "certificate",
-            per_batch.iter().map(|b| b.1),
+            per_batch.iter().map(|b| (b.0 as f64, b.2)),
         ))
-        .series(Series::from_values(
+        .series(Series::new(
             "tolerance",
-            std::iter::repeat_n(tolerance, batches),
+            per_batch.iter().map(|b| (b.0 as f64, tolerance)),
         ));
     Panels::new(format!("Streaming PageRank: top {} nodes", top.len()))
         .panel(ranks)
@@ -296,4 +458,118 @@ fn plot(path: &Path, history: &History, top: &[NodeId], tolerance: f64) -> anyho
         .save(path)
         .with_context(|| format!("plotting to {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spate::graph::EdgeEvent;
+    use std::collections::BTreeSet;
+
+    /// Runs `batches` batches through a 2-batch window whose top nodes change every batch
+    /// (each batch brings 12 fresh hubs), recording each in a summary as the CLI does.
+    /// Returns the summary, the ranker, every node that was ever among a batch's top 10, and
+    /// the largest update time and error bound of any batch.
+    fn run_batches(
+        batches: u64,
+        plot: bool,
+    ) -> (Summary, IncrementalPageRank, BTreeSet<NodeId>, f64, f64) {
+        let mut pr = IncrementalPageRank::params()
+            .tolerance(1e-4)
+            .window_batches(2)
+            .build()
+            .expect("valid parameters");
+        let mut summary = Summary::default();
+        let mut ever_top = BTreeSet::new();
+        let (mut max_ms, mut max_bound) = (0.0f64, 0.0f64);
+        for b in 1..=batches {
+            let mut events = Vec::new();
+            for j in 0..12u64 {
+                let hub = b * 1_000 + j;
+                for leaf in 0..=j {
+                    events.push(EdgeEvent::insert(hub + 100 + leaf * 20, hub));
+                }
+            }
+            // One rejected event per batch.
+            events.push(EdgeEvent::insert_weighted(1, 2, -1.0));
+            let report = pr.update(&events);
+            assert_eq!(report.batch, b);
+            // A made-up update time, largest on every 7th batch.
+            let update_time = Duration::from_micros(if b % 7 == 0 { 900 + b } else { 100 });
+            let batch = PageRankBatch {
+                time: BatchTime(b * 1_000),
+                report,
+                top: pr.top_k(FOLLOW),
+                update_time,
+            };
+            ever_top.extend(batch.top.iter().map(|t| t.0));
+            max_ms = max_ms.max(update_time.as_secs_f64() * 1e3);
+            max_bound = max_bound.max(report.certificate);
+            record_batch(&mut summary, plot, &batch, |nodes| pr.ranks_of(nodes));
+        }
+        (summary, pr, ever_top, max_ms, max_bound)
+    }
+
+    #[test]
+    fn the_plot_history_stays_bounded_while_the_top_nodes_change() {
+        let batches = 3_000;
+        let (summary, pr, ever_top, max_ms, max_bound) = run_batches(batches, true);
+        assert_eq!(summary.rejected, batches);
+        let history = summary.plot.expect("kept with --plot");
+        // Far more nodes passed through the top 10 than are followed.
+        assert!(ever_top.len() > 10 * MAX_FOLLOWED, "{}", ever_top.len());
+        assert!(history.followed.len() <= MAX_FOLLOWED);
+        assert!(history.per_batch.len() <= MAX_POINTS);
+        assert!(history.per_batch.len() >= MAX_POINTS / 2);
+        assert!(history.followed.values().all(|s| s.len() <= MAX_POINTS));
+        assert_eq!(history.stride, 8, "3000 batches at most 512 per point");
+        // The points run over every batch, in order, to the last one.
+        let xs: Vec<u64> = history.per_batch.iter().map(|p| p.0).collect();
+        assert!(xs.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(xs.last(), Some(&batches));
+        // A point shows the worst of its batches: no spike is lost.
+        let shown_ms = history.per_batch.iter().map(|p| p.1).fold(0.0, f64::max);
+        let shown_bound = history.per_batch.iter().map(|p| p.2).fold(0.0, f64::max);
+        assert_eq!(shown_ms, max_ms);
+        assert_eq!(shown_bound, max_bound);
+        // The final top nodes, which the plot shows, are followed, with their final ranks.
+        for (node, rank) in pr.top_k(FOLLOW) {
+            let series = history
+                .followed
+                .get(&node)
+                .expect("final top node followed");
+            assert_eq!(series.last(), Some(&(batches, rank)));
+        }
+    }
+
+    #[test]
+    fn without_plot_no_history_is_kept() {
+        let (summary, ..) = run_batches(200, false);
+        assert_eq!(
+            summary,
+            Summary {
+                rejected: 200,
+                plot: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_history_restored_from_a_checkpoint_is_dropped_without_plot() {
+        let (mut summary, ..) = run_batches(30, true);
+        assert!(summary.plot.is_some());
+        let pr = IncrementalPageRank::params().build().expect("valid");
+        let batch = PageRankBatch {
+            time: BatchTime(31_000),
+            report: IncrementalPageRank::params()
+                .build()
+                .expect("valid")
+                .update(&[EdgeEvent::insert(1, 2)]),
+            top: Vec::new(),
+            update_time: Duration::from_millis(1),
+        };
+        record_batch(&mut summary, false, &batch, |nodes| pr.ranks_of(nodes));
+        assert_eq!(summary.plot, None);
+        assert_eq!(summary.rejected, 30);
+    }
 }

@@ -209,6 +209,7 @@ fn a_stopped_job_continues_from_its_checkpoint() {
     let dir = tempfile::tempdir().expect("tempdir");
     let checkpoint = dir.path().join("checkpoint");
     let ranks = dir.path().join("ranks.csv");
+    let plot = dir.path().join("pagerank.svg");
     let input = dataset("CollegeMsg.txt.gz");
     let job = || {
         let mut cmd = spate();
@@ -219,7 +220,9 @@ fn a_stopped_job_continues_from_its_checkpoint() {
             .arg("--output")
             .arg(&ranks)
             .arg("--checkpoint")
-            .arg(&checkpoint);
+            .arg(&checkpoint)
+            .arg("--plot")
+            .arg(&plot);
         cmd
     };
     // Stops after batch 5 (or 6, if it had already started): 12 batches of 5,000 in all.
@@ -249,4 +252,7 @@ fn a_stopped_job_continues_from_its_checkpoint() {
         .expect("parses")
         .edges;
     check(&read_ranks(&ranks), &exact(&edges));
+    // The plot history came back from the checkpoint with the rest.
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(svg.contains("<svg"), "{svg}");
 }
