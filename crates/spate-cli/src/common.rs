@@ -54,21 +54,28 @@ pub fn build_or_recover(
 }
 
 /// Starts `ssc` and waits for it to end: when the input is consumed, or, with `max_batches`,
-/// after that many batches past the start (or past the checkpoint it recovered from).
+/// after that many batches past the start (or past the checkpoint it recovered from). A
+/// `max_batches` so large that its batch time does not fit in a `u64` of milliseconds (more
+/// than half a billion years of batches) cannot be reached: the job runs to the end of its
+/// input.
 pub fn run(ssc: &spate::StreamingContext, max_batches: Option<u64>) -> spate::Result<()> {
     ssc.start()?;
-    if let Some(n) = max_batches {
-        // Batch k after the start (or after the recovered checkpoint) has time
-        // base + k·interval.
-        let base = ssc.recovered_from().unwrap_or(ssc.zero_time()).0;
-        let interval = ssc.batch_interval().as_millis() as u64;
-        match ssc.await_batch(spate::BatchTime(base + n * interval)) {
+    let base = ssc.recovered_from().unwrap_or(ssc.zero_time()).0;
+    let interval = ssc.batch_interval().as_millis() as u64;
+    if let Some(stop) = max_batches.and_then(|n| last_batch_time(base, interval, n)) {
+        match ssc.await_batch(spate::BatchTime(stop)) {
             Ok(()) => ssc.stop(false)?,
             Err(spate::Error::Stopped) => {}
             Err(e) => return Err(e),
         }
     }
     ssc.await_termination()
+}
+
+/// The time of batch `n` after `base` (ms) with batches every `interval` ms: base + n·interval,
+/// or `None` when that overflows (a batch no stream reaches).
+fn last_batch_time(base: u64, interval: u64, n: u64) -> Option<u64> {
+    n.checked_mul(interval)?.checked_add(base)
 }
 
 /// Whether stderr is an interactive terminal (progress bars only make sense there).
@@ -135,5 +142,23 @@ impl StreamingListener for BatchLog {
             info.processing_time_ms,
             info.scheduling_delay_ms
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_batch_time;
+
+    #[test]
+    fn the_last_batch_time_does_not_overflow() {
+        assert_eq!(last_batch_time(5_000, 1_000, 3), Some(8_000));
+        assert_eq!(
+            last_batch_time(0, 1_000, u64::MAX / 1_000),
+            Some(u64::MAX / 1_000 * 1_000)
+        );
+        // Past u64::MAX milliseconds: no batch time, not a wrapped or panicking one.
+        assert_eq!(last_batch_time(0, 1_000, u64::MAX), None);
+        assert_eq!(last_batch_time(0, 1_000, u64::MAX / 1_000 + 1), None);
+        assert_eq!(last_batch_time(u64::MAX - 10, 1_000, 1), None);
     }
 }

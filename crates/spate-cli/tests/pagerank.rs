@@ -256,3 +256,22 @@ fn a_stopped_job_continues_from_its_checkpoint() {
     let svg = std::fs::read_to_string(&plot).expect("plot written");
     assert!(svg.contains("<svg"), "{svg}");
 }
+
+#[test]
+fn a_max_batches_beyond_any_batch_time_runs_to_the_end() {
+    // u64::MAX batches of 1 s would be past u64::MAX ms: the limit is never reached (this
+    // overflowed computing the last batch's time).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ranks = dir.path().join("ranks.csv");
+    let input = dataset("CollegeMsg.txt.gz");
+    let (_, stderr) = run_ok(
+        spate()
+            .args(["pagerank", "--quiet", "--batch-edges", "20000"])
+            .args(["--max-batches", &u64::MAX.to_string()])
+            .arg("--edges")
+            .arg(&input)
+            .arg("--output")
+            .arg(&ranks),
+    );
+    assert!(stderr.contains("3 batches (3 in this run)"), "{stderr}");
+}
