@@ -9,6 +9,7 @@ mod pagerank_incremental;
 mod pagerank_static;
 mod parser;
 mod triangles;
+mod undirected;
 
 /// Every state and event type is `spate_core::Data`, so a DStream adapter can carry, shuffle
 /// and checkpoint them.
