@@ -150,6 +150,16 @@ impl UndirectedGraph {
         &self.adj[u as usize]
     }
 
+    /// Every present pair once, as `(u, v)` with `u < v`.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.nodes.iter().flat_map(move |(u, _)| {
+            self.adj[u as usize]
+                .keys()
+                .filter(move |&&v| u < v)
+                .map(move |&v| (u, v))
+        })
+    }
+
     /// Whether one more instance of `src -> dst` would overflow its instance count.
     fn at_instance_limit(&self, src: NodeId, dst: NodeId) -> bool {
         let (Some(u), Some(v)) = (self.nodes.get(src), self.nodes.get(dst)) else {

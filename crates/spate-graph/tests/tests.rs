@@ -1,6 +1,7 @@
 //! Integration tests of spate-graph: every algorithm against an independent reference
 //! (networkx fixtures, naive recomputation, brute force). One binary, modules per topic.
 
+mod checkpoints;
 mod common;
 mod components;
 mod degrees;
