@@ -75,18 +75,49 @@ pub struct ComponentsReport {
 /// assert_eq!(cc.count(), 2);
 /// # Ok::<(), spate_graph::GraphError>(())
 /// ```
+///
+/// A checkpoint holds the graph, the window and the batch number; the union-find is derived
+/// state and is rebuilt from the (validated) graph on decoding, so a checkpoint cannot carry
+/// an inconsistent one.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(try_from = "ComponentsRepr")]
 pub struct ConnectedComponents {
     graph: UndirectedGraph,
     window: Option<EdgeWindow>,
+    #[serde(skip)]
     sets: UnionFind,
     batches: u64,
     #[serde(skip)]
     events: Vec<EdgeEvent>,
 }
 
+/// The decoded form of a checkpoint: the serialized fields of [`ConnectedComponents`], in
+/// order.
+#[derive(Deserialize)]
+struct ComponentsRepr {
+    graph: UndirectedGraph,
+    window: Option<EdgeWindow>,
+    batches: u64,
+}
+
+impl TryFrom<ComponentsRepr> for ConnectedComponents {
+    type Error = GraphError;
+
+    fn try_from(r: ComponentsRepr) -> Result<Self, GraphError> {
+        let mut cc = ConnectedComponents {
+            graph: r.graph,
+            window: r.window,
+            sets: UnionFind::default(),
+            batches: r.batches,
+            events: Vec::new(),
+        };
+        cc.rebuild_sets();
+        Ok(cc)
+    }
+}
+
 /// Union-find over dense indices, with each root's member list and smallest id.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 struct UnionFind {
     parent: Vec<u32>,
     members: Vec<Vec<u32>>,
@@ -192,6 +223,20 @@ impl ConnectedComponents {
             recomputed_components: roots.len(),
             recomputed_nodes,
         }
+    }
+
+    /// Rebuild the union-find from the graph: every node a singleton, joined along every pair.
+    /// O(nodes + pairs).
+    fn rebuild_sets(&mut self) {
+        let mut sets = UnionFind::default();
+        let index = self.graph.index();
+        for (i, id) in index.iter() {
+            sets.add(i, id);
+        }
+        for (u, v) in self.graph.pairs() {
+            sets.union(u, v);
+        }
+        self.sets = sets;
     }
 
     /// Rebuild the component rooted at `root` from the graph's adjacency: its members become

@@ -73,17 +73,54 @@ pub struct DegreesReport {
 /// assert_eq!(d.top_k(1, DegreeKind::Total), vec![(2, 2)]);
 /// # Ok::<(), spate_graph::GraphError>(())
 /// ```
+///
+/// A checkpoint holds the graph, the window and the batch number; the histograms are derived
+/// state and are recomputed from the (validated) graph on decoding, O(n), so a checkpoint
+/// cannot carry inconsistent ones.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(try_from = "DegreeStatsRepr")]
 pub struct DegreeStats {
     graph: DirectedGraph,
     window: Option<EdgeWindow>,
     /// `histogram[kind][d]` = live nodes with that degree.
+    #[serde(skip)]
     hist_in: Vec<u64>,
+    #[serde(skip)]
     hist_out: Vec<u64>,
+    #[serde(skip)]
     hist_total: Vec<u64>,
     batches: u64,
     #[serde(skip)]
     events: Vec<EdgeEvent>,
+}
+
+/// The decoded form of a checkpoint: the serialized fields of [`DegreeStats`], in order.
+#[derive(Deserialize)]
+struct DegreeStatsRepr {
+    graph: DirectedGraph,
+    window: Option<EdgeWindow>,
+    batches: u64,
+}
+
+impl TryFrom<DegreeStatsRepr> for DegreeStats {
+    type Error = GraphError;
+
+    fn try_from(r: DegreeStatsRepr) -> Result<Self, GraphError> {
+        let mut d = DegreeStats {
+            graph: r.graph,
+            window: r.window,
+            batches: r.batches,
+            ..DegreeStats::default()
+        };
+        for (node, _) in d.graph.index().iter() {
+            let i = d.graph.in_degree_of(node) as usize;
+            let o = d.graph.out_edges(node).len();
+            bump(&mut d.hist_in, i, true);
+            bump(&mut d.hist_out, o, true);
+            bump(&mut d.hist_total, i + o, true);
+        }
+        Ok(d)
+    }
 }
 
 fn bump(hist: &mut Vec<u64>, degree: usize, up: bool) {

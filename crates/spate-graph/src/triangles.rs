@@ -5,7 +5,7 @@ use crate::error::GraphError;
 use crate::event::{BatchCounts, EdgeEvent, EdgeOp, NodeId};
 use crate::undirected::{Change, UndirectedGraph};
 use crate::window::EdgeWindow;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -65,15 +65,61 @@ pub struct TrianglesReport {
 /// assert_eq!(t.count(), 1); // 2 -> 1 still connects the pair
 /// # Ok::<(), spate_graph::GraphError>(())
 /// ```
+///
+/// A checkpoint holds the graph, the window and the batch number; the counts are derived
+/// state and are recomputed from the (validated) graph on decoding, O(pairs · min degree),
+/// so a checkpoint cannot carry inconsistent ones.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(try_from = "TriangleCountRepr")]
 pub struct TriangleCount {
     graph: UndirectedGraph,
     window: Option<EdgeWindow>,
+    #[serde(skip)]
     total: u64,
+    #[serde(skip)]
     local: Vec<u64>,
     batches: u64,
     #[serde(skip)]
     events: Vec<EdgeEvent>,
+}
+
+/// The decoded form of a checkpoint: the serialized fields of [`TriangleCount`], in order.
+#[derive(Deserialize)]
+struct TriangleCountRepr {
+    graph: UndirectedGraph,
+    window: Option<EdgeWindow>,
+    batches: u64,
+}
+
+impl TryFrom<TriangleCountRepr> for TriangleCount {
+    type Error = GraphError;
+
+    fn try_from(r: TriangleCountRepr) -> Result<Self, GraphError> {
+        let g = &r.graph;
+        let mut local = vec![0u64; g.capacity()];
+        let mut total = 0u64;
+        // Each triangle u < v < w once, from its pair (u, v).
+        for (u, v) in g.pairs() {
+            let mut closed = 0;
+            g.common_neighbors(u, v, |w| {
+                if w > v {
+                    local[w as usize] += 1;
+                    closed += 1;
+                }
+            });
+            local[u as usize] += closed;
+            local[v as usize] += closed;
+            total += closed;
+        }
+        Ok(TriangleCount {
+            graph: r.graph,
+            window: r.window,
+            total,
+            local,
+            batches: r.batches,
+            events: Vec::new(),
+        })
+    }
 }
 
 impl TriangleCount {
@@ -243,7 +289,12 @@ impl SampledTrianglesParams {
 /// assert_eq!(t.estimate(), 1.0); // exact while everything fits in the budget
 /// # Ok::<(), spate_graph::GraphError>(())
 /// ```
+///
+/// The sample is genuine state (it cannot be recomputed), so decoding a checkpoint checks it
+/// against every invariant the sampler keeps and refuses it ([`GraphError::CorruptState`])
+/// otherwise.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "SampledTrianglesRepr")]
 pub struct SampledTriangles {
     budget: usize,
     rng: Xoshiro256PlusPlus,
@@ -260,22 +311,92 @@ pub struct SampledTriangles {
     events: Vec<EdgeEvent>,
 }
 
+/// The decoded form of a checkpoint: the serialized fields of [`SampledTriangles`], in order.
+#[derive(Deserialize)]
+struct SampledTrianglesRepr {
+    budget: usize,
+    rng: Xoshiro256PlusPlus,
+    window: Option<EdgeWindow>,
+    sample: Sample,
+    edges: u64,
+    deleted_in_sample: u64,
+    deleted_outside: u64,
+    estimate: f64,
+    batches: u64,
+}
+
+impl TryFrom<SampledTrianglesRepr> for SampledTriangles {
+    type Error = GraphError;
+
+    fn try_from(r: SampledTrianglesRepr) -> Result<Self, GraphError> {
+        let corrupt = |what| Err(GraphError::CorruptState { what });
+        if r.budget < 2 {
+            return corrupt("triangle sample budget below 2 edges");
+        }
+        // A sampled edge deleted from the stream keeps its slot until an insert refills it
+        // (random pairing), so the sample and those pending slots fit the budget together.
+        if r.sample.edges.len() as u64 + r.deleted_in_sample > r.budget as u64 {
+            return corrupt("triangle sample larger than its budget");
+        }
+        if r.edges
+            .checked_add(r.deleted_in_sample)
+            .and_then(|n| n.checked_add(r.deleted_outside))
+            .is_none_or(|n| n == u64::MAX)
+        {
+            return corrupt("triangle sampler counters overflow");
+        }
+        if !r.estimate.is_finite() {
+            return corrupt("triangle estimate is not finite");
+        }
+        // xoshiro's one forbidden state is all zeros, where it returns 0 forever.
+        let mut probe = r.rng.clone();
+        if (0..4).all(|_| probe.next_u64() == 0) {
+            return corrupt("sampler random generator in the all-zero state");
+        }
+        Ok(SampledTriangles {
+            budget: r.budget,
+            rng: r.rng,
+            window: r.window,
+            sample: r.sample,
+            edges: r.edges,
+            deleted_in_sample: r.deleted_in_sample,
+            deleted_outside: r.deleted_outside,
+            estimate: r.estimate,
+            batches: r.batches,
+            events: Vec::new(),
+        })
+    }
+}
+
 /// The sampled edges, with the adjacency used for intersections.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(from = "Vec<(NodeId, NodeId)>", into = "Vec<(NodeId, NodeId)>")]
+#[serde(try_from = "Vec<(NodeId, NodeId)>", into = "Vec<(NodeId, NodeId)>")]
 struct Sample {
     edges: Vec<(NodeId, NodeId)>,
     position: FxHashMap<(NodeId, NodeId), usize>,
     adj: FxHashMap<NodeId, FxHashSet<NodeId>>,
 }
 
-impl From<Vec<(NodeId, NodeId)>> for Sample {
-    fn from(edges: Vec<(NodeId, NodeId)>) -> Self {
+impl TryFrom<Vec<(NodeId, NodeId)>> for Sample {
+    type Error = GraphError;
+
+    fn try_from(edges: Vec<(NodeId, NodeId)>) -> Result<Self, GraphError> {
         let mut s = Sample::default();
         for (u, v) in edges {
+            // The sampler stores every edge as (smaller id, larger id), never a self-loop.
+            if u >= v {
+                return Err(GraphError::CorruptState {
+                    what: "sampled edge not stored as (smaller id, larger id)",
+                });
+            }
+            if s.position.contains_key(&(u, v)) {
+                return Err(GraphError::CorruptState {
+                    what: "duplicate sampled edge",
+                });
+            }
             s.insert(u, v);
         }
-        s
+        Ok(s)
     }
 }
 
@@ -408,7 +529,7 @@ impl SampledTriangles {
                         self.deleted_outside -= 1;
                     }
                 }
-                self.edges += 1;
+                self.edges = self.edges.saturating_add(1);
             }
             EdgeOp::Delete => {
                 self.estimate -= closed as f64 * weight;

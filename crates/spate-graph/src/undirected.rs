@@ -17,13 +17,30 @@ pub(crate) enum Change {
     PairRemoved(u32, u32),
 }
 
-/// Undirected adjacency with multiplicities: a pair is present while any instance of `u -> v`
-/// or `v -> u` is live. Self-loops keep a node in the graph but are not pairs.
+/// Live instances of the two directions of one unordered pair, as seen from one endpoint:
+/// in `adj[u][v]`, `out` counts `u -> v` and `inc` counts `v -> u`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Instances {
+    pub(crate) out: u32,
+    pub(crate) inc: u32,
+}
+
+impl Instances {
+    fn is_empty(self) -> bool {
+        self.out == 0 && self.inc == 0
+    }
+}
+
+/// Undirected adjacency with multiplicities kept per direction: a pair is present while any
+/// instance of `u -> v` or `v -> u` is live, and a delete of `u -> v` retracts an instance of
+/// that direction only (a delete of a direction with no live instance is missing, exactly as
+/// in the directed graph). Self-loops keep a node in the graph but are not pairs.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(try_from = "UndirectedRepr", into = "UndirectedRepr")]
 pub(crate) struct UndirectedGraph {
     nodes: NodeIndex,
-    adj: Vec<FxHashMap<u32, u32>>,
+    /// Symmetric: `adj[v][u]` is `adj[u][v]` with the directions swapped.
+    adj: Vec<FxHashMap<u32, Instances>>,
     self_loops: Vec<u32>,
     pairs: usize,
     stamp: u64,
@@ -33,27 +50,28 @@ pub(crate) struct UndirectedGraph {
 #[derive(Serialize, Deserialize)]
 struct UndirectedRepr {
     nodes: NodeIndex,
-    /// `(u, v, instances)` with `u < v`, and `(u, u, instances)` for self-loops.
-    pairs: Vec<(u32, u32, u32)>,
+    /// `(u, v, instances of u -> v)` for every direction with live instances; `(u, u, n)`
+    /// for self-loops.
+    edges: Vec<(u32, u32, u32)>,
 }
 
 impl From<UndirectedGraph> for UndirectedRepr {
     fn from(g: UndirectedGraph) -> Self {
-        let mut pairs = Vec::new();
+        let mut edges = Vec::new();
         for (u, list) in g.adj.iter().enumerate() {
             let u = u as u32;
-            pairs.extend(
+            edges.extend(
                 list.iter()
-                    .filter(|&(&v, _)| u < v)
-                    .map(|(&v, &c)| (u, v, c)),
+                    .filter(|&(_, d)| d.out > 0)
+                    .map(|(&v, d)| (u, v, d.out)),
             );
             if g.self_loops[u as usize] > 0 {
-                pairs.push((u, u, g.self_loops[u as usize]));
+                edges.push((u, u, g.self_loops[u as usize]));
             }
         }
         Self {
             nodes: g.nodes,
-            pairs,
+            edges,
         }
     }
 }
@@ -67,21 +85,26 @@ impl TryFrom<UndirectedRepr> for UndirectedGraph {
             ..Default::default()
         };
         g.grow();
-        for (u, v, c) in r.pairs {
+        for (u, v, c) in r.edges {
             if !g.nodes.is_live(u) || !g.nodes.is_live(v) || c == 0 {
                 return Err(GraphError::CorruptState {
                     what: "undirected edge with a missing endpoint or no instances",
                 });
             }
-            if u == v {
-                g.self_loops[u as usize] = c;
-            } else if g.adj[u as usize].insert(v, c).is_some() {
+            let duplicate = if u == v {
+                std::mem::replace(&mut g.self_loops[u as usize], c) != 0
+            } else {
+                let d = g.adj[u as usize].entry(v).or_default();
+                let (was, new_pair) = (d.out, d.is_empty());
+                d.out = c;
+                g.adj[v as usize].entry(u).or_default().inc = c;
+                g.pairs += usize::from(new_pair);
+                was != 0
+            };
+            if duplicate {
                 return Err(GraphError::CorruptState {
                     what: "duplicate undirected edge",
                 });
-            } else {
-                g.adj[v as usize].insert(u, c);
-                g.pairs += 1;
             }
         }
         for (i, _) in g.nodes.iter() {
@@ -123,8 +146,31 @@ impl UndirectedGraph {
     }
 
     #[inline]
-    pub(crate) fn neighbors(&self, u: u32) -> &FxHashMap<u32, u32> {
+    pub(crate) fn neighbors(&self, u: u32) -> &FxHashMap<u32, Instances> {
         &self.adj[u as usize]
+    }
+
+    /// Every present pair once, as `(u, v)` with `u < v`.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.nodes.iter().flat_map(move |(u, _)| {
+            self.adj[u as usize]
+                .keys()
+                .filter(move |&&v| u < v)
+                .map(move |&v| (u, v))
+        })
+    }
+
+    /// Whether one more instance of `src -> dst` would overflow its instance count.
+    fn at_instance_limit(&self, src: NodeId, dst: NodeId) -> bool {
+        let (Some(u), Some(v)) = (self.nodes.get(src), self.nodes.get(dst)) else {
+            return false;
+        };
+        let count = if u == v {
+            self.self_loops[u as usize]
+        } else {
+            self.adj[u as usize].get(&v).map_or(0, |d| d.out)
+        };
+        count == u32::MAX
     }
 
     #[inline]
@@ -186,15 +232,20 @@ impl UndirectedGraph {
             }
             match e.op {
                 EdgeOp::Insert => {
+                    if self.at_instance_limit(e.src, e.dst) {
+                        // 2^32 - 1 live instances of one edge: refuse rather than wrap.
+                        c.rejected += 1;
+                        continue;
+                    }
                     let u = self.intern(e.src, &mut on, &mut touched);
                     let v = self.intern(e.dst, &mut on, &mut touched);
                     if u == v {
                         self.self_loops[u as usize] += 1;
                     } else {
-                        let n = self.adj[u as usize].entry(v).or_insert(0);
-                        *n += 1;
-                        let first = *n == 1;
-                        *self.adj[v as usize].entry(u).or_insert(0) += 1;
+                        let d = self.adj[u as usize].entry(v).or_default();
+                        let first = d.is_empty();
+                        d.out += 1;
+                        self.adj[v as usize].entry(u).or_default().inc += 1;
                         if first {
                             self.pairs += 1;
                             on(self, Change::PairAdded(u, v));
@@ -214,18 +265,20 @@ impl UndirectedGraph {
                         }
                         self.self_loops[u as usize] -= 1;
                     } else {
-                        let Some(n) = self.adj[u as usize].get_mut(&v) else {
+                        // Only an instance of this direction can be retracted.
+                        let Some(d) = self.adj[u as usize].get_mut(&v).filter(|d| d.out > 0) else {
                             c.missing_deletes += 1;
                             continue;
                         };
-                        *n -= 1;
-                        if *n == 0 {
+                        d.out -= 1;
+                        let gone = d.is_empty();
+                        if gone {
                             self.adj[u as usize].remove(&v);
                             self.adj[v as usize].remove(&u);
                             self.pairs -= 1;
                             on(self, Change::PairRemoved(u, v));
                         } else if let Some(m) = self.adj[v as usize].get_mut(&u) {
-                            *m -= 1;
+                            m.inc -= 1;
                         }
                     }
                     for i in [u, v] {

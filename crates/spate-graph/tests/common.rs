@@ -1,10 +1,24 @@
-//! Shared test helpers: a naive reference graph, random streams, fixture and bundled dataset paths.
+//! Shared test helpers: a naive reference graph, random streams, a checkpoint editor, fixture and
+//! bundled dataset paths.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use spate_graph::{CsrGraph, EdgeEvent, EdgeOp, NodeId, PageRank, Ranks};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+
+/// `state` serialized to JSON, edited by `edit`, decoded again.
+pub(crate) fn edited<T: Serialize + DeserializeOwned>(
+    state: &T,
+    edit: impl FnOnce(&mut Value),
+) -> Result<T, serde_json::Error> {
+    let mut v = serde_json::to_value(state).expect("serialize");
+    edit(&mut v);
+    serde_json::from_value(v)
+}
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

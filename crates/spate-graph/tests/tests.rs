@@ -1,6 +1,7 @@
 //! Integration tests of spate-graph: every algorithm against an independent reference
 //! (networkx fixtures, naive recomputation, brute force). One binary, modules per topic.
 
+mod checkpoints;
 mod common;
 mod components;
 mod degrees;
@@ -9,6 +10,7 @@ mod pagerank_incremental;
 mod pagerank_static;
 mod parser;
 mod triangles;
+mod undirected;
 
 /// Every state and event type is `spate_core::Data`, so a DStream adapter can carry, shuffle
 /// and checkpoint them.
