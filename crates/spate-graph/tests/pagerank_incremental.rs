@@ -481,3 +481,17 @@ fn overflowing_weights_are_rejected_and_ranks_stay_finite() {
         assert!((ranks.sum() - 1.0).abs() < 1e-3);
     }
 }
+
+/// Such weights in an edge-list file are malformed lines; the rest ranks finitely.
+#[test]
+fn overflowing_weights_in_a_file_are_malformed() {
+    let text = "1 2 1e-310\n2 3 1e308\n2 3 1e308\n4 5 1e300\n5 4 1\n";
+    let list = EdgeListFormat::new()
+        .read(text.as_bytes())
+        .expect("lenient");
+    assert_eq!((list.stats.malformed, list.edges.len()), (3, 2));
+    let mut pr = IncrementalPageRank::params().build().expect("valid");
+    let report = pr.update(&list.insert_events());
+    assert_eq!(report.counts.rejected, 0);
+    assert!(pr.ranks().iter().all(|(_, r)| r.is_finite()));
+}
