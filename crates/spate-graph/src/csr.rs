@@ -1,7 +1,7 @@
 //! Immutable compressed graphs for whole-graph passes (static PageRank, power iteration).
 
 use crate::error::GraphError;
-use crate::event::NodeId;
+use crate::event::{EdgeEvent, NodeId};
 use crate::graph::DirectedGraph;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -597,7 +597,9 @@ impl CsrGraph {
     /// Build from `(src, dst, weight)` edges. Parallel edges are summed.
     ///
     /// # Errors
-    /// [`GraphError::EdgeWeight`] for a weight that is not finite and > 0;
+    /// [`GraphError::EdgeWeight`] for a weight that is not [`EdgeEvent::is_valid_weight`]
+    /// (finite, between [`EdgeEvent::MIN_WEIGHT`] and [`EdgeEvent::MAX_WEIGHT`]), or one that
+    /// takes its source's summed out-weight above [`EdgeEvent::MAX_WEIGHT`];
     /// [`GraphError::TooLarge`] beyond `u32::MAX` nodes.
     pub fn from_edges<I>(edges: I) -> Result<Self, GraphError>
     where
@@ -631,16 +633,26 @@ impl CsrGraph {
             Ok(i)
         };
         let mut pairs: FxHashMap<(u32, u32), f64> = FxHashMap::default();
+        // Summed out-weight per node so far, bounded like a dynamic graph's.
+        let mut out_weight: Vec<f64> = Vec::new();
         for (s, d, w) in edges {
-            if !(w.is_finite() && w > 0.0) {
-                return Err(GraphError::EdgeWeight {
-                    src: s,
-                    dst: d,
-                    weight: w,
-                });
+            let bad = GraphError::EdgeWeight {
+                src: s,
+                dst: d,
+                weight: w,
+            };
+            if !EdgeEvent::is_valid_weight(w) {
+                return Err(bad);
             }
             let u = intern(s, &mut ids)?;
             let v = intern(d, &mut ids)?;
+            out_weight.resize(ids.len(), 0.0);
+            // Both terms are at most MAX_WEIGHT, so the sum is finite.
+            let out = out_weight[u as usize] + w;
+            if out > EdgeEvent::MAX_WEIGHT {
+                return Err(bad);
+            }
+            out_weight[u as usize] = out;
             *pairs.entry((u, v)).or_insert(0.0) += w;
         }
         for id in nodes {

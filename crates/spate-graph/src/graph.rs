@@ -160,9 +160,9 @@ impl TryFrom<GraphRepr> for DirectedGraph {
                     what: "edge endpoint is not in the graph",
                 });
             }
-            if count == 0 || !weight.is_finite() || weight <= 0.0 {
+            if count == 0 || !(weight.is_finite() && weight >= EdgeEvent::MIN_WEIGHT) {
                 return Err(GraphError::CorruptState {
-                    what: "edge with no instances or a non-positive weight",
+                    what: "edge with no instances or a weight below the smallest usable one",
                 });
             }
             let pos = g.out[u as usize].len() as u32;
@@ -181,6 +181,11 @@ impl TryFrom<GraphRepr> for DirectedGraph {
             g.in_degree[v as usize] += 1;
             g.edges += 1;
             g.non_unit += usize::from(weight != 1.0);
+        }
+        if g.out_weight.iter().any(|&w| w > EdgeEvent::MAX_WEIGHT) {
+            return Err(GraphError::CorruptState {
+                what: "summed out-weight above the largest usable weight",
+            });
         }
         for (i, _) in g.nodes.iter() {
             if !g.is_live_index(i) {
@@ -371,6 +376,28 @@ impl DirectedGraph {
         i
     }
 
+    /// Whether inserting `e` keeps the graph within its bounds: the source's summed out-weight
+    /// at most [`EdgeEvent::MAX_WEIGHT`] (so every sum of weights, and `1 / out-weight`, stays
+    /// finite), the edge's instance count within `u32`, and room in the node index for new
+    /// endpoints. An insert that does not fit is rejected before it changes anything.
+    fn insert_fits(&self, e: &EdgeEvent) -> bool {
+        let u = self.nodes.get(e.src);
+        let v = self.nodes.get(e.dst);
+        let out = u.map_or(0.0, |u| self.out_weight[u as usize]);
+        // `out` is at most MAX_WEIGHT and `e.weight` is valid, so the sum is finite.
+        if out + e.weight > EdgeEvent::MAX_WEIGHT {
+            return false;
+        }
+        if let (Some(u), Some(v)) = (u, v)
+            && let Some(&p) = self.edge_pos.get(&(u, v))
+            && self.out[u as usize][p as usize].count == u32::MAX
+        {
+            return false;
+        }
+        let new = usize::from(u.is_none()) + usize::from(v.is_none() && e.dst != e.src);
+        self.nodes.has_room(new)
+    }
+
     /// Notes `u` as a changed source (with its out-weight before) on its first change.
     fn note_source(&mut self, u: u32, delta: &mut GraphDelta) {
         let s = self.scratch.stamp;
@@ -416,6 +443,10 @@ impl DirectedGraph {
             }
             match e.op {
                 EdgeOp::Insert => {
+                    if !self.insert_fits(e) {
+                        c.rejected += 1;
+                        continue;
+                    }
                     let u = self.touch(e.src, delta);
                     let v = self.touch(e.dst, delta);
                     self.note_source(u, delta);
@@ -424,7 +455,8 @@ impl DirectedGraph {
                             let edge = &mut self.out[u as usize][p as usize];
                             Self::note_edge(u, v, edge.weight, delta);
                             self.non_unit -= usize::from(edge.weight != 1.0);
-                            edge.count += 1;
+                            // `insert_fits` checked that the count has room.
+                            edge.count = edge.count.saturating_add(1);
                             edge.weight += e.weight;
                             self.non_unit += usize::from(edge.weight != 1.0);
                         }
@@ -456,7 +488,14 @@ impl DirectedGraph {
                     };
                     let edge = self.out[u as usize][p as usize];
                     let rest = edge.weight - e.weight;
-                    if edge.count > 1 && rest <= edge.weight * 1e-12 {
+                    // The last instance must be deleted with (about) its weight; an earlier one
+                    // must leave a positive rest. Same relative tolerance either way.
+                    let matches = if edge.count == 1 {
+                        rest.abs() <= edge.weight * 1e-12
+                    } else {
+                        rest > edge.weight * 1e-12
+                    };
+                    if !matches {
                         c.rejected += 1;
                         continue;
                     }
@@ -562,6 +601,90 @@ mod tests {
         ]);
         assert_eq!((c.rejected, c.inserted, c.deleted), (3, 2, 0));
         assert_eq!(g.edge_weight(1, 2), Some(2.0));
+    }
+
+    #[test]
+    fn weights_whose_sums_or_inverses_overflow_are_rejected() {
+        let mut g = DirectedGraph::new();
+        let c = g.apply(&[
+            // Subnormal: 1 / w is infinite.
+            EdgeEvent::insert_weighted(1, 2, 1e-310),
+            // Above the largest usable weight.
+            EdgeEvent::insert_weighted(1, 2, 1e308),
+            // Each usable, but the second would take 3's out-weight above the bound.
+            EdgeEvent::insert_weighted(3, 4, 1e300),
+            EdgeEvent::insert_weighted(3, 5, 1e300),
+            EdgeEvent::insert_weighted(3, 4, 1e300),
+            // Another source may carry the same weight.
+            EdgeEvent::insert_weighted(4, 5, 1e300),
+            EdgeEvent::insert_weighted(5, 3, f64::MIN_POSITIVE),
+        ]);
+        assert_eq!((c.rejected, c.inserted), (4, 3));
+        assert!(!g.contains_node(1) && !g.contains_node(2));
+        assert_eq!(g.edge_weight(3, 4), Some(1e300));
+        assert_eq!(g.out_weight(3), 1e300);
+        for u in [3, 4, 5] {
+            assert!(g.out_weight(u).is_finite() && 1.0 / g.out_weight(u) > 0.0);
+            assert!((1.0 / g.out_weight(u)).is_finite());
+        }
+        // Deleting makes room again.
+        let c = g.apply(&[
+            EdgeEvent::delete_weighted(3, 4, 1e300),
+            EdgeEvent::insert_weighted(3, 5, 1e300),
+        ]);
+        assert_eq!((c.rejected, c.deleted, c.inserted), (0, 1, 1));
+    }
+
+    #[test]
+    fn a_delete_with_the_wrong_weight_leaves_a_single_instance() {
+        let mut g = DirectedGraph::new();
+        g.apply(&[EdgeEvent::insert(1, 2)]);
+        let c = g.apply(&[
+            EdgeEvent::delete_weighted(1, 2, 5.0),
+            EdgeEvent::delete_weighted(1, 2, 0.5),
+        ]);
+        assert_eq!((c.rejected, c.deleted, c.edges), (2, 0, 1));
+        assert_eq!(g.edge_weight(1, 2), Some(1.0));
+        // Rounding within the relative tolerance still matches.
+        let c = g.apply(&[EdgeEvent::delete_weighted(1, 2, 1.0 + 1e-14)]);
+        assert_eq!((c.rejected, c.deleted, c.edges), (0, 1, 0));
+        assert!(!g.contains_node(1));
+    }
+
+    #[test]
+    fn an_edge_at_the_instance_limit_rejects_more_inserts() {
+        let mut g = DirectedGraph::new();
+        g.apply(&[EdgeEvent::insert(1, 2)]);
+        let mut repr = GraphRepr::from(g);
+        repr.edges[0].2 = u32::MAX;
+        let mut g = DirectedGraph::try_from(repr).expect("consistent");
+        let c = g.apply(&[EdgeEvent::insert(1, 2), EdgeEvent::insert(2, 1)]);
+        assert_eq!((c.rejected, c.inserted), (1, 1));
+        assert_eq!(
+            g.out_edges(g.index().get(1).expect("present"))[0].count,
+            u32::MAX
+        );
+        assert_eq!(g.edge_weight(1, 2), Some(1.0));
+    }
+
+    #[test]
+    fn a_checkpoint_with_unusable_weights_is_corrupt() {
+        for (weights, what) in [
+            (vec![1e-310], "weight below"),
+            (vec![1e300, 1e300], "out-weight above"),
+        ] {
+            let mut g = DirectedGraph::new();
+            let events: Vec<_> = (0..weights.len() as u64)
+                .map(|d| EdgeEvent::insert(1, d + 2))
+                .collect();
+            g.apply(&events);
+            let mut repr = GraphRepr::from(g);
+            for (e, w) in repr.edges.iter_mut().zip(weights) {
+                e.3 = w;
+            }
+            let err = DirectedGraph::try_from(repr).expect_err("corrupt");
+            assert!(err.to_string().contains(what), "{err}");
+        }
     }
 
     #[test]

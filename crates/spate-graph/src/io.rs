@@ -34,9 +34,14 @@ pub enum Columns {
 /// * `#` starts a comment, to the end of the line; blank lines are skipped.
 /// * `\r\n` line endings and a UTF-8 byte-order mark are tolerated; gzip input is detected by
 ///   its magic bytes.
-/// * Node ids are non-negative integers up to `u64::MAX`; weight and time are finite numbers
-///   (any sign: a signed rating is data, and the algorithms reject non-positive weights
-///   themselves, counting them).
+/// * Node ids are non-negative integers up to `u64::MAX`; time is a finite number; weight is 0
+///   or a number whose magnitude is in the usable range ([`EdgeEvent::MIN_WEIGHT`] to
+///   [`EdgeEvent::MAX_WEIGHT`]). Any sign: a signed rating is data, and the algorithms reject
+///   non-positive weights themselves, counting them; a subnormal or huge weight is a malformed
+///   line.
+/// * A line longer than [`EdgeListFormat::MAX_LINE_BYTES`] (without its line ending) is
+///   malformed: it is skipped to the next newline without being held in memory (binary data,
+///   CR-only line endings).
 /// * A malformed line is counted and reported with its line number (the first
 ///   [`max_reported`](Self::max_reported) in full); with [`strict`](Self::strict) it is an
 ///   error instead.
@@ -58,6 +63,10 @@ impl Default for EdgeListFormat {
 }
 
 impl EdgeListFormat {
+    /// The longest line read, 64 KiB without its line ending; a longer line is counted as
+    /// malformed and skipped.
+    pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
     /// Lenient parsing with automatic columns.
     #[must_use]
     pub fn new() -> Self {
@@ -145,8 +154,10 @@ impl EdgeListFormat {
     /// decompressed up to it. Line numbers and counts continue from the position's.
     ///
     /// # Errors
-    /// [`GraphError::Open`] if the file cannot be opened, read or seeked, or is shorter than
-    /// the position.
+    /// [`GraphError::Open`] if the file cannot be opened, read or seeked, is shorter than the
+    /// position, or the position is not at the start of a line (the byte before it is not a
+    /// `\n`, unless the file ends right there after an unterminated last line): the file
+    /// changed since the position was taken.
     pub(crate) fn open_at(
         &self,
         path: &Path,
@@ -156,24 +167,48 @@ impl EdgeListFormat {
             path: path.to_path_buf(),
             source,
         };
+        let at = position.bytes;
+        let short = |len: u64| {
+            open(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the file ends at byte {len}, before the position {at} to resume from"),
+            ))
+        };
         let mut file = BufReader::new(File::open(path).map_err(open)?);
         let gz = is_gzip(file.fill_buf().map_err(open)?);
+        // Positioned at the byte before `at` (if any), which is checked to end a line.
+        let before = at.saturating_sub(1);
         let mut input: Box<dyn BufRead + Send> = if gz {
-            Box::new(BufReader::new(MultiGzDecoder::new(file)))
+            let mut input = BufReader::new(MultiGzDecoder::new(file));
+            let skipped = std::io::copy(&mut (&mut input).take(before), &mut std::io::sink())
+                .map_err(open)?;
+            if skipped < before {
+                return Err(short(skipped));
+            }
+            Box::new(input)
         } else {
-            file.seek(SeekFrom::Start(position.bytes)).map_err(open)?;
+            let len = file.get_ref().metadata().map_err(open)?.len();
+            if len < at {
+                return Err(short(len));
+            }
+            file.seek(SeekFrom::Start(before)).map_err(open)?;
             Box::new(file)
         };
-        if gz {
-            let skipped =
-                std::io::copy(&mut (&mut input).take(position.bytes), &mut std::io::sink())
-                    .map_err(open)?;
-            if skipped < position.bytes {
+        if at > 0 {
+            let mut last = [0u8];
+            input.read_exact(&mut last).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    short(before)
+                } else {
+                    open(e)
+                }
+            })?;
+            if last[0] != b'\n' && !input.fill_buf().map_err(open)?.is_empty() {
                 return Err(open(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
+                    std::io::ErrorKind::InvalidData,
                     format!(
-                        "the file ends at byte {skipped}, before the position {} to resume from",
-                        position.bytes
+                        "byte {at} to resume from is not the start of a line: \
+                         the file changed since the position was taken"
                     ),
                 )));
             }
@@ -241,10 +276,15 @@ impl EdgeListFormat {
                 .filter(|x| x.is_finite())
                 .ok_or(reason)
         };
+        // Any sign, but a magnitude the algorithms can use (see the type's docs).
+        let usable = |w: f64| w == 0.0 || EdgeEvent::is_valid_weight(w.abs());
         Ok(Some(EdgeRecord {
             src: node(0)?,
             dst: node(1)?,
-            weight: weight.map_or(Ok(1.0), |i| number(i, MalformedReason::Weight))?,
+            weight: weight.map_or(Ok(1.0), |i| {
+                number(i, MalformedReason::Weight)
+                    .and_then(|w| usable(w).then_some(w).ok_or(MalformedReason::Weight))
+            })?,
             time: time.map(|i| number(i, MalformedReason::Time)).transpose()?,
         }))
     }
@@ -417,26 +457,91 @@ impl EdgeListReader {
     }
 }
 
+/// Reads one line, through its `\n` (or to the end of input), keeping at most `keep` bytes of
+/// it in `buf` and consuming the rest unstored, so memory stays O(`keep`) however long the
+/// line. Returns the bytes consumed (0 at the end of input) and whether the line was cut.
+fn read_line_capped(
+    input: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    keep: usize,
+) -> std::io::Result<(u64, bool)> {
+    let (mut consumed, mut cut) = (0u64, false);
+    loop {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((consumed, cut));
+        }
+        let (n, end) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let room = keep.saturating_sub(buf.len());
+        cut |= n > room;
+        buf.extend_from_slice(&available[..n.min(room)]);
+        input.consume(n);
+        consumed += n as u64;
+        if end {
+            return Ok((consumed, cut));
+        }
+    }
+}
+
+/// Fields of a line's text as the parser splits them (commas if it has one, else whitespace),
+/// ignoring a `#` comment: what an over-long line is reported as having (in its kept part).
+fn fields_in(line: &[u8]) -> usize {
+    let content = line.split(|&b| b == b'#').next().unwrap_or(&[]);
+    if content.contains(&b',') {
+        content.split(|&b| b == b',').count()
+    } else {
+        content
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|f| !f.is_empty())
+            .count()
+    }
+}
+
 impl Iterator for EdgeListReader {
     type Item = Result<EdgeRecord, GraphError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buf.clear();
-            match self.input.read_until(b'\n', &mut self.buf) {
-                Ok(0) => {
+            let cap = EdgeListFormat::MAX_LINE_BYTES;
+            let cut = match read_line_capped(&mut self.input, &mut self.buf, cap + 2) {
+                Ok((0, _)) => {
                     self.done = true;
                     return None;
                 }
-                Ok(n) => self.bytes += n as u64,
+                Ok((n, cut)) => {
+                    self.bytes += n;
+                    cut
+                }
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e.into()));
                 }
-            }
+            };
             self.stats.lines += 1;
             while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
                 self.buf.pop();
+            }
+            if cut || self.buf.len() > cap {
+                let line = self.stats.lines;
+                tracing::warn!(
+                    line,
+                    max_bytes = cap,
+                    "skipping an edge-list line longer than the limit (binary data or no \\n line endings?)"
+                );
+                let found = fields_in(&self.buf);
+                if let Err(e) = self.malformed(MalformedReason::FieldCount { found }) {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                continue;
             }
             let mut bytes: &[u8] = &self.buf;
             if self.stats.lines == 1 {
@@ -536,6 +641,123 @@ mod tests {
         .expect("parses");
         assert_eq!(list.edges[0].weight, 1.0);
         assert_eq!(list.edges[0].time, Some(1_082_040_961.0));
+    }
+
+    #[test]
+    fn weights_of_unusable_magnitude_are_malformed_signed_ones_are_data() {
+        let list = parse(
+            "1 2 1e-310\n1 2 1e308\n1 2 -1e-310\n2 3 -1\n3 1 1e300\n3 4 0\n4 1 2.2250738585072014e-308\n",
+            EdgeListFormat::new(),
+        )
+        .expect("lenient");
+        let weights: Vec<_> = list.edges.iter().map(|e| e.weight).collect();
+        assert_eq!(weights, vec![-1.0, 1e300, 0.0, f64::MIN_POSITIVE]);
+        let lines: Vec<_> = list
+            .stats
+            .malformed_lines
+            .iter()
+            .map(|m| (m.line, m.reason))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (1, MalformedReason::Weight),
+                (2, MalformedReason::Weight),
+                (3, MalformedReason::Weight),
+            ]
+        );
+    }
+
+    /// A reader of `len` bytes of `byte` with no newline, then `rest`, produced on the fly so
+    /// the test itself holds no long line.
+    fn long_line_then(byte: u8, len: usize, rest: &'static [u8]) -> impl Read + Send + 'static {
+        std::io::repeat(byte).take(len as u64).chain(rest)
+    }
+
+    #[test]
+    fn an_over_long_line_is_skipped_without_being_held() {
+        let cap = EdgeListFormat::MAX_LINE_BYTES;
+        for (byte, len) in [(b'7', cap + 1), (b' ', 10 * cap), (b'\r', 3 * cap + 5)] {
+            let mut reader = EdgeListFormat::new()
+                .reader(long_line_then(byte, len, b"\n1 2\n"))
+                .expect("opens");
+            let edges: Vec<_> = reader.by_ref().collect::<Result<_, _>>().expect("lenient");
+            assert_eq!(edges.len(), 1, "{byte} x {len}");
+            assert_eq!((edges[0].src, edges[0].dst), (1, 2));
+            let stats = reader.stats();
+            assert_eq!((stats.lines, stats.edges, stats.malformed), (2, 1, 1));
+            assert_eq!(stats.malformed_lines[0].line, 1);
+            assert!(stats.malformed_lines[0].text.len() <= 200);
+            // Every byte is accounted for, so positions stay exact.
+            assert_eq!(reader.read_position().bytes, len as u64 + 5);
+            assert!(
+                reader.buf.capacity() <= 2 * cap + 64,
+                "{}",
+                reader.buf.capacity()
+            );
+        }
+        // A line of exactly the limit (with a CRLF ending) is read.
+        let line = format!("1 2{}\r\n", " ".repeat(cap - 3));
+        let list = EdgeListFormat::new()
+            .read(std::io::Cursor::new(line))
+            .expect("reads");
+        assert_eq!((list.edges.len(), list.stats.malformed), (1, 0));
+        // Strict mode makes it an error with its line number.
+        let err = EdgeListFormat::new()
+            .strict(true)
+            .read(long_line_then(b'1', cap + 1, b"\n"))
+            .expect_err("strict");
+        assert!(matches!(err, GraphError::Malformed { line: 1, .. }));
+    }
+
+    fn write_file(dir: &Path, text: &str, gz: bool) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = dir.join(if gz { "e.gz" } else { "e.txt" });
+        let bytes = if gz {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(text.as_bytes()).expect("writes");
+            enc.finish().expect("finishes")
+        } else {
+            text.as_bytes().to_vec()
+        };
+        std::fs::write(&path, bytes).expect("writes");
+        path
+    }
+
+    #[test]
+    fn resuming_checks_the_file_still_has_the_position_at_a_line_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let format = EdgeListFormat::new();
+        for gz in [false, true] {
+            let path = write_file(dir.path(), "1 2\n3 4\n5 6\n", gz);
+            let mut r = format
+                .open_at(&path, ReadPosition::default())
+                .expect("opens");
+            r.next().expect("one").expect("edge");
+            let at = r.read_position();
+            assert_eq!(at.bytes, 4);
+            let rest: Vec<_> = format
+                .open_at(&path, at)
+                .expect("resumes")
+                .map(|e| e.expect("edge").src)
+                .collect();
+            assert_eq!(rest, vec![3, 5]);
+            // Truncated: the position is past the end.
+            write_file(dir.path(), "1 2\n", gz);
+            let far = ReadPosition { bytes: 8, ..at };
+            let err = format.open_at(&path, far).expect_err("truncated");
+            assert!(matches!(err, GraphError::Open { .. }), "{err}");
+            assert!(err.to_string().contains("before the position 8"), "{err}");
+            // Modified: the position now falls mid-line.
+            write_file(dir.path(), "10 20\n3 4\n", gz);
+            let err = format.open_at(&path, at).expect_err("modified");
+            assert!(err.to_string().contains("not the start of a line"), "{err}");
+            // At the end of an unterminated last line: nothing left, not an error.
+            write_file(dir.path(), "1 2\n3 4", gz);
+            let end = ReadPosition { bytes: 7, ..at };
+            let mut r = format.open_at(&path, end).expect("at the end");
+            assert!(r.next().is_none());
+        }
     }
 
     #[test]

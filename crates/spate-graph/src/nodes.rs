@@ -5,6 +5,9 @@ use crate::event::NodeId;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+/// Most dense slots a [`NodeIndex`] hands out: indices stay below `u32::MAX`.
+pub(crate) const MAX_SLOTS: usize = u32::MAX as usize;
+
 /// Dense indexing of node ids. Released indices are reused, so a long windowed stream over a
 /// drifting node population keeps its arrays the size of the live graph, not of its history.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -72,12 +75,20 @@ impl NodeIndex {
         self.map.get(&id).copied()
     }
 
-    /// The dense index of `id`, allocating one (reusing a released index first) if needed.
-    /// Returns the index and whether it was newly allocated.
+    /// Whether `new` more ids fit: indices are `u32` below [`MAX_SLOTS`], so `u32::MAX` is
+    /// never an index and a slot count always fits a `u32`.
     #[inline]
-    pub(crate) fn intern(&mut self, id: NodeId) -> (u32, bool) {
+    pub(crate) fn has_room(&self, new: usize) -> bool {
+        self.free.len() + (MAX_SLOTS - self.ids.len().min(MAX_SLOTS)) >= new
+    }
+
+    /// The dense index of `id`, allocating one (reusing a released index first) if needed:
+    /// the index and whether it was newly allocated, or `None` when the index is full
+    /// ([`MAX_SLOTS`] slots, none free).
+    #[inline]
+    pub(crate) fn try_intern(&mut self, id: NodeId) -> Option<(u32, bool)> {
         if let Some(&i) = self.map.get(&id) {
-            return (i, false);
+            return Some((i, false));
         }
         let i = match self.free.pop() {
             Some(i) => {
@@ -85,12 +96,26 @@ impl NodeIndex {
                 i
             }
             None => {
+                let i = u32::try_from(self.ids.len())
+                    .ok()
+                    .filter(|&i| (i as usize) < MAX_SLOTS)?;
                 self.ids.push(id);
-                (self.ids.len() - 1) as u32
+                i
             }
         };
         self.map.insert(id, i);
-        (i, true)
+        Some((i, true))
+    }
+
+    /// [`Self::try_intern`] for callers that checked [`Self::has_room`] first.
+    ///
+    /// # Panics
+    /// If the index is full (more than 4.29e9 nodes): callers check [`Self::has_room`]
+    /// before, so this is a broken invariant, not bad input.
+    #[inline]
+    pub(crate) fn intern(&mut self, id: NodeId) -> (u32, bool) {
+        self.try_intern(id)
+            .expect("node index full: the caller must check has_room first")
     }
 
     /// Return `index` to the free list; its id is forgotten.

@@ -235,8 +235,9 @@ impl Source for EdgeListSource {
                 next,
                 malformed,
             } => {
-                let end = (*next + n).min(edges.len());
-                let records = edges[*next..end]
+                let start = (*next).min(edges.len());
+                let end = start.saturating_add(n).min(edges.len());
+                let records = edges[start..end]
                     .iter()
                     .map(EdgeRecord::to_insert)
                     .collect();
@@ -307,7 +308,15 @@ impl Source for EdgeListSource {
                         edges.len()
                     )));
                 }
-                *next = at as usize;
+                // `at <= total == edges.len()`, so it fits a usize.
+                match usize::try_from(at) {
+                    Ok(at) if at <= edges.len() => *next = at,
+                    _ => {
+                        return Err(mismatch(format!(
+                            "the checkpoint is at edge {at}, past the file's {total} edges"
+                        )));
+                    }
+                }
             }
             _ => {
                 return Err(mismatch(
@@ -429,6 +438,47 @@ mod tests {
         let err = shorter.seek(&offset).expect_err("changed file");
         assert!(err.to_string().contains("5 edges"), "{err}");
         assert!(file.next_batch(BatchTime(1), Some(1)).is_ok());
+    }
+
+    #[test]
+    fn a_time_order_checkpoint_past_the_edges_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(dir.path(), "e", TEXT, false);
+        let options = EdgeListSource::options(&path).order(EdgeOrder::Time);
+        let mut s = options.clone().build().expect("opens");
+        for next in [6, u64::MAX] {
+            let offset =
+                SourceOffset::encode(&Position::Sorted { next, edges: 5 }).expect("encodes");
+            let err = s.seek(&offset).expect_err("past the end");
+            assert!(err.to_string().contains("past the file's 5 edges"), "{err}");
+        }
+        // The source is unchanged and still reads; the end itself is a valid position.
+        let offset =
+            SourceOffset::encode(&Position::Sorted { next: 5, edges: 5 }).expect("encodes");
+        assert_eq!(drain(&mut s).iter().map(|b| b.0.len()).sum::<usize>(), 5);
+        let mut s = options.build().expect("opens");
+        s.seek(&offset).expect("at the end");
+        assert!(s.is_exhausted());
+    }
+
+    #[test]
+    fn a_file_order_checkpoint_into_a_changed_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for gz in [false, true] {
+            let path = write(dir.path(), "e", TEXT, gz);
+            let options = EdgeListSource::options(&path).batch_edges(2);
+            let mut a = options.clone().build().expect("opens");
+            a.next_batch(BatchTime(1), None).expect("reads");
+            let offset = a.offset().expect("replayable");
+            write(dir.path(), "e", "1 2 1 50\n", gz);
+            let mut b = options.clone().build().expect("opens");
+            let err = b.seek(&offset).expect_err("truncated");
+            assert!(err.to_string().contains("before the position"), "{err}");
+            write(dir.path(), "e", &format!("1{TEXT}"), gz);
+            let mut b = options.build().expect("opens");
+            let err = b.seek(&offset).expect_err("shifted");
+            assert!(err.to_string().contains("not the start of a line"), "{err}");
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub(crate) struct Reference {
 impl Reference {
     pub(crate) fn apply(&mut self, events: &[EdgeEvent]) {
         for e in events {
-            if !(e.weight.is_finite() && e.weight > 0.0) {
+            if !e.has_valid_weight() {
                 continue;
             }
             let key = (e.src, e.dst);
@@ -63,7 +63,9 @@ impl Reference {
                 EdgeOp::Delete => {
                     if let Some(slot) = self.edges.get_mut(&key) {
                         if slot.0 == 1 {
-                            self.edges.remove(&key);
+                            if (slot.1 - e.weight).abs() <= slot.1 * 1e-12 {
+                                self.edges.remove(&key);
+                            }
                         } else if slot.1 - e.weight > slot.1 * 1e-12 {
                             slot.0 -= 1;
                             slot.1 -= e.weight;

@@ -450,3 +450,48 @@ fn kept_rows_are_corrected_and_checkpointed() {
     assert_eq!(a.ranks(), b.ranks());
     assert_eq!(a.ranks(), pr.ranks());
 }
+
+/// Weights that pass a finite-and-positive check but overflow `1 / w` or a summed out-weight
+/// are rejected and counted; the ranks of the rest stay finite.
+#[test]
+fn overflowing_weights_are_rejected_and_ranks_stay_finite() {
+    let batch = [
+        EdgeEvent::insert_weighted(1, 2, 1e-310),
+        EdgeEvent::insert_weighted(2, 3, 1e308),
+        EdgeEvent::insert_weighted(2, 3, 1e308),
+        EdgeEvent::insert_weighted(4, 5, 1e300),
+        EdgeEvent::insert_weighted(4, 6, 1e300),
+        EdgeEvent::insert(5, 4),
+        EdgeEvent::insert(6, 1),
+        EdgeEvent::insert(1, 4),
+    ];
+    for strategy in [UpdateStrategy::Push, UpdateStrategy::PowerIteration] {
+        let mut pr = IncrementalPageRank::params()
+            .strategy(strategy)
+            .build()
+            .expect("valid");
+        let report = pr.update(&batch);
+        assert_eq!((report.counts.rejected, report.counts.inserted), (4, 4));
+        let ranks = pr.ranks();
+        assert_eq!(ranks.len(), 4);
+        assert!(
+            ranks.iter().all(|(_, r)| r.is_finite() && r > 0.0),
+            "{ranks:?}"
+        );
+        assert!((ranks.sum() - 1.0).abs() < 1e-3);
+    }
+}
+
+/// Such weights in an edge-list file are malformed lines; the rest ranks finitely.
+#[test]
+fn overflowing_weights_in_a_file_are_malformed() {
+    let text = "1 2 1e-310\n2 3 1e308\n2 3 1e308\n4 5 1e300\n5 4 1\n";
+    let list = EdgeListFormat::new()
+        .read(text.as_bytes())
+        .expect("lenient");
+    assert_eq!((list.stats.malformed, list.edges.len()), (3, 2));
+    let mut pr = IncrementalPageRank::params().build().expect("valid");
+    let report = pr.update(&list.insert_events());
+    assert_eq!(report.counts.rejected, 0);
+    assert!(pr.ranks().iter().all(|(_, r)| r.is_finite()));
+}

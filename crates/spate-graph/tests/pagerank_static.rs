@@ -195,3 +195,34 @@ fn parameters_are_checked_before_any_data() {
         Err(GraphError::EdgeWeight { src: 1, dst: 2, .. })
     ));
 }
+
+/// A static graph refuses weights whose inverse or summed out-weight overflows, and ranks the
+/// rest finitely.
+#[test]
+fn overflowing_weights_are_refused_by_a_static_graph() {
+    for edges in [
+        vec![(1, 2, 1e-310)],
+        vec![(1, 2, 1e308)],
+        vec![(1, 2, 1e300), (1, 3, 1e300)],
+        vec![(1, 2, 1e300), (1, 2, 1e300)],
+    ] {
+        let err = CsrGraph::from_edges(edges.clone()).expect_err("overflows");
+        assert!(
+            matches!(err, GraphError::EdgeWeight { src: 1, .. }),
+            "{edges:?}: {err}"
+        );
+    }
+    let g = CsrGraph::from_edges([
+        (1, 2, 1e300),
+        (2, 1, f64::MIN_POSITIVE),
+        (2, 3, 1.0),
+        (3, 1, 1e300),
+    ])
+    .expect("usable");
+    let result = PageRank::params()
+        .build()
+        .expect("valid")
+        .run(&g)
+        .expect("runs");
+    assert!(result.ranks.iter().all(|(_, r)| r.is_finite() && r > 0.0));
+}
