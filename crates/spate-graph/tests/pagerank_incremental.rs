@@ -31,6 +31,7 @@ fn follow(pr: &mut IncrementalPageRank, batches: &[Vec<EdgeEvent>], sources: &[(
             report.certificate
         );
         assert!(report.certificate <= TOL);
+        assert!(report.converged, "batch {i}: {report:?}");
         assert!((ours.sum() - 1.0).abs() < 1e-9 || ours.is_empty());
     }
 }
@@ -449,4 +450,50 @@ fn kept_rows_are_corrected_and_checkpointed() {
     }
     assert_eq!(a.ranks(), b.ranks());
     assert_eq!(a.ranks(), pr.ranks());
+}
+
+/// A tolerance below what f64 rounding can certify on the graph (1e-300 here) does not make
+/// a batch run `max_iterations` passes, 16 times over: the batch works down to the floor,
+/// returns with `converged == false` and a certificate within the floor, and its ranks are as
+/// exact as the floor says. Checked by the passes reported, for every strategy.
+#[test]
+fn a_tolerance_below_the_rounding_floor_stops_at_the_floor() {
+    let n = 2000u64;
+    let graph: Vec<EdgeEvent> = (0..n)
+        .flat_map(|i| {
+            [
+                EdgeEvent::insert(i, (i + 1) % n),
+                EdgeEvent::insert(i, (i * 7 + 3) % n),
+            ]
+        })
+        .collect();
+    let batches = [
+        graph,
+        vec![EdgeEvent::insert(5, 17), EdgeEvent::delete(3, 4)],
+        vec![EdgeEvent::insert(n, 1)],
+    ];
+    for strategy in [
+        UpdateStrategy::Auto,
+        UpdateStrategy::Push,
+        UpdateStrategy::PowerIteration,
+    ] {
+        let mut pr = IncrementalPageRank::params()
+            .tolerance(1e-300)
+            .max_iterations(5000)
+            .strategy(strategy)
+            .build()
+            .expect("valid");
+        let mut reference = Reference::default();
+        for batch in &batches {
+            let report = pr.update(batch);
+            reference.apply(batch);
+            let floor = pr.tolerance_floor();
+            assert!(floor > 1e-13 && floor < 1e-10, "{floor:e}");
+            assert!(!report.converged, "{strategy:?}: {report:?}");
+            assert!(report.iterations < 1000, "{strategy:?}: {report:?}");
+            assert!(report.certificate <= floor, "{strategy:?}: {report:?}");
+            let err = pr.ranks().l1_distance(&reference.pagerank(&[]));
+            assert!(err <= floor, "{strategy:?}: {err:e}");
+        }
+    }
 }

@@ -189,6 +189,17 @@ pub struct PageRankReport {
     pub certificate: f64,
     /// `‖r‖₁ / Σz`: the residual of the normalized ranks.
     pub residual_l1: f64,
+    /// Whether `certificate <= tolerance`. False when the tolerance is below what f64
+    /// rounding can certify for this graph (see [`IncrementalPageRank::tolerance_floor`]:
+    /// the batch then stops at that floor instead of iterating in vain) or when
+    /// `max_iterations` cut the batch short; the ranks are still the best reached and
+    /// `certificate` still bounds their error.
+    #[serde(default = "converged_default")]
+    pub converged: bool,
+}
+
+fn converged_default() -> bool {
+    true
 }
 
 /// Checked configuration of [`IncrementalPageRank`]; see [`IncrementalPageRank::params`].
@@ -212,6 +223,15 @@ impl IncrementalPageRankParams {
     }
 
     /// Bound on the L1 error of the ranks after every batch. Default 1e-4.
+    ///
+    /// f64 rounding limits what can be certified: the floor is `8·n·ε / (0.95·(1 − α))`
+    /// for a graph of `n` node slots (ε = 2.2e-16; ≈ 1.25e-14·n at α = 0.85, so ~1e-9 on a
+    /// 76,000-node graph and ~1.3e-8 on 1M nodes; see
+    /// [`IncrementalPageRank::tolerance_floor`]). A tolerance below the floor is accepted,
+    /// but a batch then works only down to the floor, returns promptly with
+    /// [`PageRankReport::converged`] `false` and a certificate at most the floor, and logs
+    /// a warning (once per updater) — as networkx reports a failed convergence rather than
+    /// iterating forever.
     #[must_use]
     pub fn tolerance(mut self, value: f64) -> Self {
         self.tolerance = value;
@@ -544,6 +564,8 @@ struct Scratch {
     spare: (Vec<f64>, Vec<f64>),
     /// Which slots are dangling, for the dangling hint's bookkeeping.
     dangling: DanglingSlots,
+    /// Whether an unconverged batch was logged already.
+    warned: bool,
 }
 
 /// The dangling slots (no out-weight) as a bitset: a few kilobytes that stay in cache, where
@@ -773,6 +795,20 @@ fn residual_target(damping: f64, tolerance: f64, sum: f64) -> f64 {
     SLACK * tolerance * (1.0 - damping) * sum.max(0.0)
 }
 
+/// The smallest tolerance f64 rounding lets a solve certify on `slots` node slots. A pass's
+/// bound carries a rounding allowance `2·drift ≈ 4·m·ε·Σz` (`m ≤ slots` rows) and stops at
+/// `ITERATION_SLACK·tol·(1 − α)·Σz`, so below `4·m·ε / (ITERATION_SLACK·(1 − α))` no pass
+/// can stop; the certificate also adds `slots·ε`. Twice the larger leaves room for the step.
+fn tolerance_floor(damping: f64, slots: usize) -> f64 {
+    let rounding = slots as f64 * f64::EPSILON;
+    2.0 * (4.0 * rounding / (ITERATION_SLACK * (1.0 - damping))).max(rounding)
+}
+
+/// Passes without a new smallest residual after which power iteration stops: the residual
+/// shrinks by about α per pass until rounding noise, so this many passes without progress
+/// mean it is at the noise (or not finite).
+const STALLED_PASSES: u64 = 32;
+
 impl IncrementalPageRank {
     /// Parameters: damping 0.85, tolerance 1e-4 (L1), uniform teleport, no window, automatic
     /// strategy.
@@ -888,6 +924,7 @@ impl IncrementalPageRank {
             stale_certificate: 0.0,
             certificate: 0.0,
             residual_l1: 0.0,
+            converged: true,
         };
         (report, delta, large)
     }
@@ -1141,6 +1178,20 @@ impl IncrementalPageRank {
         self.frontier.clear();
     }
 
+    /// The smallest tolerance f64 rounding can certify on the current graph (it grows with
+    /// the node slots; see [`IncrementalPageRankParams::tolerance`]). A batch works down to
+    /// the larger of this and the tolerance.
+    #[must_use]
+    pub fn tolerance_floor(&self) -> f64 {
+        tolerance_floor(self.damping, self.graph.capacity().max(self.z.len()))
+    }
+
+    /// The tolerance a solve works to: the requested one, or the floor when that is lower
+    /// (the requested one then cannot be certified).
+    fn working_tolerance(&self) -> f64 {
+        self.tolerance.max(self.tolerance_floor())
+    }
+
     fn teleport_total(&self) -> f64 {
         if self.personalized {
             self.teleport.iter().sum()
@@ -1189,7 +1240,7 @@ impl IncrementalPageRank {
         // end puts the certificate over the tolerance (a batch that needs work), the upper
         // end serves and the second pass is skipped.
         let (lower, upper) = (residual - sigma.abs(), residual + sigma.abs());
-        let allowed = self.tolerance * (1.0 - self.damping) * sum;
+        let allowed = self.working_tolerance() * (1.0 - self.damping) * sum;
         let hopeless = sum > 0.0 && lower > allowed;
         // The teleport direction p: the live nodes uniformly, or the sources by weight.
         // Teleport and liveness by the state's index: by slot, or through the rows' slots.
@@ -1273,12 +1324,14 @@ impl IncrementalPageRank {
             },
         };
         report.stale_certificate = iterated.map_or_else(|| norms.certificate(a), |i| i.0);
+        let tolerance = self.working_tolerance();
         let mut rounds = 0;
-        while norms.certificate(a) > self.tolerance && rounds < 16 {
+        while norms.certificate(a) > tolerance && rounds < 16 {
             rounds += 1;
+            let before = norms.certificate(a);
             let sigma = norms.sigma;
             let residual = norms.residual + sigma.abs();
-            let target = residual_target(a, self.tolerance, norms.sum);
+            let target = residual_target(a, tolerance, norms.sum);
             let size = (self.graph.edge_count() + self.graph.capacity()) as f64;
             // Power iteration stops at its own target (less slack than a push's), and takes
             // its first step from the known residual without a pass.
@@ -1287,7 +1340,7 @@ impl IncrementalPageRank {
                 (((iteration_target / residual).ln() / a.ln()).ceil() - 1.0).max(1.0)
             } else {
                 // No mass yet (a fresh graph): a cold start needs the passes of a recompute.
-                (1e-3 * self.tolerance).ln() / a.ln()
+                (1e-3 * tolerance).ln() / a.ln()
             };
             // Kept rows cost their corrections per pass instead of a rebuild; without them,
             // pushing long enough to have paid for a rebuild counts the rebuild as paid.
@@ -1349,8 +1402,25 @@ impl IncrementalPageRank {
             } else {
                 self.norms()
             };
+            // A round that did not lower the bound will not do better next time.
+            let after = norms.certificate(a);
+            if after.is_nan() || after >= before {
+                break;
+            }
         }
         self.certificate = norms.certificate(a);
+        report.converged = self.certificate <= self.tolerance;
+        if !report.converged && !self.scratch.warned {
+            self.scratch.warned = true;
+            tracing::warn!(
+                batch = report.batch,
+                certificate = self.certificate,
+                tolerance = self.tolerance,
+                floor = self.tolerance_floor(),
+                "incremental PageRank did not certify its tolerance (below the f64 floor for \
+                 this graph, or max_iterations reached); ranks are certified to the bound given"
+            );
+        }
         self.tracked = Some(TrackedSums {
             sums: norms.raw,
             drift: norms.drift,
@@ -1763,6 +1833,8 @@ impl IncrementalPageRank {
         );
         let mut iterations = 0;
         let mut stale = f64::INFINITY;
+        let tolerance = self.working_tolerance();
+        let (mut best, mut stalled) = (f64::INFINITY, 0);
         let sums;
         let pass_visits = (rows.snapshot_edges() + m + rows.correction_count()) as u64;
         loop {
@@ -1785,8 +1857,14 @@ impl IncrementalPageRank {
             if iterations == 1 && !from_nothing && !residual_known {
                 stale = residual / ((1.0 - a) * sum) + self.graph.capacity() as f64 * f64::EPSILON;
             }
-            let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
-            if residual <= target || iterations >= self.max_iterations {
+            let target = ITERATION_SLACK / SLACK * residual_target(a, tolerance, sum);
+            if residual < best {
+                (best, stalled) = (residual, 0);
+            } else {
+                stalled += 1;
+            }
+            if residual <= target || iterations >= self.max_iterations || stalled >= STALLED_PASSES
+            {
                 // The state is this iterate and the next one (the residual is their
                 // difference), by row, for the teleport scale `β`; its sums are the pass's.
                 sums = StateSums {
