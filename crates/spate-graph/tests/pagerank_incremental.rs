@@ -3,8 +3,8 @@
 use crate::common::{Reference, StreamShape, fixture, random_stream};
 use proptest::prelude::*;
 use spate_graph::{
-    EdgeEvent, EdgeListFormat, EdgeOp, GraphError, IncrementalPageRank, Ranks, UpdateMethod,
-    UpdateStrategy,
+    EdgeEvent, EdgeListFormat, EdgeOp, GraphError, IncrementalPageRank, PageRank, Ranks,
+    UpdateMethod, UpdateStrategy,
 };
 
 const TOL: f64 = 1e-4;
@@ -494,6 +494,52 @@ fn a_tolerance_below_the_rounding_floor_stops_at_the_floor() {
             assert!(report.certificate <= floor, "{strategy:?}: {report:?}");
             let err = pr.ranks().l1_distance(&reference.pagerank(&[]));
             assert!(err <= floor, "{strategy:?}: {err:e}");
+        }
+    }
+}
+
+/// Personalization weights whose scale would overflow (one weight of 1e-310) or whose sum
+/// would (two of 1e308) rank as the same weights normalized do, in the updater (every
+/// strategy, before and after a small batch) and in the static solver, instead of giving NaN
+/// or zero ranks under a NaN or infinite certificate.
+#[test]
+fn extreme_personalization_weights_are_normalized_first() {
+    let events: Vec<EdgeEvent> = [(1, 2), (2, 3), (3, 1), (3, 4), (4, 2), (5, 1), (2, 6)]
+        .iter()
+        .map(|&(u, v)| EdgeEvent::insert(u, v))
+        .collect();
+    let later = vec![EdgeEvent::insert(6, 5), EdgeEvent::delete(3, 1)];
+    for (extreme, plain) in [
+        (vec![(1, 1e-310)], vec![(1, 1.0)]),
+        (vec![(1, 1e308), (2, 1e308)], vec![(1, 1.0), (2, 1.0)]),
+    ] {
+        let mut reference = Reference::default();
+        for (i, batch) in [&events, &later].into_iter().enumerate() {
+            reference.apply(batch);
+            let exact = reference.pagerank(&plain);
+            let static_ranks = PageRank::params()
+                .tolerance(1e-12)
+                .personalization(extreme.clone())
+                .build()
+                .expect("valid")
+                .run(&reference.csr())
+                .expect("runs")
+                .ranks;
+            let err = static_ranks.l1_distance(&exact);
+            assert!(err <= 1e-11, "{extreme:?}, batch {i}: static error {err:e}");
+        }
+        for strategy in [
+            UpdateStrategy::Auto,
+            UpdateStrategy::Push,
+            UpdateStrategy::PowerIteration,
+        ] {
+            let mut pr = IncrementalPageRank::params()
+                .tolerance(TOL)
+                .personalization(extreme.clone())
+                .strategy(strategy)
+                .build()
+                .expect("valid");
+            follow(&mut pr, &[events.clone(), later.clone()], &extreme);
         }
     }
 }

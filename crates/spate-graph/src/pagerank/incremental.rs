@@ -300,16 +300,30 @@ impl IncrementalPageRankParams {
         let mut teleport = Vec::new();
         if !self.sources.is_empty() {
             check_personalization(&self.sources)?;
-            let total: f64 = self.sources.iter().map(|s| s.1).sum();
             // Scaled so that equal weights give each source 1 − α, as every node gets without
-            // personalization; only the direction of t matters.
-            let scale = (1.0 - self.damping) * self.sources.len() as f64 / total;
+            // personalization; only the direction of t matters. Weights so large that their
+            // sum overflows, or so small that the scale does, are first divided by the
+            // largest (which keeps the sum in [1, sources] and the scale finite).
+            let len = self.sources.len() as f64;
+            let scale_of = |unit: f64| {
+                let total: f64 = self.sources.iter().map(|s| s.1 / unit).sum();
+                (1.0 - self.damping) * len / total
+            };
+            let mut unit = 1.0;
+            let mut scale = scale_of(unit);
+            if !(scale.is_finite() && scale > 0.0) {
+                unit = self.sources.iter().map(|s| s.1).fold(0.0, f64::max);
+                scale = scale_of(unit);
+            }
             for &(node, w) in &self.sources {
                 let i = graph.pin(node) as usize;
                 if teleport.len() <= i {
                     teleport.resize(i + 1, 0.0);
                 }
-                teleport[i] += w * scale;
+                teleport[i] += w / unit * scale;
+            }
+            if !(teleport.iter().all(|t| t.is_finite()) && teleport.iter().any(|&t| t > 0.0)) {
+                return Err(GraphError::EmptyPersonalization);
             }
         }
         let n = graph.capacity();
