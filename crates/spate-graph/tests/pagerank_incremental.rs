@@ -543,3 +543,24 @@ fn extreme_personalization_weights_are_normalized_first() {
         }
     }
 }
+
+/// A checkpoint whose kept rows name a slot far outside the graph (4e9) is refused with a
+/// typed error before anything is sized by that slot (the slot → row lookup would be 16 GB).
+#[test]
+fn a_checkpoint_with_a_huge_row_slot_is_refused_without_allocating() {
+    let mut pr = IncrementalPageRank::params()
+        .strategy(UpdateStrategy::PowerIteration)
+        .build()
+        .expect("valid");
+    pr.update(&[
+        EdgeEvent::insert(1, 2),
+        EdgeEvent::insert(2, 3),
+        EdgeEvent::insert(3, 1),
+    ]);
+    let mut json: serde_json::Value = serde_json::to_value(&pr).expect("serializes");
+    serde_json::from_value::<IncrementalPageRank>(json.clone()).expect("restores");
+    assert!(json["rows"]["slots"][0].is_u64(), "{}", json["rows"]);
+    json["rows"]["slots"][0] = serde_json::json!(4_000_000_000u32);
+    let err = serde_json::from_value::<IncrementalPageRank>(json).expect_err("corrupt");
+    assert!(err.to_string().contains("do not match the graph"), "{err}");
+}

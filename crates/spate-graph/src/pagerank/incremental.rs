@@ -40,7 +40,7 @@
 //!   fix-up makes, with a bound on their rounding drift added to every bound derived from
 //!   them, so a batch that needs no work costs no sweep over the state.
 
-use super::rows::{KeptRows, NO_ROW, RowValues};
+use super::rows::{KeptRows, KeptRowsRepr, NO_ROW, RowValues};
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
 use crate::csr::{inverse_weight, ordered_sum};
 use crate::error::GraphError;
@@ -465,7 +465,7 @@ struct PageRankState {
     certificate: f64,
     frontier: Vec<u32>,
     #[serde(default)]
-    rows: Option<KeptRows>,
+    rows: Option<KeptRowsRepr>,
     #[serde(default)]
     rent_ns: f64,
     #[serde(default = "unit_scale")]
@@ -479,14 +479,13 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
 
     fn try_from(s: PageRankState) -> Result<Self, GraphError> {
         let n = s.graph.capacity();
-        if let Some(rows) = &s.rows
-            && rows.slots().iter().any(|&slot| slot as usize >= n)
-        {
-            return Err(GraphError::CorruptState {
-                what: "kept PageRank rows do not match the graph",
-            });
-        }
-        let indices = match (s.home, &s.rows) {
+        // Checked against the graph before anything is sized by the rows' slots.
+        let rows = s
+            .rows
+            .map(|rows| KeptRows::from_repr(rows, n))
+            .transpose()
+            .map_err(|what| GraphError::CorruptState { what })?;
+        let indices = match (s.home, &rows) {
             (Home::Slots, _) => Some(n),
             (Home::Rows, Some(rows)) => {
                 // Every node's state must have a row to live in.
@@ -550,7 +549,7 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
                 .into_iter()
                 .filter(|&v| (v as usize) < n)
                 .collect(),
-            rows: s.rows,
+            rows,
             rent_ns: s.rent_ns,
             teleport_scale: s.teleport_scale,
             dangling_hint: s.dangling_hint,
