@@ -564,3 +564,63 @@ fn a_checkpoint_with_a_huge_row_slot_is_refused_without_allocating() {
     let err = serde_json::from_value::<IncrementalPageRank>(json).expect_err("corrupt");
     assert!(err.to_string().contains("do not match the graph"), "{err}");
 }
+
+/// A checkpoint whose state or settings break the updater's invariants — scores that are not
+/// finite (NaN via bincode, or summing to infinity), a negative teleport, a zero or NaN cost
+/// constant (unlimited push budgets), a negative push rate, no iterations — is refused with a
+/// typed error instead of giving NaN ranks or endless pushes.
+#[test]
+fn checkpoints_with_out_of_range_values_are_refused() {
+    let cost = spate_graph::CostModel {
+        iteration_ns: 1.234_567_890_123,
+        ..Default::default()
+    };
+    let mut pr = IncrementalPageRank::params()
+        .personalization([(1, 1.0), (3, 2.0)])
+        .cost_model(cost)
+        .build()
+        .expect("valid");
+    pr.update(&[
+        EdgeEvent::insert(1, 2),
+        EdgeEvent::insert(2, 3),
+        EdgeEvent::insert(3, 1),
+        EdgeEvent::insert(3, 4),
+    ]);
+    let json: serde_json::Value = serde_json::to_value(&pr).expect("serializes");
+    serde_json::from_value::<IncrementalPageRank>(json.clone()).expect("restores");
+    let edits: [(&str, serde_json::Value); 6] = [
+        ("z", serde_json::json!([1e308, 1e308, 1e308, 1e308])),
+        ("r", serde_json::json!([1e308, -1e308, 1e308, 0.0])),
+        ("teleport", serde_json::json!([-1.0, 0.0, 1.0, 0.0])),
+        ("push_rate", serde_json::json!(-1.0)),
+        ("max_iterations", serde_json::json!(0)),
+        ("certificate", serde_json::json!(-1.0)),
+    ];
+    for (field, value) in edits {
+        let mut corrupt = json.clone();
+        assert!(!corrupt[field].is_null(), "{field}");
+        corrupt[field] = value;
+        let err = serde_json::from_value::<IncrementalPageRank>(corrupt)
+            .expect_err(&format!("{field} is corrupt"));
+        assert!(err.to_string().contains("corrupt"), "{field}: {err}");
+    }
+    let mut corrupt = json;
+    corrupt["cost"]["push_ns"] = serde_json::json!(0.0);
+    let err = serde_json::from_value::<IncrementalPageRank>(corrupt).expect_err("zero cost");
+    assert!(err.to_string().contains("corrupt"), "{err}");
+
+    // NaN only survives a binary checkpoint: overwrite the cost constant's bytes.
+    let bytes = bincode::serialize(&pr).expect("serializes");
+    let find = |x: f64| {
+        let pattern = x.to_le_bytes();
+        let at: Vec<usize> = (0..bytes.len() - 7)
+            .filter(|&i| bytes[i..i + 8] == pattern)
+            .collect();
+        assert_eq!(at.len(), 1, "{x} once in the checkpoint");
+        at[0]
+    };
+    let at = find(cost.iteration_ns);
+    let mut corrupt = bytes;
+    corrupt[at..at + 8].copy_from_slice(&f64::NAN.to_le_bytes());
+    assert!(bincode::deserialize::<IncrementalPageRank>(&corrupt).is_err());
+}

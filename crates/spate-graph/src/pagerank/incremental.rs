@@ -522,9 +522,36 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
                 what: "PageRank sums out of range",
             });
         }
-        if check_damping(s.damping).is_err() || check_tolerance(s.tolerance).is_err() {
+        if check_damping(s.damping).is_err()
+            || check_tolerance(s.tolerance).is_err()
+            || s.max_iterations == 0
+        {
             return Err(GraphError::CorruptState {
                 what: "PageRank parameters out of range",
+            });
+        }
+        // NaN or infinite state gives NaN ranks (and a NaN certificate that compares as
+        // converged); sums that overflow give zero ranks.
+        let finite = |v: &[f64]| v.iter().map(|x| x.abs()).sum::<f64>().is_finite();
+        if !(finite(&s.z) && finite(&s.r)) || s.certificate.is_nan() || s.certificate < 0.0 {
+            return Err(GraphError::CorruptState {
+                what: "PageRank scores or residuals not finite",
+            });
+        }
+        if s.teleport.iter().any(|t| t.is_nan() || *t < 0.0)
+            || !finite(&s.teleport)
+            || (s.personalized && !s.teleport.iter().any(|&t| t > 0.0))
+        {
+            return Err(GraphError::CorruptState {
+                what: "PageRank teleport vector out of range",
+            });
+        }
+        // A zero or NaN cost would make push budgets unlimited.
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        let cost = [s.cost.push_ns, s.cost.iteration_ns, s.cost.build_ns];
+        if !(cost.into_iter().all(positive) && s.push_rate.is_finite() && s.push_rate >= 0.0) {
+            return Err(GraphError::CorruptState {
+                what: "PageRank cost model out of range",
             });
         }
         Ok(Self {
