@@ -1554,6 +1554,7 @@ impl IncrementalPageRank {
                 }
             }
             visits += if first { self.frontier.len() } else { n } as u64;
+            let pushed = report.pushes;
             while let Some(v) = queue.pop() {
                 let vi = v as usize;
                 let rv = self.r[vi];
@@ -1589,6 +1590,13 @@ impl IncrementalPageRank {
                 if visits as f64 > budget {
                     break 'rounds false;
                 }
+            }
+            // A scan of every node that pushed nothing changed nothing: the next would do
+            // the same forever (what is left is below the smallest threshold, or the target
+            // is under the rounding allowance the residual carries). Power iteration takes
+            // over.
+            if !first && report.pushes == pushed {
+                break false;
             }
             first = false;
         };
@@ -2261,6 +2269,31 @@ mod tests {
             );
         }
         assert!(untouched > 100, "{untouched} batches without work");
+    }
+
+    /// A push whose residual is out of reach of its rounds (here: only a subnormal residual
+    /// left, below the smallest threshold, while the residual it was given says more) returns
+    /// not-done after a round that pushes nothing, instead of scanning forever.
+    #[test]
+    fn a_push_round_that_pushes_nothing_ends_the_push() {
+        let mut pr = IncrementalPageRank::params()
+            .strategy(UpdateStrategy::Push)
+            .build()
+            .expect("valid");
+        pr.update(&[
+            EdgeEvent::insert(1, 2),
+            EdgeEvent::insert(2, 3),
+            EdgeEvent::insert(3, 1),
+        ]);
+        let mut report = pr.update(&[]);
+        pr.move_to_slots();
+        pr.r.iter_mut().for_each(|r| *r = 0.0);
+        pr.r[0] = 1e-310;
+        let pushes = report.pushes;
+        let (done, visits, after) = pr.push(1e-12, f64::INFINITY, 1.0, 0.0, &mut report);
+        assert!(!done);
+        assert_eq!(report.pushes, pushes);
+        assert!(visits > 0 && after <= 2e-310, "{visits} {after:e}");
     }
 
     /// The ring queue behaves as a FIFO that holds each node at most once, checked against a
