@@ -3,8 +3,8 @@
 use crate::common::{Reference, StreamShape, fixture, random_stream};
 use proptest::prelude::*;
 use spate_graph::{
-    EdgeEvent, EdgeListFormat, EdgeOp, GraphError, IncrementalPageRank, Ranks, UpdateMethod,
-    UpdateStrategy,
+    EdgeEvent, EdgeListFormat, EdgeOp, GraphError, IncrementalPageRank, PageRank, Ranks,
+    UpdateMethod, UpdateStrategy,
 };
 
 const TOL: f64 = 1e-4;
@@ -31,6 +31,7 @@ fn follow(pr: &mut IncrementalPageRank, batches: &[Vec<EdgeEvent>], sources: &[(
             report.certificate
         );
         assert!(report.certificate <= TOL);
+        assert!(report.converged, "batch {i}: {report:?}");
         assert!((ours.sum() - 1.0).abs() < 1e-9 || ours.is_empty());
     }
 }
@@ -494,4 +495,177 @@ fn overflowing_weights_in_a_file_are_malformed() {
     let report = pr.update(&list.insert_events());
     assert_eq!(report.counts.rejected, 0);
     assert!(pr.ranks().iter().all(|(_, r)| r.is_finite()));
+}
+
+/// A tolerance below what f64 rounding can certify on the graph (1e-300 here) does not make
+/// a batch run `max_iterations` passes, 16 times over: the batch works down to the floor,
+/// returns with `converged == false` and a certificate within the floor, and its ranks are as
+/// exact as the floor says. Checked by the passes reported, for every strategy.
+#[test]
+fn a_tolerance_below_the_rounding_floor_stops_at_the_floor() {
+    let n = 2000u64;
+    let graph: Vec<EdgeEvent> = (0..n)
+        .flat_map(|i| {
+            [
+                EdgeEvent::insert(i, (i + 1) % n),
+                EdgeEvent::insert(i, (i * 7 + 3) % n),
+            ]
+        })
+        .collect();
+    let batches = [
+        graph,
+        vec![EdgeEvent::insert(5, 17), EdgeEvent::delete(3, 4)],
+        vec![EdgeEvent::insert(n, 1)],
+    ];
+    for strategy in [
+        UpdateStrategy::Auto,
+        UpdateStrategy::Push,
+        UpdateStrategy::PowerIteration,
+    ] {
+        let mut pr = IncrementalPageRank::params()
+            .tolerance(1e-300)
+            .max_iterations(5000)
+            .strategy(strategy)
+            .build()
+            .expect("valid");
+        let mut reference = Reference::default();
+        for batch in &batches {
+            let report = pr.update(batch);
+            reference.apply(batch);
+            let floor = pr.tolerance_floor();
+            assert!(floor > 1e-13 && floor < 1e-10, "{floor:e}");
+            assert!(!report.converged, "{strategy:?}: {report:?}");
+            assert!(report.iterations < 1000, "{strategy:?}: {report:?}");
+            assert!(report.certificate <= floor, "{strategy:?}: {report:?}");
+            let err = pr.ranks().l1_distance(&reference.pagerank(&[]));
+            assert!(err <= floor, "{strategy:?}: {err:e}");
+        }
+    }
+}
+
+/// Personalization weights whose scale would overflow (one weight of 1e-310) or whose sum
+/// would (two of 1e308) rank as the same weights normalized do, in the updater (every
+/// strategy, before and after a small batch) and in the static solver, instead of giving NaN
+/// or zero ranks under a NaN or infinite certificate.
+#[test]
+fn extreme_personalization_weights_are_normalized_first() {
+    let events: Vec<EdgeEvent> = [(1, 2), (2, 3), (3, 1), (3, 4), (4, 2), (5, 1), (2, 6)]
+        .iter()
+        .map(|&(u, v)| EdgeEvent::insert(u, v))
+        .collect();
+    let later = vec![EdgeEvent::insert(6, 5), EdgeEvent::delete(3, 1)];
+    for (extreme, plain) in [
+        (vec![(1, 1e-310)], vec![(1, 1.0)]),
+        (vec![(1, 1e308), (2, 1e308)], vec![(1, 1.0), (2, 1.0)]),
+    ] {
+        let mut reference = Reference::default();
+        for (i, batch) in [&events, &later].into_iter().enumerate() {
+            reference.apply(batch);
+            let exact = reference.pagerank(&plain);
+            let static_ranks = PageRank::params()
+                .tolerance(1e-12)
+                .personalization(extreme.clone())
+                .build()
+                .expect("valid")
+                .run(&reference.csr())
+                .expect("runs")
+                .ranks;
+            let err = static_ranks.l1_distance(&exact);
+            assert!(err <= 1e-11, "{extreme:?}, batch {i}: static error {err:e}");
+        }
+        for strategy in [
+            UpdateStrategy::Auto,
+            UpdateStrategy::Push,
+            UpdateStrategy::PowerIteration,
+        ] {
+            let mut pr = IncrementalPageRank::params()
+                .tolerance(TOL)
+                .personalization(extreme.clone())
+                .strategy(strategy)
+                .build()
+                .expect("valid");
+            follow(&mut pr, &[events.clone(), later.clone()], &extreme);
+        }
+    }
+}
+
+/// A checkpoint whose kept rows name a slot far outside the graph (4e9) is refused with a
+/// typed error before anything is sized by that slot (the slot → row lookup would be 16 GB).
+#[test]
+fn a_checkpoint_with_a_huge_row_slot_is_refused_without_allocating() {
+    let mut pr = IncrementalPageRank::params()
+        .strategy(UpdateStrategy::PowerIteration)
+        .build()
+        .expect("valid");
+    pr.update(&[
+        EdgeEvent::insert(1, 2),
+        EdgeEvent::insert(2, 3),
+        EdgeEvent::insert(3, 1),
+    ]);
+    let mut json: serde_json::Value = serde_json::to_value(&pr).expect("serializes");
+    serde_json::from_value::<IncrementalPageRank>(json.clone()).expect("restores");
+    assert!(json["rows"]["slots"][0].is_u64(), "{}", json["rows"]);
+    json["rows"]["slots"][0] = serde_json::json!(4_000_000_000u32);
+    let err = serde_json::from_value::<IncrementalPageRank>(json).expect_err("corrupt");
+    assert!(err.to_string().contains("do not match the graph"), "{err}");
+}
+
+/// A checkpoint whose state or settings break the updater's invariants — scores that are not
+/// finite (NaN via bincode, or summing to infinity), a negative teleport, a zero or NaN cost
+/// constant (unlimited push budgets), a negative push rate, no iterations — is refused with a
+/// typed error instead of giving NaN ranks or endless pushes.
+#[test]
+fn checkpoints_with_out_of_range_values_are_refused() {
+    let cost = spate_graph::CostModel {
+        iteration_ns: 1.234_567_890_123,
+        ..Default::default()
+    };
+    let mut pr = IncrementalPageRank::params()
+        .personalization([(1, 1.0), (3, 2.0)])
+        .cost_model(cost)
+        .build()
+        .expect("valid");
+    pr.update(&[
+        EdgeEvent::insert(1, 2),
+        EdgeEvent::insert(2, 3),
+        EdgeEvent::insert(3, 1),
+        EdgeEvent::insert(3, 4),
+    ]);
+    let json: serde_json::Value = serde_json::to_value(&pr).expect("serializes");
+    serde_json::from_value::<IncrementalPageRank>(json.clone()).expect("restores");
+    let edits: [(&str, serde_json::Value); 6] = [
+        ("z", serde_json::json!([1e308, 1e308, 1e308, 1e308])),
+        ("r", serde_json::json!([1e308, -1e308, 1e308, 0.0])),
+        ("teleport", serde_json::json!([-1.0, 0.0, 1.0, 0.0])),
+        ("push_rate", serde_json::json!(-1.0)),
+        ("max_iterations", serde_json::json!(0)),
+        ("certificate", serde_json::json!(-1.0)),
+    ];
+    for (field, value) in edits {
+        let mut corrupt = json.clone();
+        assert!(!corrupt[field].is_null(), "{field}");
+        corrupt[field] = value;
+        let err = serde_json::from_value::<IncrementalPageRank>(corrupt)
+            .expect_err(&format!("{field} is corrupt"));
+        assert!(err.to_string().contains("corrupt"), "{field}: {err}");
+    }
+    let mut corrupt = json;
+    corrupt["cost"]["push_ns"] = serde_json::json!(0.0);
+    let err = serde_json::from_value::<IncrementalPageRank>(corrupt).expect_err("zero cost");
+    assert!(err.to_string().contains("corrupt"), "{err}");
+
+    // NaN only survives a binary checkpoint: overwrite the cost constant's bytes.
+    let bytes = bincode::serialize(&pr).expect("serializes");
+    let find = |x: f64| {
+        let pattern = x.to_le_bytes();
+        let at: Vec<usize> = (0..bytes.len() - 7)
+            .filter(|&i| bytes[i..i + 8] == pattern)
+            .collect();
+        assert_eq!(at.len(), 1, "{x} once in the checkpoint");
+        at[0]
+    };
+    let at = find(cost.iteration_ns);
+    let mut corrupt = bytes;
+    corrupt[at..at + 8].copy_from_slice(&f64::NAN.to_le_bytes());
+    assert!(bincode::deserialize::<IncrementalPageRank>(&corrupt).is_err());
 }

@@ -40,7 +40,7 @@
 //!   fix-up makes, with a bound on their rounding drift added to every bound derived from
 //!   them, so a batch that needs no work costs no sweep over the state.
 
-use super::rows::{KeptRows, NO_ROW, RowValues};
+use super::rows::{KeptRows, KeptRowsRepr, NO_ROW, RowValues};
 use super::{DEFAULT_DAMPING, Ranks, check_damping, check_personalization, check_tolerance};
 use crate::csr::{inverse_weight, ordered_sum};
 use crate::error::GraphError;
@@ -189,6 +189,17 @@ pub struct PageRankReport {
     pub certificate: f64,
     /// `‖r‖₁ / Σz`: the residual of the normalized ranks.
     pub residual_l1: f64,
+    /// Whether `certificate <= tolerance`. False when the tolerance is below what f64
+    /// rounding can certify for this graph (see [`IncrementalPageRank::tolerance_floor`]:
+    /// the batch then stops at that floor instead of iterating in vain) or when
+    /// `max_iterations` cut the batch short; the ranks are still the best reached and
+    /// `certificate` still bounds their error.
+    #[serde(default = "converged_default")]
+    pub converged: bool,
+}
+
+fn converged_default() -> bool {
+    true
 }
 
 /// Checked configuration of [`IncrementalPageRank`]; see [`IncrementalPageRank::params`].
@@ -212,6 +223,15 @@ impl IncrementalPageRankParams {
     }
 
     /// Bound on the L1 error of the ranks after every batch. Default 1e-4.
+    ///
+    /// f64 rounding limits what can be certified: the floor is `8·n·ε / (0.95·(1 − α))`
+    /// for a graph of `n` node slots (ε = 2.2e-16; ≈ 1.25e-14·n at α = 0.85, so ~1e-9 on a
+    /// 76,000-node graph and ~1.3e-8 on 1M nodes; see
+    /// [`IncrementalPageRank::tolerance_floor`]). A tolerance below the floor is accepted,
+    /// but a batch then works only down to the floor, returns promptly with
+    /// [`PageRankReport::converged`] `false` and a certificate at most the floor, and logs
+    /// a warning (once per updater) — as networkx reports a failed convergence rather than
+    /// iterating forever.
     #[must_use]
     pub fn tolerance(mut self, value: f64) -> Self {
         self.tolerance = value;
@@ -280,16 +300,30 @@ impl IncrementalPageRankParams {
         let mut teleport = Vec::new();
         if !self.sources.is_empty() {
             check_personalization(&self.sources)?;
-            let total: f64 = self.sources.iter().map(|s| s.1).sum();
             // Scaled so that equal weights give each source 1 − α, as every node gets without
-            // personalization; only the direction of t matters.
-            let scale = (1.0 - self.damping) * self.sources.len() as f64 / total;
+            // personalization; only the direction of t matters. Weights so large that their
+            // sum overflows, or so small that the scale does, are first divided by the
+            // largest (which keeps the sum in [1, sources] and the scale finite).
+            let len = self.sources.len() as f64;
+            let scale_of = |unit: f64| {
+                let total: f64 = self.sources.iter().map(|s| s.1 / unit).sum();
+                (1.0 - self.damping) * len / total
+            };
+            let mut unit = 1.0;
+            let mut scale = scale_of(unit);
+            if !(scale.is_finite() && scale > 0.0) {
+                unit = self.sources.iter().map(|s| s.1).fold(0.0, f64::max);
+                scale = scale_of(unit);
+            }
             for &(node, w) in &self.sources {
                 let i = graph.pin(node) as usize;
                 if teleport.len() <= i {
                     teleport.resize(i + 1, 0.0);
                 }
-                teleport[i] += w * scale;
+                teleport[i] += w / unit * scale;
+            }
+            if !(teleport.iter().all(|t| t.is_finite()) && teleport.iter().any(|&t| t > 0.0)) {
+                return Err(GraphError::EmptyPersonalization);
             }
         }
         let n = graph.capacity();
@@ -431,7 +465,7 @@ struct PageRankState {
     certificate: f64,
     frontier: Vec<u32>,
     #[serde(default)]
-    rows: Option<KeptRows>,
+    rows: Option<KeptRowsRepr>,
     #[serde(default)]
     rent_ns: f64,
     #[serde(default = "unit_scale")]
@@ -445,14 +479,13 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
 
     fn try_from(s: PageRankState) -> Result<Self, GraphError> {
         let n = s.graph.capacity();
-        if let Some(rows) = &s.rows
-            && rows.slots().iter().any(|&slot| slot as usize >= n)
-        {
-            return Err(GraphError::CorruptState {
-                what: "kept PageRank rows do not match the graph",
-            });
-        }
-        let indices = match (s.home, &s.rows) {
+        // Checked against the graph before anything is sized by the rows' slots.
+        let rows = s
+            .rows
+            .map(|rows| KeptRows::from_repr(rows, n))
+            .transpose()
+            .map_err(|what| GraphError::CorruptState { what })?;
+        let indices = match (s.home, &rows) {
             (Home::Slots, _) => Some(n),
             (Home::Rows, Some(rows)) => {
                 // Every node's state must have a row to live in.
@@ -489,9 +522,36 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
                 what: "PageRank sums out of range",
             });
         }
-        if check_damping(s.damping).is_err() || check_tolerance(s.tolerance).is_err() {
+        if check_damping(s.damping).is_err()
+            || check_tolerance(s.tolerance).is_err()
+            || s.max_iterations == 0
+        {
             return Err(GraphError::CorruptState {
                 what: "PageRank parameters out of range",
+            });
+        }
+        // NaN or infinite state gives NaN ranks (and a NaN certificate that compares as
+        // converged); sums that overflow give zero ranks.
+        let finite = |v: &[f64]| v.iter().map(|x| x.abs()).sum::<f64>().is_finite();
+        if !(finite(&s.z) && finite(&s.r)) || s.certificate.is_nan() || s.certificate < 0.0 {
+            return Err(GraphError::CorruptState {
+                what: "PageRank scores or residuals not finite",
+            });
+        }
+        if s.teleport.iter().any(|t| t.is_nan() || *t < 0.0)
+            || !finite(&s.teleport)
+            || (s.personalized && !s.teleport.iter().any(|&t| t > 0.0))
+        {
+            return Err(GraphError::CorruptState {
+                what: "PageRank teleport vector out of range",
+            });
+        }
+        // A zero or NaN cost would make push budgets unlimited.
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        let cost = [s.cost.push_ns, s.cost.iteration_ns, s.cost.build_ns];
+        if !(cost.into_iter().all(positive) && s.push_rate.is_finite() && s.push_rate >= 0.0) {
+            return Err(GraphError::CorruptState {
+                what: "PageRank cost model out of range",
             });
         }
         Ok(Self {
@@ -516,7 +576,7 @@ impl TryFrom<PageRankState> for IncrementalPageRank {
                 .into_iter()
                 .filter(|&v| (v as usize) < n)
                 .collect(),
-            rows: s.rows,
+            rows,
             rent_ns: s.rent_ns,
             teleport_scale: s.teleport_scale,
             dangling_hint: s.dangling_hint,
@@ -544,6 +604,8 @@ struct Scratch {
     spare: (Vec<f64>, Vec<f64>),
     /// Which slots are dangling, for the dangling hint's bookkeeping.
     dangling: DanglingSlots,
+    /// Whether an unconverged batch was logged already.
+    warned: bool,
 }
 
 /// The dangling slots (no out-weight) as a bitset: a few kilobytes that stay in cache, where
@@ -773,6 +835,20 @@ fn residual_target(damping: f64, tolerance: f64, sum: f64) -> f64 {
     SLACK * tolerance * (1.0 - damping) * sum.max(0.0)
 }
 
+/// The smallest tolerance f64 rounding lets a solve certify on `slots` node slots. A pass's
+/// bound carries a rounding allowance `2·drift ≈ 4·m·ε·Σz` (`m ≤ slots` rows) and stops at
+/// `ITERATION_SLACK·tol·(1 − α)·Σz`, so below `4·m·ε / (ITERATION_SLACK·(1 − α))` no pass
+/// can stop; the certificate also adds `slots·ε`. Twice the larger leaves room for the step.
+fn tolerance_floor(damping: f64, slots: usize) -> f64 {
+    let rounding = slots as f64 * f64::EPSILON;
+    2.0 * (4.0 * rounding / (ITERATION_SLACK * (1.0 - damping))).max(rounding)
+}
+
+/// Passes without a new smallest residual after which power iteration stops: the residual
+/// shrinks by about α per pass until rounding noise, so this many passes without progress
+/// mean it is at the noise (or not finite).
+const STALLED_PASSES: u64 = 32;
+
 impl IncrementalPageRank {
     /// Parameters: damping 0.85, tolerance 1e-4 (L1), uniform teleport, no window, automatic
     /// strategy.
@@ -888,6 +964,7 @@ impl IncrementalPageRank {
             stale_certificate: 0.0,
             certificate: 0.0,
             residual_l1: 0.0,
+            converged: true,
         };
         (report, delta, large)
     }
@@ -1141,6 +1218,20 @@ impl IncrementalPageRank {
         self.frontier.clear();
     }
 
+    /// The smallest tolerance f64 rounding can certify on the current graph (it grows with
+    /// the node slots; see [`IncrementalPageRankParams::tolerance`]). A batch works down to
+    /// the larger of this and the tolerance.
+    #[must_use]
+    pub fn tolerance_floor(&self) -> f64 {
+        tolerance_floor(self.damping, self.graph.capacity().max(self.z.len()))
+    }
+
+    /// The tolerance a solve works to: the requested one, or the floor when that is lower
+    /// (the requested one then cannot be certified).
+    fn working_tolerance(&self) -> f64 {
+        self.tolerance.max(self.tolerance_floor())
+    }
+
     fn teleport_total(&self) -> f64 {
         if self.personalized {
             self.teleport.iter().sum()
@@ -1189,7 +1280,7 @@ impl IncrementalPageRank {
         // end puts the certificate over the tolerance (a batch that needs work), the upper
         // end serves and the second pass is skipped.
         let (lower, upper) = (residual - sigma.abs(), residual + sigma.abs());
-        let allowed = self.tolerance * (1.0 - self.damping) * sum;
+        let allowed = self.working_tolerance() * (1.0 - self.damping) * sum;
         let hopeless = sum > 0.0 && lower > allowed;
         // The teleport direction p: the live nodes uniformly, or the sources by weight.
         // Teleport and liveness by the state's index: by slot, or through the rows' slots.
@@ -1273,12 +1364,14 @@ impl IncrementalPageRank {
             },
         };
         report.stale_certificate = iterated.map_or_else(|| norms.certificate(a), |i| i.0);
+        let tolerance = self.working_tolerance();
         let mut rounds = 0;
-        while norms.certificate(a) > self.tolerance && rounds < 16 {
+        while norms.certificate(a) > tolerance && rounds < 16 {
             rounds += 1;
+            let before = norms.certificate(a);
             let sigma = norms.sigma;
             let residual = norms.residual + sigma.abs();
-            let target = residual_target(a, self.tolerance, norms.sum);
+            let target = residual_target(a, tolerance, norms.sum);
             let size = (self.graph.edge_count() + self.graph.capacity()) as f64;
             // Power iteration stops at its own target (less slack than a push's), and takes
             // its first step from the known residual without a pass.
@@ -1287,7 +1380,7 @@ impl IncrementalPageRank {
                 (((iteration_target / residual).ln() / a.ln()).ceil() - 1.0).max(1.0)
             } else {
                 // No mass yet (a fresh graph): a cold start needs the passes of a recompute.
-                (1e-3 * self.tolerance).ln() / a.ln()
+                (1e-3 * tolerance).ln() / a.ln()
             };
             // Kept rows cost their corrections per pass instead of a rebuild; without them,
             // pushing long enough to have paid for a rebuild counts the rebuild as paid.
@@ -1349,8 +1442,25 @@ impl IncrementalPageRank {
             } else {
                 self.norms()
             };
+            // A round that did not lower the bound will not do better next time.
+            let after = norms.certificate(a);
+            if after.is_nan() || after >= before {
+                break;
+            }
         }
         self.certificate = norms.certificate(a);
+        report.converged = self.certificate <= self.tolerance;
+        if !report.converged && !self.scratch.warned {
+            self.scratch.warned = true;
+            tracing::warn!(
+                batch = report.batch,
+                certificate = self.certificate,
+                tolerance = self.tolerance,
+                floor = self.tolerance_floor(),
+                "incremental PageRank did not certify its tolerance (below the f64 floor for \
+                 this graph, or max_iterations reached); ranks are certified to the bound given"
+            );
+        }
         self.tracked = Some(TrackedSums {
             sums: norms.raw,
             drift: norms.drift,
@@ -1444,6 +1554,7 @@ impl IncrementalPageRank {
                 }
             }
             visits += if first { self.frontier.len() } else { n } as u64;
+            let pushed = report.pushes;
             while let Some(v) = queue.pop() {
                 let vi = v as usize;
                 let rv = self.r[vi];
@@ -1479,6 +1590,13 @@ impl IncrementalPageRank {
                 if visits as f64 > budget {
                     break 'rounds false;
                 }
+            }
+            // A scan of every node that pushed nothing changed nothing: the next would do
+            // the same forever (what is left is below the smallest threshold, or the target
+            // is under the rounding allowance the residual carries). Power iteration takes
+            // over.
+            if !first && report.pushes == pushed {
+                break false;
             }
             first = false;
         };
@@ -1763,6 +1881,8 @@ impl IncrementalPageRank {
         );
         let mut iterations = 0;
         let mut stale = f64::INFINITY;
+        let tolerance = self.working_tolerance();
+        let (mut best, mut stalled) = (f64::INFINITY, 0);
         let sums;
         let pass_visits = (rows.snapshot_edges() + m + rows.correction_count()) as u64;
         loop {
@@ -1785,8 +1905,14 @@ impl IncrementalPageRank {
             if iterations == 1 && !from_nothing && !residual_known {
                 stale = residual / ((1.0 - a) * sum) + self.graph.capacity() as f64 * f64::EPSILON;
             }
-            let target = ITERATION_SLACK / SLACK * residual_target(a, self.tolerance, sum);
-            if residual <= target || iterations >= self.max_iterations {
+            let target = ITERATION_SLACK / SLACK * residual_target(a, tolerance, sum);
+            if residual < best {
+                (best, stalled) = (residual, 0);
+            } else {
+                stalled += 1;
+            }
+            if residual <= target || iterations >= self.max_iterations || stalled >= STALLED_PASSES
+            {
                 // The state is this iterate and the next one (the residual is their
                 // difference), by row, for the teleport scale `β`; its sums are the pass's.
                 sums = StateSums {
@@ -2143,6 +2269,31 @@ mod tests {
             );
         }
         assert!(untouched > 100, "{untouched} batches without work");
+    }
+
+    /// A push whose residual is out of reach of its rounds (here: only a subnormal residual
+    /// left, below the smallest threshold, while the residual it was given says more) returns
+    /// not-done after a round that pushes nothing, instead of scanning forever.
+    #[test]
+    fn a_push_round_that_pushes_nothing_ends_the_push() {
+        let mut pr = IncrementalPageRank::params()
+            .strategy(UpdateStrategy::Push)
+            .build()
+            .expect("valid");
+        pr.update(&[
+            EdgeEvent::insert(1, 2),
+            EdgeEvent::insert(2, 3),
+            EdgeEvent::insert(3, 1),
+        ]);
+        let mut report = pr.update(&[]);
+        pr.move_to_slots();
+        pr.r.iter_mut().for_each(|r| *r = 0.0);
+        pr.r[0] = 1e-310;
+        let pushes = report.pushes;
+        let (done, visits, after) = pr.push(1e-12, f64::INFINITY, 1.0, 0.0, &mut report);
+        assert!(!done);
+        assert_eq!(report.pushes, pushes);
+        assert!(visits > 0 && after <= 2e-310, "{visits} {after:e}");
     }
 
     /// The ring queue behaves as a FIFO that holds each node at most once, checked against a

@@ -232,14 +232,27 @@ fn personalization_vector(
     graph: &CsrGraph,
     pairs: &[(NodeId, f64)],
 ) -> Result<Vec<f64>, GraphError> {
+    let in_graph = || {
+        pairs
+            .iter()
+            .filter_map(|&(id, w)| graph.index.get(&id).map(|&i| (i as usize, w)))
+    };
     let mut p = vec![0.0; graph.node_count()];
-    for &(id, w) in pairs {
-        if let Some(&i) = graph.index.get(&id) {
-            p[i as usize] += w;
+    let fill = |p: &mut [f64], unit: f64| {
+        p.iter_mut().for_each(|v| *v = 0.0);
+        for (i, w) in in_graph() {
+            p[i] += w / unit;
         }
+        p.iter().sum::<f64>()
+    };
+    let mut total = fill(&mut p, 1.0);
+    if total > 0.0 && !(total.is_finite() && total >= f64::MIN_POSITIVE) {
+        // Weights whose sum overflows, or is subnormal: divide by the largest first, which
+        // keeps the sum in [1, sources].
+        let largest = in_graph().map(|(_, w)| w).fold(0.0, f64::max);
+        total = fill(&mut p, largest);
     }
-    let total: f64 = p.iter().sum();
-    if total <= 0.0 {
+    if !(total.is_finite() && total > 0.0) {
         return Err(GraphError::SourcesNotInGraph {
             sources: pairs.len(),
         });

@@ -53,9 +53,10 @@ pub(crate) struct RowValues<'a> {
     pub(crate) damping: f64,
 }
 
-/// Snapshot rows plus the corrections that make them the current graph's.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(try_from = "KeptRowsRepr", into = "KeptRowsRepr")]
+/// Snapshot rows plus the corrections that make them the current graph's. Checkpointed as
+/// a [`KeptRowsRepr`], restored with [`KeptRows::from_repr`] against the graph's size.
+#[derive(Clone, Debug, Serialize)]
+#[serde(into = "KeptRowsRepr")]
 pub(crate) struct KeptRows {
     csr: InCsr,
     /// Row → slot: the snapshot's rows, then the appended ones.
@@ -98,10 +99,14 @@ impl From<KeptRows> for KeptRowsRepr {
     }
 }
 
-impl TryFrom<KeptRowsRepr> for KeptRows {
-    type Error = &'static str;
-
-    fn try_from(r: KeptRowsRepr) -> Result<Self, &'static str> {
+impl KeptRows {
+    /// Restore checkpointed rows of a graph with `capacity` node slots, checking them first:
+    /// every slot must be one of the graph's before the slot → row lookup is sized by them
+    /// (a corrupt slot of 4e9 would otherwise allocate 16 GB).
+    pub(crate) fn from_repr(r: KeptRowsRepr, capacity: usize) -> Result<Self, &'static str> {
+        if r.slots.iter().any(|&slot| slot as usize >= capacity) {
+            return Err("kept PageRank rows do not match the graph");
+        }
         r.csr.check()?;
         let (n, m) = (r.csr.nodes(), r.slots.len());
         if m < n || r.appended_inv_out.len() != m - n {
@@ -511,15 +516,16 @@ mod tests {
                 for (slot, (k, f)) in kept.iter().zip(&fresh).enumerate() {
                     prop_assert!((k - f).abs() <= 1e-12 * f.abs().max(1.0), "slot {}: {} vs {}", slot, k, f);
                 }
-                let restored: KeptRows =
+                let repr: KeptRowsRepr =
                     bincode::deserialize(&bincode::serialize(&rows).expect("serializes"))
-                        .expect("restores");
+                        .expect("decodes");
+                let restored = KeptRows::from_repr(repr, g.capacity()).expect("restores");
                 prop_assert_eq!(pass_by_slot(&restored, &g, &z), kept);
             }
         }
     }
 
-    /// A checkpoint whose rows point outside themselves is refused, not read.
+    /// A checkpoint whose rows point outside themselves or the graph is refused, not read.
     #[test]
     fn corrupt_rows_are_refused() {
         let mut g = DirectedGraph::new();
@@ -527,14 +533,25 @@ mod tests {
         let events = [EdgeEvent::insert(1, 2), EdgeEvent::insert(2, 3)];
         g.apply_batch(&events, &mut delta);
         let rows = KeptRows::build(&g);
-        let mut json = serde_json::to_value(&rows).expect("serializes");
-        assert!(serde_json::from_value::<KeptRows>(json.clone()).is_ok());
-        json["csr"]["sources"][0] = serde_json::json!(7);
-        let err = serde_json::from_value::<KeptRows>(json).expect_err("corrupt");
-        assert!(err.to_string().contains("out of range"), "{err}");
-        let mut json = serde_json::to_value(&rows).expect("serializes");
-        json["corrections"] = serde_json::json!([[0, 9, 1.0, -1.0]]);
-        let err = serde_json::from_value::<KeptRows>(json).expect_err("corrupt");
-        assert!(err.to_string().contains("out of range"), "{err}");
+        let restore = |json: serde_json::Value| {
+            let repr: KeptRowsRepr = serde_json::from_value(json).expect("decodes");
+            KeptRows::from_repr(repr, g.capacity())
+        };
+        let json = serde_json::to_value(&rows).expect("serializes");
+        assert!(restore(json.clone()).is_ok());
+        let mut corrupt = json.clone();
+        corrupt["csr"]["sources"][0] = serde_json::json!(7);
+        let err = restore(corrupt).expect_err("corrupt");
+        assert!(err.contains("out of range"), "{err}");
+        let mut corrupt = json.clone();
+        corrupt["corrections"] = serde_json::json!([[0, 9, 1.0, -1.0]]);
+        let err = restore(corrupt).expect_err("corrupt");
+        assert!(err.contains("out of range"), "{err}");
+        // A slot far outside the graph is refused before the slot lookup is sized by it
+        // (4e9 slots would be 16 GB).
+        let mut corrupt = json;
+        corrupt["slots"][0] = serde_json::json!(4_000_000_000u32);
+        let err = restore(corrupt).expect_err("corrupt");
+        assert!(err.contains("do not match the graph"), "{err}");
     }
 }
