@@ -232,8 +232,11 @@ impl UndirectedGraph {
             }
             match e.op {
                 EdgeOp::Insert => {
-                    if self.at_instance_limit(e.src, e.dst) {
-                        // 2^32 - 1 live instances of one edge: refuse rather than wrap.
+                    let new = usize::from(self.nodes.get(e.src).is_none())
+                        + usize::from(self.nodes.get(e.dst).is_none() && e.dst != e.src);
+                    if self.at_instance_limit(e.src, e.dst) || !self.nodes.has_room(new) {
+                        // 2^32 - 1 live instances of one edge, or no index left for a new
+                        // node: refuse rather than wrap.
                         c.rejected += 1;
                         continue;
                     }
