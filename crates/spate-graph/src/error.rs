@@ -71,7 +71,10 @@ pub enum GraphError {
         value: f64,
     },
     /// An edge given to a static graph builder has a weight PageRank cannot use.
-    #[error("edge {src} -> {dst} has weight {weight}; weights must be finite and > 0")]
+    #[error(
+        "edge {src} -> {dst} has weight {weight}; weights must lie between f64::MIN_POSITIVE \
+         and 1e300, and a node's out-weights must sum to at most 1e300"
+    )]
     EdgeWeight {
         /// Source node.
         src: u64,
@@ -135,12 +138,18 @@ pub enum MalformedReason {
         /// 0-based field index.
         field: usize,
     },
-    /// The weight field is not a finite positive number.
+    /// The weight field is not 0 or a number of usable magnitude
+    /// ([`EdgeEvent::MIN_WEIGHT`](crate::EdgeEvent::MIN_WEIGHT) to
+    /// [`EdgeEvent::MAX_WEIGHT`](crate::EdgeEvent::MAX_WEIGHT), either sign).
     Weight,
     /// The time field is not a finite number.
     Time,
     /// The line is not valid UTF-8.
     NotUtf8,
+    /// The line is longer than
+    /// [`EdgeListFormat::MAX_LINE_BYTES`](crate::EdgeListFormat::MAX_LINE_BYTES); it was
+    /// skipped without being held in memory.
+    LineTooLong,
 }
 
 impl fmt::Display for MalformedReason {
@@ -159,9 +168,17 @@ impl fmt::Display for MalformedReason {
                     field + 1
                 )
             }
-            MalformedReason::Weight => write!(f, "weight is not a finite number > 0"),
+            MalformedReason::Weight => write!(
+                f,
+                "weight is not 0 or a number of magnitude between 2.2e-308 and 1e300"
+            ),
             MalformedReason::Time => write!(f, "time is not a finite number"),
             MalformedReason::NotUtf8 => write!(f, "line is not valid UTF-8"),
+            MalformedReason::LineTooLong => write!(
+                f,
+                "line is longer than {} bytes (binary data, or no \\n line endings?)",
+                crate::EdgeListFormat::MAX_LINE_BYTES
+            ),
         }
     }
 }

@@ -490,20 +490,6 @@ fn read_line_capped(
     }
 }
 
-/// Fields of a line's text as the parser splits them (commas if it has one, else whitespace),
-/// ignoring a `#` comment: what an over-long line is reported as having (in its kept part).
-fn fields_in(line: &[u8]) -> usize {
-    let content = line.split(|&b| b == b'#').next().unwrap_or(&[]);
-    if content.contains(&b',') {
-        content.split(|&b| b == b',').count()
-    } else {
-        content
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|f| !f.is_empty())
-            .count()
-    }
-}
-
 impl Iterator for EdgeListReader {
     type Item = Result<EdgeRecord, GraphError>;
 
@@ -536,8 +522,7 @@ impl Iterator for EdgeListReader {
                     max_bytes = cap,
                     "skipping an edge-list line longer than the limit (binary data or no \\n line endings?)"
                 );
-                let found = fields_in(&self.buf);
-                if let Err(e) = self.malformed(MalformedReason::FieldCount { found }) {
+                if let Err(e) = self.malformed(MalformedReason::LineTooLong) {
                     self.done = true;
                     return Some(Err(e));
                 }
@@ -687,6 +672,7 @@ mod tests {
             let stats = reader.stats();
             assert_eq!((stats.lines, stats.edges, stats.malformed), (2, 1, 1));
             assert_eq!(stats.malformed_lines[0].line, 1);
+            assert_eq!(stats.malformed_lines[0].reason, MalformedReason::LineTooLong);
             assert!(stats.malformed_lines[0].text.len() <= 200);
             // Every byte is accounted for, so positions stay exact.
             assert_eq!(reader.read_position().bytes, len as u64 + 5);
