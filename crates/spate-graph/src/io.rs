@@ -672,7 +672,10 @@ mod tests {
             let stats = reader.stats();
             assert_eq!((stats.lines, stats.edges, stats.malformed), (2, 1, 1));
             assert_eq!(stats.malformed_lines[0].line, 1);
-            assert_eq!(stats.malformed_lines[0].reason, MalformedReason::LineTooLong);
+            assert_eq!(
+                stats.malformed_lines[0].reason,
+                MalformedReason::LineTooLong
+            );
             assert!(stats.malformed_lines[0].text.len() <= 200);
             // Every byte is accounted for, so positions stay exact.
             assert_eq!(reader.read_position().bytes, len as u64 + 5);
