@@ -80,7 +80,7 @@ pub struct ComponentsReport {
 /// state and is rebuilt from the (validated) graph on decoding, so a checkpoint cannot carry
 /// an inconsistent one.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(try_from = "ComponentsRepr")]
+#[serde(from = "ComponentsRepr")]
 pub struct ConnectedComponents {
     graph: UndirectedGraph,
     window: Option<EdgeWindow>,
@@ -100,10 +100,8 @@ struct ComponentsRepr {
     batches: u64,
 }
 
-impl TryFrom<ComponentsRepr> for ConnectedComponents {
-    type Error = GraphError;
-
-    fn try_from(r: ComponentsRepr) -> Result<Self, GraphError> {
+impl From<ComponentsRepr> for ConnectedComponents {
+    fn from(r: ComponentsRepr) -> Self {
         let mut cc = ConnectedComponents {
             graph: r.graph,
             window: r.window,
@@ -112,7 +110,7 @@ impl TryFrom<ComponentsRepr> for ConnectedComponents {
             events: Vec::new(),
         };
         cc.rebuild_sets();
-        Ok(cc)
+        cc
     }
 }
 

@@ -78,7 +78,7 @@ pub struct DegreesReport {
 /// state and are recomputed from the (validated) graph on decoding, O(n), so a checkpoint
 /// cannot carry inconsistent ones.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(try_from = "DegreeStatsRepr")]
+#[serde(from = "DegreeStatsRepr")]
 pub struct DegreeStats {
     graph: DirectedGraph,
     window: Option<EdgeWindow>,
@@ -102,10 +102,8 @@ struct DegreeStatsRepr {
     batches: u64,
 }
 
-impl TryFrom<DegreeStatsRepr> for DegreeStats {
-    type Error = GraphError;
-
-    fn try_from(r: DegreeStatsRepr) -> Result<Self, GraphError> {
+impl From<DegreeStatsRepr> for DegreeStats {
+    fn from(r: DegreeStatsRepr) -> Self {
         let mut d = DegreeStats {
             graph: r.graph,
             window: r.window,
@@ -119,7 +117,7 @@ impl TryFrom<DegreeStatsRepr> for DegreeStats {
             bump(&mut d.hist_out, o, true);
             bump(&mut d.hist_total, i + o, true);
         }
-        Ok(d)
+        d
     }
 }
 

@@ -555,7 +555,7 @@ impl Iterator for EdgeListReader {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn parse(text: &'static str, format: EdgeListFormat) -> Result<EdgeList, GraphError> {
@@ -699,9 +699,10 @@ mod tests {
         assert!(matches!(err, GraphError::Malformed { line: 1, .. }));
     }
 
-    fn write_file(dir: &Path, text: &str, gz: bool) -> std::path::PathBuf {
+    /// Writes `text` to `dir/name`, gzipped if `gz`; also the file sources' tests' helper.
+    pub(crate) fn write(dir: &Path, name: &str, text: &str, gz: bool) -> std::path::PathBuf {
         use std::io::Write;
-        let path = dir.join(if gz { "e.gz" } else { "e.txt" });
+        let path = dir.join(name);
         let bytes = if gz {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             enc.write_all(text.as_bytes()).expect("writes");
@@ -718,7 +719,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let format = EdgeListFormat::new();
         for gz in [false, true] {
-            let path = write_file(dir.path(), "1 2\n3 4\n5 6\n", gz);
+            let path = write(dir.path(), "e", "1 2\n3 4\n5 6\n", gz);
             let mut r = format
                 .open_at(&path, ReadPosition::default())
                 .expect("opens");
@@ -732,17 +733,17 @@ mod tests {
                 .collect();
             assert_eq!(rest, vec![3, 5]);
             // Truncated: the position is past the end.
-            write_file(dir.path(), "1 2\n", gz);
+            write(dir.path(), "e", "1 2\n", gz);
             let far = ReadPosition { bytes: 8, ..at };
             let err = format.open_at(&path, far).expect_err("truncated");
             assert!(matches!(err, GraphError::Open { .. }), "{err}");
             assert!(err.to_string().contains("before the position 8"), "{err}");
             // Modified: the position now falls mid-line.
-            write_file(dir.path(), "10 20\n3 4\n", gz);
+            write(dir.path(), "e", "10 20\n3 4\n", gz);
             let err = format.open_at(&path, at).expect_err("modified");
             assert!(err.to_string().contains("not the start of a line"), "{err}");
             // At the end of an unterminated last line: nothing left, not an error.
-            write_file(dir.path(), "1 2\n3 4", gz);
+            write(dir.path(), "e", "1 2\n3 4", gz);
             let end = ReadPosition { bytes: 7, ..at };
             let mut r = format.open_at(&path, end).expect("at the end");
             assert!(r.next().is_none());

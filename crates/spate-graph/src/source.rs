@@ -235,9 +235,8 @@ impl Source for EdgeListSource {
                 next,
                 malformed,
             } => {
-                let start = (*next).min(edges.len());
-                let end = start.saturating_add(n).min(edges.len());
-                let records = edges[start..end]
+                let end = next.saturating_add(n).min(edges.len());
+                let records = edges[*next..end]
                     .iter()
                     .map(EdgeRecord::to_insert)
                     .collect();
@@ -308,15 +307,13 @@ impl Source for EdgeListSource {
                         edges.len()
                     )));
                 }
-                // `at <= total == edges.len()`, so it fits a usize.
-                match usize::try_from(at) {
-                    Ok(at) if at <= edges.len() => *next = at,
-                    _ => {
-                        return Err(mismatch(format!(
-                            "the checkpoint is at edge {at}, past the file's {total} edges"
-                        )));
-                    }
+                if at > total {
+                    return Err(mismatch(format!(
+                        "the checkpoint is at edge {at}, past the file's {total} edges"
+                    )));
                 }
+                // `at <= total == edges.len()`, so it fits a usize.
+                *next = at as usize;
             }
             _ => {
                 return Err(mismatch(
@@ -331,9 +328,7 @@ impl Source for EdgeListSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::Compression;
-    use flate2::write::GzEncoder;
-    use std::io::Write;
+    use crate::io::tests::write;
 
     fn drain(source: &mut EdgeListSource) -> Vec<(Vec<EdgeEvent>, u64)> {
         let mut out = Vec::new();
@@ -344,19 +339,6 @@ mod tests {
             out.push((b.records, b.skipped));
         }
         out
-    }
-
-    fn write(dir: &Path, name: &str, text: &str, gz: bool) -> PathBuf {
-        let path = dir.join(name);
-        let bytes = if gz {
-            let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-            enc.write_all(text.as_bytes()).expect("writes");
-            enc.finish().expect("finishes")
-        } else {
-            text.as_bytes().to_vec()
-        };
-        std::fs::write(&path, bytes).expect("writes");
-        path
     }
 
     const TEXT: &str =

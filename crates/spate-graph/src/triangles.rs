@@ -70,7 +70,7 @@ pub struct TrianglesReport {
 /// state and are recomputed from the (validated) graph on decoding, O(pairs · min degree),
 /// so a checkpoint cannot carry inconsistent ones.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(try_from = "TriangleCountRepr")]
+#[serde(from = "TriangleCountRepr")]
 pub struct TriangleCount {
     graph: UndirectedGraph,
     window: Option<EdgeWindow>,
@@ -91,10 +91,8 @@ struct TriangleCountRepr {
     batches: u64,
 }
 
-impl TryFrom<TriangleCountRepr> for TriangleCount {
-    type Error = GraphError;
-
-    fn try_from(r: TriangleCountRepr) -> Result<Self, GraphError> {
+impl From<TriangleCountRepr> for TriangleCount {
+    fn from(r: TriangleCountRepr) -> Self {
         let g = &r.graph;
         let mut local = vec![0u64; g.capacity()];
         let mut total = 0u64;
@@ -111,14 +109,14 @@ impl TryFrom<TriangleCountRepr> for TriangleCount {
             local[v as usize] += closed;
             total += closed;
         }
-        Ok(TriangleCount {
+        TriangleCount {
             graph: r.graph,
             window: r.window,
             total,
             local,
             batches: r.batches,
             events: Vec::new(),
-        })
+        }
     }
 }
 

@@ -160,17 +160,17 @@ impl UndirectedGraph {
         })
     }
 
-    /// Whether one more instance of `src -> dst` would overflow its instance count.
-    fn at_instance_limit(&self, src: NodeId, dst: NodeId) -> bool {
-        let (Some(u), Some(v)) = (self.nodes.get(src), self.nodes.get(dst)) else {
-            return false;
+    /// Whether one more instance of `src -> dst` fits: its instance count below `u32::MAX`
+    /// and room in the node index for endpoints not yet in the graph.
+    fn insert_fits(&self, src: NodeId, dst: NodeId) -> bool {
+        let (u, v) = (self.nodes.get(src), self.nodes.get(dst));
+        let count = match (u, v) {
+            (Some(u), Some(v)) if u == v => self.self_loops[u as usize],
+            (Some(u), Some(v)) => self.adj[u as usize].get(&v).map_or(0, |d| d.out),
+            _ => 0,
         };
-        let count = if u == v {
-            self.self_loops[u as usize]
-        } else {
-            self.adj[u as usize].get(&v).map_or(0, |d| d.out)
-        };
-        count == u32::MAX
+        let new = usize::from(u.is_none()) + usize::from(v.is_none() && dst != src);
+        count < u32::MAX && self.nodes.has_room(new)
     }
 
     #[inline]
@@ -232,9 +232,7 @@ impl UndirectedGraph {
             }
             match e.op {
                 EdgeOp::Insert => {
-                    let new = usize::from(self.nodes.get(e.src).is_none())
-                        + usize::from(self.nodes.get(e.dst).is_none() && e.dst != e.src);
-                    if self.at_instance_limit(e.src, e.dst) || !self.nodes.has_room(new) {
+                    if !self.insert_fits(e.src, e.dst) {
                         // 2^32 - 1 live instances of one edge, or no index left for a new
                         // node: refuse rather than wrap.
                         c.rejected += 1;
