@@ -88,7 +88,7 @@ enum Order {
 
 /// What the summary and the plot need, kept at the driver and checkpointed with the stream
 /// so that a restarted job still reports every batch: the events the graph rejected (weights
-/// ≤ 0 or not finite, deletes of absent edges) and, with --plot only, the plot's bounded
+/// outside the usable range, deletes of absent edges) and, with --plot only, the plot's bounded
 /// history.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Summary {
@@ -138,13 +138,12 @@ impl Default for PlotHistory {
     }
 }
 
-impl PlotHistory {
-    /// Whether batch numbers `a` and `b` fall in the same point.
-    fn same_point(&self, a: u64, b: u64) -> bool {
-        let stride = self.stride.max(1);
-        a.saturating_sub(1) / stride == b.saturating_sub(1) / stride
-    }
+/// The point of batch `batch` (numbered from 1) when a point stands for `stride` batches.
+fn point_of(batch: u64, stride: u64) -> u64 {
+    batch.saturating_sub(1) / stride.max(1)
+}
 
+impl PlotHistory {
     /// Records batch `batch` (numbered from 1, increasing): its update time and error bound,
     /// its `top` nodes (which join the followed set) and the ranks of the followed nodes after
     /// it, from `ranks_of` (`None` for a node no longer in the graph).
@@ -159,16 +158,14 @@ impl PlotHistory {
         let new_point = self
             .per_batch
             .last()
-            .is_none_or(|last| !self.same_point(last.0, batch));
+            .is_none_or(|last| point_of(last.0, self.stride) != point_of(batch, self.stride));
         if new_point && self.per_batch.len() >= MAX_POINTS {
             self.coarsen();
         }
-        match self.per_batch.last() {
-            Some(&(last, time, bound)) if self.same_point(last, batch) => {
-                let point = (batch, time.max(update_ms), bound.max(certificate));
-                if let Some(slot) = self.per_batch.last_mut() {
-                    *slot = point;
-                }
+        let point = point_of(batch, self.stride);
+        match self.per_batch.last_mut() {
+            Some(last) if point_of(last.0, self.stride) == point => {
+                *last = (batch, last.1.max(update_ms), last.2.max(certificate));
             }
             _ => self.per_batch.push((batch, update_ms, certificate)),
         }
@@ -177,14 +174,13 @@ impl PlotHistory {
         }
         let nodes: Vec<NodeId> = self.followed.keys().copied().collect();
         let ranks = ranks_of(&nodes);
-        let stride = self.stride.max(1);
-        let point = batch.saturating_sub(1) / stride;
+        let stride = self.stride;
         for (node, rank) in nodes.iter().zip(&ranks) {
             let (Some(rank), Some(series)) = (rank, self.followed.get_mut(node)) else {
                 continue;
             };
             match series.last_mut() {
-                Some(last) if last.0.saturating_sub(1) / stride == point => *last = (batch, *rank),
+                Some(last) if point_of(last.0, stride) == point => *last = (batch, *rank),
                 _ => series.push((batch, *rank)),
             }
         }
@@ -214,7 +210,7 @@ impl PlotHistory {
     fn coarsen(&mut self) {
         self.stride = self.stride.max(1).saturating_mul(2);
         let stride = self.stride;
-        let same = |a: u64, b: u64| a.saturating_sub(1) / stride == b.saturating_sub(1) / stride;
+        let same = |a: u64, b: u64| point_of(a, stride) == point_of(b, stride);
         let mut merged: Vec<(u64, f64, f64)> = Vec::with_capacity(self.per_batch.len());
         for &point in &self.per_batch {
             match merged.last_mut() {
