@@ -579,6 +579,65 @@ fn a_panic_in_an_output_operation_or_a_listener_stops_the_context_with_an_error(
 }
 
 #[test]
+fn stop_after_runs_exactly_up_to_the_given_batch() {
+    // On a fast-forward clock the next batch is due at once: stopping from outside after
+    // awaiting batch n let batch n + 1 slip in; `stop_after` is checked before each batch.
+    for last in [1_u64, 2, 4] {
+        let sc = SpateContext::sequential(2);
+        let (ssc, input) = fast_forward_queue(&sc, &[1, 2, 3, 4, 5, 6]);
+        input.count().foreach_rdd(|_, _| Ok(())).unwrap();
+        ssc.stop_after(BatchTime(last * 1000));
+        ssc.start().unwrap();
+        assert!(ssc.await_termination_or_timeout(secs(30)).unwrap());
+        let times: Vec<u64> = ssc.batch_history().iter().map(|b| b.batch_time.0).collect();
+        assert_eq!(times, (1..=last).map(|k| k * 1000).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_panic_outside_a_batch_still_stops_the_context() {
+    use spate_core::stream::{Source, SourceBatch};
+    // A source whose `is_exhausted` panics: the generator asks it between batches, outside
+    // the guard around a batch. The context must still end, not leave waiters hanging.
+    struct Exploding(u32);
+    impl Source for Exploding {
+        type Item = u32;
+        fn name(&self) -> String {
+            "exploding".into()
+        }
+        fn next_batch(
+            &mut self,
+            _: BatchTime,
+            _: Option<u64>,
+        ) -> spate_core::Result<SourceBatch<u32>> {
+            self.0 += 1;
+            Ok(SourceBatch::new(vec![self.0]))
+        }
+        fn is_exhausted(&self) -> bool {
+            assert!(self.0 < 2, "is_exhausted exploded");
+            false
+        }
+    }
+    let sc = SpateContext::sequential(1);
+    let ssc = StreamingContext::builder(&sc)
+        .batch_interval(secs(1))
+        .clock(spate_core::stream::FastForwardClock::new())
+        .build()
+        .unwrap();
+    ssc.source_stream(Exploding(0))
+        .unwrap()
+        .count()
+        .foreach_rdd(|_, _| Ok(()))
+        .unwrap();
+    ssc.start().unwrap();
+    let ended = ssc.await_termination_or_timeout(secs(30));
+    assert!(
+        matches!(&ended, Err(e) if e.to_string().contains("panicked")),
+        "{ended:?}"
+    );
+}
+
+#[test]
 fn graceful_stop_drains_queued_data() {
     let sc = SpateContext::sequential(2);
     let mut h = Harness::<u32>::new(&sc, 2);

@@ -14,7 +14,7 @@ use crate::storage::lock;
 use crate::time::{BatchTime, whole_millis};
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -130,6 +130,8 @@ pub(crate) struct Inner {
     run: Mutex<RunState>,
     run_signal: Condvar,
     stop_mode: AtomicU8,
+    /// The last batch to run (ms), or `u64::MAX` for no limit; see [`StreamingContext::stop_after`].
+    stop_after_ms: AtomicU64,
     listeners: Mutex<Vec<Arc<dyn StreamingListener>>>,
     history: Mutex<VecDeque<BatchInfo>>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -270,6 +272,7 @@ impl StreamingContextBuilder {
                 }),
                 run_signal: Condvar::new(),
                 stop_mode: AtomicU8::new(RUN),
+                stop_after_ms: AtomicU64::new(u64::MAX),
                 listeners: Mutex::new(Vec::new()),
                 history: Mutex::new(VecDeque::new()),
                 thread: Mutex::new(None),
@@ -501,6 +504,16 @@ impl StreamingContext {
         Ok(first)
     }
 
+    /// Runs no batch after the one at `time`: the generator stops once that batch has
+    /// completed (or at once, if it has already completed).
+    /// Unlike calling [`stop`](Self::stop) after [`await_batch`](Self::await_batch), no later
+    /// batch can slip in between. May be called before or after [`start`](Self::start); the
+    /// earliest time given wins.
+    pub fn stop_after(&self, time: BatchTime) {
+        self.inner.stop_after_ms.fetch_min(time.0, Ordering::SeqCst);
+        self.inner.clock.wake();
+    }
+
     /// Stops generating batches. With `graceful`, the batch in progress finishes and one
     /// more batch runs at once to drain data the sources already hold; otherwise only the
     /// batch in progress finishes. Returns when the generator thread has exited, or at once
@@ -607,12 +620,21 @@ fn take_failure(run: &mut RunState) -> Result<()> {
 
 /// The batch generator: waits for each batch time, runs the batch, repeats.
 fn run_loop(inner: Arc<Inner>, first: BatchTime) {
+    // Marks the context stopped however this thread ends, even by a panic outside the
+    // guarded batch (a logger writing to a closed pipe), so `await_termination` returns.
+    let mut termination = Termination {
+        inner: &inner,
+        failure: None,
+    };
     let mut t = first;
-    let mut failure = None;
     let mut draining = false;
     loop {
         let mode = inner.stop_mode.load(Ordering::SeqCst);
         if mode == STOP_NOW || (draining && mode != RUN) {
+            break;
+        }
+        if t.0 > inner.stop_after_ms.load(Ordering::SeqCst) {
+            tracing::info!(batch = t.0, "stopping after the requested last batch");
             break;
         }
         if all_exhausted(&inner) && !inner.shared.is_final_flush() && !needs_final_flush(&inner) {
@@ -642,12 +664,16 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
             Ok(()) => {}
             Err(e) => {
                 tracing::error!(batch = t.0, "batch failed, stopping the context: {e}");
-                failure = Some(Error::BatchFailed {
+                termination.failure = Some(Error::BatchFailed {
                     time: t,
                     source: Box::new(e),
                 });
                 break;
             }
+        }
+        if t.0 >= inner.stop_after_ms.load(Ordering::SeqCst) {
+            tracing::info!(batch = t.0, "the requested last batch completed; stopping");
+            break;
         }
         if all_exhausted(&inner) {
             if inner.shared.is_final_flush() || !needs_final_flush(&inner) {
@@ -668,18 +694,37 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
     }
     let listeners = lock(&inner.listeners).clone();
     for l in &listeners {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| l.on_stopped(failure.as_ref()))) {
+        let failure = termination.failure.as_ref();
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| l.on_stopped(failure))) {
             tracing::error!(
                 "a listener's on_stopped panicked: {}",
                 panic_message(&*payload)
             );
         }
     }
-    let mut run = lock(&inner.run);
-    run.failure_text = failure.as_ref().map(ToString::to_string);
-    run.failure = failure;
-    run.lifecycle = Lifecycle::Stopped;
-    inner.run_signal.notify_all();
+}
+
+/// Publishes the end of the batch generator when dropped: the context is stopped, with the
+/// failure that stopped it (or a panic of the generator itself), and waiters are woken.
+struct Termination<'a> {
+    inner: &'a Inner,
+    failure: Option<Error>,
+}
+
+impl Drop for Termination<'_> {
+    fn drop(&mut self) {
+        let failure = self.failure.take().or_else(|| {
+            std::thread::panicking().then(|| Error::Operator {
+                operator: "batch driver".into(),
+                message: "the batch thread panicked outside a batch".into(),
+            })
+        });
+        let mut run = lock(&self.inner.run);
+        run.failure_text = failure.as_ref().map(ToString::to_string);
+        run.failure = failure;
+        run.lifecycle = Lifecycle::Stopped;
+        self.inner.run_signal.notify_all();
+    }
 }
 
 /// The error for a panic on the batch thread outside the tasks (which retry on their own).
