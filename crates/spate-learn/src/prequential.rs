@@ -6,29 +6,36 @@ use crate::learner::argmax;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-/// Bins of the ROC AUC histograms, on the logit scale of the score.
+/// Bins of the ROC AUC histograms.
 const AUC_BINS: usize = 4096;
-/// Logit range covered by the bins: scores within 1e-12 of 0 or 1 share the end bins.
-const LOGIT_RANGE: f64 = 27.7;
+/// `asinh` of the largest finite logit of a probability (`ln(1/5e-324)`).
+const ASINH_RANGE: f64 = 7.32;
 
-/// The histogram bin of a score in `[0, 1]` (probabilities, Half-Space Trees scores).
+/// The histogram bin of a score in `[0, 1]` (probabilities, Half-Space Trees scores), on
+/// the `asinh(logit)` scale: nearly linear in the logit around 0.5 (bins 0.0036 wide) and
+/// logarithmic in the logit towards 0 and 1, so probabilities as extreme as 1e-300 still
+/// rank apart from 1e-200.
 fn score_bin(score: f64) -> u16 {
     let p = if score.is_nan() {
         0.5
     } else {
-        score.clamp(1e-12, 1.0 - 1e-12)
+        score.clamp(0.0, 1.0)
     };
-    let logit = (p / (1.0 - p)).ln();
-    let t = (logit + LOGIT_RANGE) / (2.0 * LOGIT_RANGE);
-    ((t * AUC_BINS as f64) as usize).min(AUC_BINS - 1) as u16
+    let logit = p.ln() - (-p).ln_1p();
+    let t = if logit.is_nan() {
+        0.5
+    } else {
+        (logit.asinh() + ASINH_RANGE) / (2.0 * ASINH_RANGE)
+    };
+    ((t.clamp(0.0, 1.0) * AUC_BINS as f64) as usize).min(AUC_BINS - 1) as u16
 }
 
 /// Scores of positives and negatives in histogram bins: a ROC AUC in bounded memory that
 /// can also forget records (for windows).
 ///
-/// The AUC counts a positive-negative pair in the same bin as half ordered; with 4096 bins
-/// of width 0.0135 on the logit scale, the difference to the exact AUC is below half the
-/// share of pairs whose scores are that close.
+/// The AUC counts a positive-negative pair in the same bin as half ordered, so it differs
+/// from the exact AUC by at most half the share of pairs whose scores share a bin (4096 bins
+/// on the `asinh(logit)` scale, 0.0036 wide in the logit near 0.5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RocAuc {
     positive: Vec<u32>,
@@ -113,7 +120,14 @@ impl ClassificationMetrics {
                 .copy_from_slice(&self.confusion[t * self.k..(t + 1) * self.k]);
         }
         self.confusion = confusion;
-        self.auc.resize_with(k, RocAuc::default);
+        // The records before a class existed gave it probability 0: negatives at score 0.
+        let zero = score_bin(0.0);
+        for _ in self.k..k {
+            let mut auc = RocAuc::default();
+            auc.negative[usize::from(zero)] = self.count as u32;
+            auc.n_negative = self.count;
+            self.auc.push(auc);
+        }
         self.k = k;
     }
 
@@ -123,7 +137,9 @@ impl ClassificationMetrics {
         *cell = (*cell as i64 + sign).max(0) as u64;
         self.count = (self.count as i64 + sign).max(0) as u64;
         self.log_loss_sum += sign as f64 * loss;
-        for (c, &bin) in bins.iter().enumerate() {
+        let zero = score_bin(0.0);
+        for c in 0..self.k {
+            let bin = bins.get(c).copied().unwrap_or(zero);
             self.auc[c].add_bin(c == y, bin, sign);
         }
     }

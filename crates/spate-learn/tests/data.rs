@@ -12,7 +12,7 @@ fn repo(path: &str) -> PathBuf {
 }
 
 /// A CSV file of the repository (plain or gzip) as a header and rows of fields.
-pub fn csv(path: &str) -> (Vec<String>, Vec<Vec<String>>) {
+pub(crate) fn csv(path: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let file = std::fs::File::open(repo(path)).expect("dataset slice is committed");
     let mut text = String::new();
     if path.ends_with(".gz") {
@@ -39,12 +39,11 @@ pub fn csv(path: &str) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 /// A labelled numeric dataset: features, labels numbered by first appearance, and the rows.
-pub struct Labelled {
-    pub names: Vec<String>,
-    pub x: Vec<Vec<f64>>,
-    pub y: Vec<usize>,
-    pub rows: Vec<Vec<String>>,
-    pub header: Vec<String>,
+pub(crate) struct Labelled {
+    pub(crate) x: Vec<Vec<f64>>,
+    pub(crate) y: Vec<usize>,
+    pub(crate) rows: Vec<Vec<String>>,
+    pub(crate) header: Vec<String>,
 }
 
 fn labelled(path: &str, label: &str, skip: &[&str]) -> Labelled {
@@ -69,22 +68,16 @@ fn labelled(path: &str, label: &str, skip: &[&str]) -> Labelled {
                 .collect(),
         );
     }
-    Labelled {
-        names: features.iter().map(|&i| header[i].clone()).collect(),
-        x,
-        y,
-        rows,
-        header,
-    }
+    Labelled { x, y, rows, header }
 }
 
 /// elec2, first 4032 rows: 6 numeric features, 2 classes.
-pub fn elec2() -> Labelled {
+pub(crate) fn elec2() -> Labelled {
     labelled("datasets/elec2-first4032.csv", "class", &[])
 }
 
 /// KDD Cup 99 (10%, every 100th row): 38 numeric features, 12 classes.
-pub fn kdd() -> Labelled {
+pub(crate) fn kdd() -> Labelled {
     labelled(
         "datasets/kddcup99-10pct-every100th.csv.gz",
         "label",
@@ -93,7 +86,7 @@ pub fn kdd() -> Labelled {
 }
 
 /// A fixture written by `tests/fixtures/make_fixtures.py`.
-pub fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(format!("{name}.json"));
@@ -101,7 +94,7 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-pub fn floats(v: &Value) -> Vec<f64> {
+pub(crate) fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .expect("array")
         .iter()
@@ -110,7 +103,7 @@ pub fn floats(v: &Value) -> Vec<f64> {
 }
 
 /// `|a − b| ≤ rel·|b| + abs`, element by element, with the first difference reported.
-pub fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64, abs: f64) {
+pub(crate) fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64, abs: f64) {
     assert_eq!(got.len(), want.len(), "{what}: lengths {got:?} vs {want:?}");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!(

@@ -2,5 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod bad_input;
 mod data;
+mod evaluation;
+mod interop;
+mod persistence;
 mod reference;
+mod stream;
