@@ -49,9 +49,12 @@ pub struct Args {
     /// Seed of the initialization.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Standardize every column to mean 0 and standard deviation 1 before clustering, with
-    /// the mean and deviation of the whole file from a prepass; columns with zero spread
-    /// are only centred. Centers are written back in the input's units.
+    /// Batch-only: standardize every column to mean 0 and standard deviation 1 before
+    /// clustering, with the mean and deviation of the whole file from a prepass, so every
+    /// batch is scaled with statistics of rows not yet streamed (the file must be complete
+    /// before the job starts). Columns with zero spread are only centred. Centers are
+    /// written back in the input's units. For a live stream, scale with a running scaler
+    /// instead (`spate classify --scale`, spate-learn's `StandardScaler`).
     #[arg(long)]
     standardize: bool,
     /// Where to write the centers: a header of the column names, one row per center.

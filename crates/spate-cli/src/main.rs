@@ -3,6 +3,8 @@
 //! Every job runs on the embedded runtime (no server to install). Logs go to stderr
 //! (`RUST_LOG` sets the level), results to stdout and to the `--output` files.
 
+mod anomaly;
+mod classify;
 mod common;
 mod kmeans;
 mod pagerank;
@@ -32,6 +34,10 @@ enum Command {
     Kmeans(kmeans::Args),
     /// Streaming linear regression of one CSV column on others (exact OLS or SGD).
     Regress(regress::Args),
+    /// Online classification of a CSV column, test-then-train (River-style learners).
+    Classify(classify::Args),
+    /// Online anomaly detection on numeric CSV columns with Half-Space Trees.
+    Anomaly(anomaly::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +48,7 @@ fn main() -> anyhow::Result<()> {
         Command::Pagerank(args) => pagerank::run(args),
         Command::Kmeans(args) => kmeans::run(args),
         Command::Regress(args) => regress::run(args),
+        Command::Classify(args) => classify::run(args),
+        Command::Anomaly(args) => anomaly::run(args),
     }
 }

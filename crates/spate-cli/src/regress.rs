@@ -49,9 +49,11 @@ pub struct Args {
     /// SGD: regularization parameter.
     #[arg(long, default_value_t = 0.0)]
     reg_param: f64,
-    /// Standardize the features (mean and deviation of the whole file, from a prepass)
-    /// before fitting; weights are still written in the input's units. Always on for sgd,
-    /// whose steps need features of comparable scale.
+    /// Batch-only: standardize the features with the mean and deviation of the whole file,
+    /// from a prepass, so every batch is scaled with statistics of rows not yet streamed
+    /// (the file must be complete before the job starts); weights are still written in the
+    /// input's units. Always on for sgd, whose steps need features of comparable scale.
+    /// For a live stream use a running scaler (spate-learn's `StandardScaler`).
     #[arg(long)]
     standardize: bool,
     /// Where to write the weights: `feature,weight` rows, then `intercept`.

@@ -9,6 +9,9 @@ use spate_core::BatchTime;
 use spate_core::stream::{Source, SourceBatch, SourceOffset};
 use std::path::{Path, PathBuf};
 
+mod text;
+pub use text::CsvTextSource;
+
 /// Rows per batch when none is given.
 pub const DEFAULT_ROWS_PER_BATCH: u64 = 1000;
 

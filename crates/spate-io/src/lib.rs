@@ -79,7 +79,7 @@ mod sink;
 mod socket;
 mod text;
 
-pub use csv::{CsvBuilder, CsvRowParser, CsvSource, DEFAULT_ROWS_PER_BATCH};
+pub use csv::{CsvBuilder, CsvRowParser, CsvSource, CsvTextSource, DEFAULT_ROWS_PER_BATCH};
 pub use directory::{DirectoryBuilder, DirectorySource, DirectoryStats};
 pub use error::{IoError, Result};
 pub use file_replay::{DEFAULT_LINES_PER_BATCH, FileReplayBuilder, FileReplaySource};

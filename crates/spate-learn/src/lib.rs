@@ -75,6 +75,7 @@ mod pipeline;
 mod prequential;
 mod scale;
 mod stream;
+mod stream_text;
 
 pub use encode::{CategoricalEncoder, FeatureHasher, LabelEncoder, OneHotEncoder};
 pub use error::{LearnError, Result};
@@ -94,3 +95,4 @@ pub use stream::{
     ClassifierReport, DetectorReport, Gathered, LabeledRows, SharedRows, StreamClassifier,
     StreamDetector,
 };
+pub use stream_text::{StreamTextClassifier, TextBlock, TextBlocks, TextRecord};

@@ -18,7 +18,7 @@ use spate_ml::{MlError, OnlineModel, PredictOn, Round, TrainOn};
 use std::sync::Arc;
 
 /// A learner error inside a stream, as spate-ml's error type.
-fn to_ml(e: LearnError) -> MlError {
+pub(crate) fn to_ml(e: LearnError) -> MlError {
     match e {
         LearnError::DimensionMismatch { expected, found } => {
             MlError::DimensionMismatch { expected, found }
@@ -104,7 +104,7 @@ impl Merge for Gathered {
     }
 }
 
-fn check_width(rows: &LabeledRows, d: usize) -> spate_ml::Result<()> {
+pub(crate) fn check_width(rows: &LabeledRows, d: usize) -> spate_ml::Result<()> {
     if let Some((expected, found)) = rows.mismatch {
         return Err(MlError::DimensionMismatch { expected, found });
     }

@@ -65,6 +65,7 @@ pub use spate_core::{
 };
 pub use spate_graph as graph;
 pub use spate_io as io;
+pub use spate_learn as learn;
 pub use spate_local as local;
 pub use spate_ml as ml;
 pub use spate_plot as plot;
