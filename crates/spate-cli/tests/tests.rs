@@ -1,6 +1,7 @@
 //! The `spate` binary end to end, as a user runs it.
 
 mod classify;
+mod classify_recovery;
 mod kmeans;
 mod kmeans_recovery;
 mod pagerank;
