@@ -63,16 +63,10 @@ pub struct Args {
     stream: StreamArgs,
 }
 
-/// At most this many plot points per series; past it every other point is dropped.
-const PLOT_POINTS: usize = 2000;
-
-/// Per batch of this run: records so far, mean and largest score, rolling ROC AUC; thinned
-/// to a bounded number of points.
+/// Per batch of this run: records so far, mean and largest score, rolling ROC AUC.
 #[derive(Default)]
 struct Trace {
-    points: Vec<[f64; 4]>,
-    stride: u64,
-    batches: u64,
+    points: crate::thin::Thinned<[f64; 4]>,
     records: u64,
 }
 
@@ -80,21 +74,11 @@ impl Trace {
     fn push(&mut self, scores: &[f64], auc: f64) {
         self.records += scores.len() as u64;
         let finite: Vec<f64> = scores.iter().copied().filter(|s| s.is_finite()).collect();
-        self.stride = self.stride.max(1);
-        if self.batches.is_multiple_of(self.stride) && !finite.is_empty() {
+        if !finite.is_empty() {
             let mean = finite.iter().sum::<f64>() / finite.len() as f64;
             let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             self.points.push([self.records as f64, mean, max, auc]);
-            if self.points.len() >= PLOT_POINTS {
-                let mut i = 0;
-                self.points.retain(|_| {
-                    i += 1;
-                    i % 2 == 1
-                });
-                self.stride *= 2;
-            }
         }
-        self.batches += 1;
     }
 }
 
@@ -296,8 +280,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn plot(path: &Path, trace: &Trace, labelled: bool, window: usize) -> anyhow::Result<()> {
-    let series =
-        |name: String, k: usize| Series::new(name, trace.points.iter().map(move |p| (p[0], p[k])));
+    let series = |name: String, k: usize| {
+        Series::new(name, trace.points.points.iter().map(move |p| (p[0], p[k])))
+    };
     let mut chart = LineChart::new("Half-Space Trees: scores before learning, per batch")
         .x_label("records")
         .y_label("score")

@@ -121,34 +121,8 @@ enum PaKind {
     Pa2,
 }
 
-/// At most this many plot points; past it every other point is dropped.
-const PLOT_POINTS: usize = 2000;
-
-/// Metrics after each batch of this run, thinned to a bounded number of points.
-#[derive(Default)]
-struct Trace {
-    points: Vec<[f64; 5]>,
-    stride: u64,
-    batches: u64,
-}
-
-impl Trace {
-    fn push(&mut self, point: [f64; 5]) {
-        self.stride = self.stride.max(1);
-        if self.batches.is_multiple_of(self.stride) {
-            self.points.push(point);
-            if self.points.len() >= PLOT_POINTS {
-                let mut i = 0;
-                self.points.retain(|_| {
-                    i += 1;
-                    i % 2 == 1
-                });
-                self.stride *= 2;
-            }
-        }
-        self.batches += 1;
-    }
-}
+/// Metrics after each batch: records, accuracy and macro F1 overall and rolling.
+type Trace = crate::thin::Thinned<[f64; 5]>;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let numeric = match &args.columns {

@@ -10,6 +10,7 @@ mod kmeans;
 mod pagerank;
 mod regress;
 mod stats;
+mod thin;
 mod wordcount;
 
 use clap::{Parser, Subcommand};

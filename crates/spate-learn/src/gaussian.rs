@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `0.5 · ln(2π)`.
-const HALF_LOG_TAU: f64 = 0.918_938_533_204_672_8;
+pub(crate) const HALF_LOG_TAU: f64 = 0.918_938_533_204_672_8;
 
 /// Weight, mean and sum of squared deviations of the values seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -57,8 +57,9 @@ impl Gaussian {
         0.0
     }
 
-    /// The log density at `x` (−∞ without spread), with one degree of freedom.
-    #[inline]
+    /// The log density at `x` (−∞ without spread), with one degree of freedom (the Hoeffding
+    /// tree caches its parts; this is the reference form).
+    #[cfg(test)]
     pub(crate) fn log_pdf(&self, x: f64) -> f64 {
         if self.n > 1.0 {
             let variance = self.s / (self.n - 1.0);

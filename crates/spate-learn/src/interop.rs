@@ -60,18 +60,22 @@ impl<M: Classifier> LearnDataset for M {
     }
 }
 
+/// Writes a batch prediction into linfa's target array.
+fn fill(predictions: Result<Vec<Option<usize>>>, y: &mut Array1<usize>) {
+    for (i, slot) in y.iter_mut().enumerate() {
+        *slot = match &predictions {
+            Ok(p) => p.get(i).copied().flatten().unwrap_or(NO_PREDICTION),
+            Err(_) => NO_PREDICTION,
+        };
+    }
+}
+
 /// `PredictInplace` (hence linfa's `Predict` on arrays and datasets) for a classifier.
 macro_rules! linfa_predict {
     ($($ty:ty),*) => {$(
         impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for $ty {
             fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<usize>) {
-                let predictions = self.predict_many(x.view());
-                for (i, slot) in y.iter_mut().enumerate() {
-                    *slot = match &predictions {
-                        Ok(p) => p.get(i).copied().flatten().unwrap_or(NO_PREDICTION),
-                        Err(_) => NO_PREDICTION,
-                    };
-                }
+                fill(self.predict_many(x.view()), y);
             }
 
             fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<usize> {
@@ -93,13 +97,7 @@ impl<D: Data<Elem = f64>, M: Classifier> PredictInplace<ArrayBase<D, Ix2>, Array
     for Pipeline<M>
 {
     fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<usize>) {
-        let predictions = self.predict_many(x.view());
-        for (i, slot) in y.iter_mut().enumerate() {
-            *slot = match &predictions {
-                Ok(p) => p.get(i).copied().flatten().unwrap_or(NO_PREDICTION),
-                Err(_) => NO_PREDICTION,
-            };
-        }
+        fill(self.predict_many(x.view()), y);
     }
 
     fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<usize> {

@@ -185,12 +185,16 @@ impl<M> Pipeline<M> {
 
     /// Learns the preprocessing from a record, then transforms it into the pipeline's buffer.
     fn learn_transform(&mut self, numeric: &[f64], categorical: &[&str]) -> Result<Vec<f64>> {
-        let mut row = std::mem::take(&mut self.row);
         // Validate the whole record before changing any statistics.
-        if let Err(e) = self.transform_into(numeric, categorical, &mut row) {
-            self.row = row;
-            return Err(e);
+        crate::learner::check_row(numeric, self.numeric)?;
+        let expected = self.categorical_features();
+        if categorical.len() != expected {
+            return Err(LearnError::CategoricalMismatch {
+                expected,
+                found: categorical.len(),
+            });
         }
+        let mut row = std::mem::take(&mut self.row);
         if let Some(s) = &mut self.scaler {
             s.learn_one(numeric)?;
         }

@@ -229,7 +229,7 @@ impl Leaf {
             && self.splitters.iter().flatten().all(|s| {
                 s.classes
                     .iter()
-                    .all(|o| o.gaussian.is_valid() && o.min <= o.max)
+                    .all(|o| o.gaussian.is_valid() && o.min <= o.max && o.log_pdf.fits(&o.gaussian))
             })
     }
 }
