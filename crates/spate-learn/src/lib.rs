@@ -27,8 +27,10 @@
 //! `train_on` / `predict_on` on DStreams (through spate-ml's [`TrainOn`] / [`PredictOn`]).
 //! [`Prequential`] scores test-then-train predictions (accuracy, macro F1, log-loss, ROC AUC,
 //! confusion matrix) over the whole stream and a sliding window. Models save and load as
-//! versioned JSON ([`Persist`]). Classifiers implement linfa's `Predict`, learn from a
-//! `linfa::Dataset` ([`LearnDataset`]), and their parameters implement linfa's `FitWith`.
+//! versioned JSON ([`Persist`]). Classifiers implement linfa's `Predict` (through
+//! `PredictInplace`) and learn from a `linfa::Dataset` ([`LearnDataset`]); the parameter
+//! builders of [`SoftmaxRegression`], [`MultinomialNb`], [`PassiveAggressive`] and
+//! [`HoeffdingTree`] implement linfa's `FitWith` (start or continue training).
 //!
 //! Bad records are typed errors that leave the model unchanged (wrong width, NaN or
 //! infinite features, negative counts, labels past the class limit); batch and stream

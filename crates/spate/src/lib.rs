@@ -15,6 +15,7 @@
 //! | [`io`] | `spate-io` | sources (files, directories, sockets, CSV, generators) and sinks |
 //! | [`stats`] | `spate-stats` | streaming statistics, sketches, tests, drift detection |
 //! | [`ml`] | `spate-ml` | streaming k-means and regression |
+//! | [`learn`] | `spate-learn` | River-class online classifiers, anomaly detection, online preprocessing, prequential evaluation |
 //! | [`graph`] | `spate-graph` | incremental PageRank, components, triangles |
 //! | [`plot`] | `spate-plot` | charts to PNG and SVG |
 //!
