@@ -143,6 +143,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.window == 0 {
         bail!("--window 0: the rolling window needs at least one record");
     }
+    // Fail before reading the stream, not after, when the model cannot be written.
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        bail!(
+            "--output {}: {} is not a directory",
+            args.output.display(),
+            dir.display()
+        );
+    }
     crate::common::init_logging(args.stream.progress() || args.stream.quiet);
     let encoder = if args.categorical.is_empty() {
         None
