@@ -18,6 +18,9 @@ struct DirectoryOffset {
     processed: Vec<String>,
     /// The file being read, and where its next line starts.
     current: Option<(String, FilePosition)>,
+    /// The dead-letter file's length after the batch, if there is one: recovery cuts it back
+    /// to this, so entries of batches after the checkpoint are not written twice.
+    dead_letter_bytes: Option<u64>,
 }
 
 /// Counters of a [`DirectorySource`], readable from any thread while the source runs.
@@ -376,12 +379,16 @@ impl Source for DirectorySource {
                 .current
                 .as_ref()
                 .map(|(name, file)| (name.clone(), file.position())),
+            dead_letter_bytes: self.dead_letter.as_ref().map(DeadLetter::len),
         })
         .ok()
     }
 
     fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
         let at: DirectoryOffset = offset.decode()?;
+        if let (Some(dead), Some(len)) = (&mut self.dead_letter, at.dead_letter_bytes) {
+            dead.truncate_to(len)?;
+        }
         self.processed = at.processed.into_iter().collect();
         self.pending.clear();
         self.current = None;
