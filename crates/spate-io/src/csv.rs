@@ -37,14 +37,30 @@ const INFER_ROWS: usize = 100;
 /// assert!(matches!(parser.parse(b"4,Eve,1"), Err(SkipReason::FieldCount { expected: 4, found: 3 })));
 /// # Ok::<(), spate_io::IoError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CsvRowParser {
     header: Vec<String>,
     /// Indices into the header of the columns that make a record, in record order.
     selected: Vec<usize>,
+    delimiter: u8,
     reader: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
+}
+
+/// A fresh reader rather than `csv_core::Reader::clone`, which (in csv-core 0.1.13) copies
+/// only part of the reader's state machine: a clone splits nothing.
+impl Clone for CsvRowParser {
+    fn clone(&self) -> Self {
+        CsvRowParser {
+            header: self.header.clone(),
+            selected: self.selected.clone(),
+            delimiter: self.delimiter,
+            reader: reader(self.delimiter),
+            out: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
 }
 
 impl CsvRowParser {
@@ -115,6 +131,7 @@ impl CsvRowParser {
         CsvRowParser {
             header,
             selected: Vec::new(),
+            delimiter,
             reader: reader(delimiter),
             out: Vec::new(),
             ends: Vec::new(),

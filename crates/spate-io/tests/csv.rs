@@ -285,3 +285,21 @@ fn ambiguous_header_names_are_refused() {
     );
     assert!(CsvRowParser::new("a,a", None, b',').is_err());
 }
+
+/// A parser handed out by `CsvSource::parser` (a clone) splits rows like the original:
+/// `csv_core::Reader::clone` copies only part of its state, so a clone split every row into
+/// one field.
+#[test]
+fn a_cloned_parser_parses_like_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, "a,b\n1,2\n").unwrap();
+    let source = CsvSource::options(&path)
+        .columns(&["b", "a"])
+        .build()
+        .unwrap();
+    let mut parser = source.parser();
+    assert_eq!(parser.parse(b"1,2"), Ok(vec![2.0, 1.0]));
+    let mut again = parser.clone();
+    assert_eq!(again.parse(b"\"3\",4"), Ok(vec![4.0, 3.0]));
+}
