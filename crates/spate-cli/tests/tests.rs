@@ -3,7 +3,9 @@
 mod kmeans;
 mod kmeans_recovery;
 mod pagerank;
+mod polish;
 mod recovery;
 mod regress;
+mod reliability;
 mod stats;
 mod wordcount;
