@@ -13,7 +13,7 @@
 //!    follows them; one without forgetting (decay 1) stays behind.
 //!
 //! Writes per-batch metrics CSVs and cluster scatter plots with the centers' trajectories
-//! (PCA projection) to `out/streaming_kmeans/` (or the folder given as `--out DIR`). The shared datasets are looked
+//! (PCA projection) to the folder given as `--out DIR` (default: `spate-examples/streaming_kmeans` in the temporary directory). The shared datasets are looked
 //! up in `$SPATE_DATASETS`, else in `../shared/datasets`.
 //!
 //! Run with `cargo run --release --example streaming_kmeans`.
@@ -505,7 +505,7 @@ fn blobs(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = out_dir("out/streaming_kmeans")?;
+    let out = out_dir("streaming_kmeans")?;
     let sc = spate::local_context()?;
     println!(
         "Streaming k-means (Spark's update rule: discount, then move each center toward its batch mean)"
