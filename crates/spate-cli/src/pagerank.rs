@@ -356,7 +356,13 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     if let Some(path) = &args.plot {
         let top: Vec<NodeId> = ranked.iter().take(FOLLOW).map(|r| r.0).collect();
         let history = summary.plot.unwrap_or_default();
-        plot(path, &history, &top, pagerank.tolerance())?;
+        plot(
+            path,
+            &history,
+            &top,
+            pagerank.tolerance(),
+            job.batch.as_secs_f64() * 1e3,
+        )?;
         errln!("wrote {}", path.display());
     }
     Ok(end)
@@ -451,7 +457,15 @@ fn write_ranks(path: &Path, ranked: &[(NodeId, f64)]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn plot(path: &Path, history: &PlotHistory, top: &[NodeId], tolerance: f64) -> anyhow::Result<()> {
+/// Three panels over the batch numbers: the ranks of the final top nodes, each batch's update
+/// time against the batch interval, and the error bound against the tolerance.
+fn plot(
+    path: &Path,
+    history: &PlotHistory,
+    top: &[NodeId],
+    tolerance: f64,
+    batch_ms: f64,
+) -> anyhow::Result<()> {
     let per_batch = &history.per_batch;
     let mut ranks = LineChart::new("")
         .y_label("PageRank")
@@ -468,11 +482,11 @@ fn plot(path: &Path, history: &PlotHistory, top: &[NodeId], tolerance: f64) -> a
     let times = LineChart::new("")
         .y_label("update time (ms)")
         .log_y(true)
-        .legend(LegendPosition::Hidden)
         .series(Series::new(
-            "update",
+            "update time",
             per_batch.iter().map(|b| (b.0 as f64, b.1)),
-        ));
+        ))
+        .reference_line("batch interval", batch_ms);
     let bound = LineChart::new("")
         .y_label("L1 error bound")
         .x_label("batch")
@@ -481,10 +495,7 @@ fn plot(path: &Path, history: &PlotHistory, top: &[NodeId], tolerance: f64) -> a
             "certificate",
             per_batch.iter().map(|b| (b.0 as f64, b.2)),
         ))
-        .series(Series::new(
-            "tolerance",
-            per_batch.iter().map(|b| (b.0 as f64, tolerance)),
-        ));
+        .reference_line("tolerance", tolerance);
     Panels::new(format!("Streaming PageRank: top {} nodes", top.len()))
         .panel(ranks)
         .panel(times)
