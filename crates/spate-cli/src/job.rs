@@ -117,6 +117,17 @@ impl JobArgs {
         (!self.input.contains("://")).then(|| Path::new(&self.input))
     }
 
+    /// Refuses `--dead-letter` for a command whose input reader keeps no dead-letter file.
+    pub fn refuse_dead_letter(&self, command: &str) -> anyhow::Result<()> {
+        if self.dead_letter.is_some() {
+            bail!(
+                "--dead-letter: spate {command} counts the lines it skips but writes no \
+                 dead-letter file"
+            );
+        }
+        Ok(())
+    }
+
     /// `--output`, which this command requires.
     pub fn required_output(&self) -> anyhow::Result<&Path> {
         self.output

@@ -277,6 +277,7 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         bail!("--input {}: no such file", edges.display());
     }
     let output = job.required_output()?.to_path_buf();
+    job.refuse_dead_letter("pagerank")?;
     if let Some(plot) = &args.plot {
         spate::plot::Format::from_path(plot)
             .map_err(|_| anyhow::anyhow!("--plot {}: give a .png or .svg file", plot.display()))?;

@@ -541,12 +541,15 @@ fn a_second_job_on_a_checkpoint_directory_is_refused() {
     let _ = third.wait();
 }
 
+#[cfg(unix)]
 fn signal(child: &std::process::Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    use nix::sys::signal::{Signal, kill};
+    let signal = match name {
+        "INT" => Signal::SIGINT,
+        _ => Signal::SIGTERM,
+    };
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    kill(pid, signal).unwrap();
 }
 
 /// Before: SIGINT and SIGTERM ended the process at once without `final.csv`. Now the job
