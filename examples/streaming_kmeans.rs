@@ -359,7 +359,8 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .filter(|(_, (r, _))| r.points > 0)
-        .map(|(b, (r, _))| (b as f64, r.cost / r.points as f64));
+        // Batches numbered from 1, as in every other plot.
+        .map(|(b, (r, _))| (b as f64 + 1.0, r.cost / r.points as f64));
     LineChart::new("KDD Cup 99: cost per connection before each batch's update")
         .x_label("batch")
         .y_label("mean squared distance to the nearest center")

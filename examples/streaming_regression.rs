@@ -261,7 +261,8 @@ fn main() -> anyhow::Result<()> {
                   rows: &BTreeMap<u64, [RegressionMetrics; 3]>| {
         rows.values()
             .enumerate()
-            .map(|(b, m)| (b as f64, pick(m)))
+            // Batches numbered from 1, as in every other plot.
+            .map(|(b, m)| (b as f64 + 1.0, pick(m)))
             .collect::<Vec<_>>()
     };
     let mut per_batch = LineChart::new("RMSE of each batch, predicted before it trains the models")

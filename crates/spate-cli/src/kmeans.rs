@@ -196,14 +196,16 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
             }
             Ok(())
         })?;
-        if plotting {
-            let sink = Arc::clone(&plot);
-            rows.foreach_rdd(move |rdd, _| {
+        // Registered with or without --plot, so that the stream graph (which a checkpoint
+        // must match) does not depend on it: --plot may be added when a job is restarted.
+        let sink = Arc::clone(&plot);
+        rows.foreach_rdd(move |rdd, _| {
+            if plotting {
                 let batch = rdd.collect()?;
                 lock(&sink).sample.extend(batch);
-                Ok(())
-            })?;
-        }
+            }
+            Ok(())
+        })?;
         let mut h = lock(&handles);
         h.summary = Some(summary);
         h.model = Some(model);

@@ -177,7 +177,8 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         .with(
             "--standardize",
             args.standardize || args.method == Method::Sgd,
-        );
+        )
+        .with("--window", format!("{window} batches"));
     let _prepared = job.prepare(&identity, &outputs)?;
     let d = features.len();
     let context = Fit {
@@ -317,19 +318,21 @@ where
             }
             Ok(())
         })?;
-        if plotting {
-            let (state, sink) = (summary.clone(), Arc::clone(&errors));
-            trained
-                .evaluate_on_window(&records, window)?
-                .foreach_rdd(move |rdd, _| {
-                    // Runs after the per-batch output of the same batch: its number is set.
-                    let batch = state.lock().batches;
-                    for m in rdd.collect()? {
+        // Registered with or without --plot, so that the stream graph (which a checkpoint
+        // must match) does not depend on it: --plot may be added when a job is restarted.
+        let (state, sink) = (summary.clone(), Arc::clone(&errors));
+        trained
+            .evaluate_on_window(&records, window)?
+            .foreach_rdd(move |rdd, _| {
+                // Runs after the per-batch output of the same batch: its number is set.
+                let batch = state.lock().batches;
+                for m in rdd.collect()? {
+                    if plotting {
                         lock(&sink).rolling.push((batch, m.rmse()));
                     }
-                    Ok(())
-                })?;
-        }
+                }
+                Ok(())
+            })?;
         *lock(&handles) = Some((summary, trained));
         Ok(ssc)
     };

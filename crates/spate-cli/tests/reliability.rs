@@ -69,8 +69,14 @@ fn a_restart_with_changed_parameters_is_refused() {
     assert!(err.contains("--decay was (none), now 0.5"), "{err}");
     let err = run_err(&mut kmeans(&ckpt, &["-k", "5", "--half-life", "3"]));
     assert!(err.contains("--half-life was (none), now 3"), "{err}");
-    // What does not shape results may change: threads, batch limit, quiet.
+    // What does not shape results may change: threads, batch limit, quiet, a plot.
     run_ok(&mut kmeans(&ckpt, &["-k", "5", "--threads", "1"]));
+    let plot = dir.path().join("clusters.png");
+    run_ok(&mut kmeans(
+        &ckpt,
+        &["-k", "5", "--plot", plot.to_str().unwrap()],
+    ));
+    assert!(plot.exists());
 
     let pagerank = |ckpt: &Path, extra: &[&str]| {
         let mut cmd = spate();
@@ -124,6 +130,10 @@ fn a_restart_with_changed_parameters_is_refused() {
     for (extra, message) in [
         (&["--standardize"][..], "--standardize was false, now true"),
         (&["--forgetting", "0.9"][..], "--forgetting was 1, now 0.9"),
+        (
+            &["--window", "5"][..],
+            "--window was 10 batches, now 5 batches",
+        ),
     ] {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);

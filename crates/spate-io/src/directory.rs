@@ -147,7 +147,9 @@ impl DirectoryBuilder {
         self
     }
 
-    /// Appends every skipped line to this file (keep it outside the watched directory).
+    /// Appends every skipped line to this file (keep it outside the watched directory). The
+    /// file's length is part of the source's offset, and seeking to an offset cuts the file
+    /// back to it, so replayed batches do not write their entries twice.
     pub fn dead_letter(mut self, path: impl Into<PathBuf>) -> Self {
         self.dead_letter = Some(path.into());
         self
