@@ -16,12 +16,13 @@ pub fn shared_datasets() -> PathBuf {
         .unwrap_or_else(|| repo().join("../shared/datasets"))
 }
 
-/// The folder given as `--out DIR` on the command line, or `default`; created if missing.
-pub fn out_dir(default: &str) -> anyhow::Result<PathBuf> {
+/// The folder given as `--out DIR` on the command line, or `spate-examples/NAME` in the
+/// system's temporary directory (never the source tree); created if missing.
+pub fn out_dir(name: &str) -> anyhow::Result<PathBuf> {
     let args: Vec<String> = std::env::args().collect();
     let dir = match args.iter().position(|a| a == "--out") {
         Some(i) => PathBuf::from(args.get(i + 1).context("--out needs a folder")?),
-        None => PathBuf::from(default),
+        None => std::env::temp_dir().join("spate-examples").join(name),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)

@@ -11,7 +11,8 @@
 //!    re-inserts of random edges) timed incrementally and by full recompute.
 //!
 //! Writes CSVs and plots (rank trajectories of the top nodes, update time per batch and vs
-//! batch size on log-log axes, component counts over time) to `out/pagerank_stream/`.
+//! batch size on log-log axes, component counts over time) to the folder given as
+//! `--out DIR` (default: `spate-examples/pagerank_stream` in the temporary directory).
 //!
 //! Run with `cargo run --release --example pagerank_stream`.
 
@@ -324,8 +325,7 @@ fn batch_size_sweep(
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../out/pagerank_stream");
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let out = spate_examples::out_dir("pagerank_stream")?;
     let sc = spate::local_context()?;
 
     println!("bitcoin-otc in time order, 500 ratings per batch (PageRank L1 bound {TOLERANCE:e}):");
@@ -428,13 +428,16 @@ fn main() -> anyhow::Result<()> {
                 .x_label("batch")
                 .y_label("components")
                 .legend(LegendPosition::Hidden)
-                .series(Series::new(
-                    "components",
-                    run.rows
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| (i as f64 + 1.0, r.components as f64)),
-                )),
+                .series(
+                    Series::new(
+                        "components",
+                        run.rows
+                            .iter()
+                            .enumerate()
+                            .map(|(i, r)| (i as f64 + 1.0, r.components as f64)),
+                    )
+                    .step(true),
+                ),
         );
     }
     components.save(out.join("components.png"))?;

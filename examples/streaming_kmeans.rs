@@ -13,7 +13,7 @@
 //!    follows them; one without forgetting (decay 1) stays behind.
 //!
 //! Writes per-batch metrics CSVs and cluster scatter plots with the centers' trajectories
-//! (PCA projection) to `out/streaming_kmeans/` (or the folder given as `--out DIR`). The shared datasets are looked
+//! (PCA projection) to the folder given as `--out DIR` (default: `spate-examples/streaming_kmeans` in the temporary directory). The shared datasets are looked
 //! up in `$SPATE_DATASETS`, else in `../shared/datasets`.
 //!
 //! Run with `cargo run --release --example streaming_kmeans`.
@@ -359,7 +359,8 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .filter(|(_, (r, _))| r.points > 0)
-        .map(|(b, (r, _))| (b as f64, r.cost / r.points as f64));
+        // Batches numbered from 1, as in every other plot.
+        .map(|(b, (r, _))| (b as f64 + 1.0, r.cost / r.points as f64));
     LineChart::new("KDD Cup 99: cost per connection before each batch's update")
         .x_label("batch")
         .y_label("mean squared distance to the nearest center")
@@ -505,7 +506,7 @@ fn blobs(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = out_dir("out/streaming_kmeans")?;
+    let out = out_dir("streaming_kmeans")?;
     let sc = spate::local_context()?;
     println!(
         "Streaming k-means (Spark's update rule: discount, then move each center toward its batch mean)"

@@ -14,7 +14,7 @@
 //!   of size 0.1/√i per batch, on features standardized with a prepass).
 //!
 //! Writes `metrics.csv` (RMSE, MAE, R² per batch and over a rolling window of 10 batches, per
-//! model) and `error.png` (error over time) to `out/streaming_regression/` (or `--out DIR`). The shared datasets are looked up in
+//! model) and `error.png` (error over time) to the folder given as `--out DIR` (default: `spate-examples/streaming_regression` in the temporary directory). The shared datasets are looked up in
 //! `$SPATE_DATASETS`, else in `../shared/datasets`.
 //!
 //! Run with `cargo run --release --example streaming_regression`.
@@ -110,7 +110,7 @@ where
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = out_dir("out/streaming_regression")?;
+    let out = out_dir("streaming_regression")?;
     let full = shared_datasets().join("nycflights13/flights.csv.gz");
     let (path, batch_rows) = if full.exists() {
         (full, 5000)
@@ -261,7 +261,8 @@ fn main() -> anyhow::Result<()> {
                   rows: &BTreeMap<u64, [RegressionMetrics; 3]>| {
         rows.values()
             .enumerate()
-            .map(|(b, m)| (b as f64, pick(m)))
+            // Batches numbered from 1, as in every other plot.
+            .map(|(b, m)| (b as f64 + 1.0, pick(m)))
             .collect::<Vec<_>>()
     };
     let mut per_batch = LineChart::new("RMSE of each batch, predicted before it trains the models")

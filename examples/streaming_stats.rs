@@ -8,12 +8,13 @@
 //! in their level. The days are replayed on the wall clock, one every 5 ms, so the batch metrics
 //! (processing time, scheduling delay, input rate) are those of a live stream.
 //!
-//! Writes to `out/streaming_stats/`: `stats.png` (daily means, 7-day mean ± sd and p05–p95
+//! Writes to the folder given as `--out DIR` (default: `spate-examples/streaming_stats` in the
+//! temporary directory): `stats.png` (daily means, 7-day mean ± sd and p05–p95
 //! bands, change marks), `batch_metrics.png`, and the CSVs behind them (`per_batch.csv`,
 //! `per_window.csv`, `batch_metrics.csv`).
 //!
-//! Reads `../shared/datasets/elec2/elec.csv.gz`, or the bundled first 84 days
-//! (`datasets/elec2-first4032.csv`) when that is absent.
+//! Reads `elec2/elec.csv.gz` in `$SPATE_DATASETS` (default `../shared/datasets`), or the
+//! bundled first 84 days (`datasets/elec2-first4032.csv`) when that is absent.
 //!
 //! Run with `cargo run --release --example streaming_stats`.
 
@@ -24,7 +25,7 @@ use spate::stats::{
     DStreamColumnStatsExt, DStreamStatsExt, DriftReport, Moments, PageHinkley, PerColumn,
     QuantileSketch,
 };
-use spate_examples::repo;
+use spate_examples::{out_dir, repo, shared_datasets};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -47,7 +48,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The whole of elec2 if the shared datasets are there, else the bundled slice.
 fn input() -> PathBuf {
-    let full = repo().join("../shared/datasets/elec2/elec.csv.gz");
+    let full = shared_datasets().join("elec2/elec.csv.gz");
     if full.exists() {
         return full;
     }
@@ -160,8 +161,7 @@ fn main() -> anyhow::Result<()> {
         history.len()
     );
 
-    let out = repo().join("out/streaming_stats");
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let out = out_dir("streaming_stats")?;
     report(&collected, &detectors)?;
     write_csvs(&out, &collected, &history, ssc.zero_time())?;
     plot_stats(&out.join("stats.png"), &collected)?;
@@ -396,12 +396,14 @@ fn plot_metrics(path: &Path, history: &[BatchInfo], zero: BatchTime) -> anyhow::
         .panel(
             LineChart::new("")
                 .y_label("processing (ms)")
-                .series(series("processing time", |b| b.processing_time_ms as f64)),
+                .series(series("processing time", |b| b.processing_time_ms as f64))
+                .reference_line("batch interval", BATCH_MS as f64),
         )
         .panel(
             LineChart::new("")
                 .y_label("delay (ms)")
-                .series(series("scheduling delay", |b| b.scheduling_delay_ms as f64)),
+                .series(series("scheduling delay", |b| b.scheduling_delay_ms as f64))
+                .reference_line("batch interval", BATCH_MS as f64),
         )
         .panel(
             LineChart::new("")

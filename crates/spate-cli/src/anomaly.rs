@@ -3,7 +3,8 @@
 //! the model as it is, then learnt; the scores go to a CSV file, and with a label column the
 //! ROC AUC of the scores is reported over the stream and a rolling window.
 
-use crate::kmeans::{StreamArgs, numeric_columns};
+use crate::common::{RunEnd, errln, outln, runtime_name};
+use crate::job::{Identity, JobArgs, Output, csv_columns};
 use anyhow::{Context, bail};
 use spate::learn::{
     DetectorReport, HalfSpaceTrees, MinMaxScaler, Persist, Pipeline, Scaler, StreamDetector,
@@ -18,9 +19,8 @@ use std::time::Instant;
 /// Online anomaly detection with Half-Space Trees on numeric CSV columns.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// CSV file with a header line (plain or gzip).
-    #[arg(long)]
-    input: PathBuf,
+    #[command(flatten)]
+    job: JobArgs,
     /// Numeric columns to score, comma-separated (default: every numeric column but the
     /// label).
     #[arg(long, value_delimiter = ',')]
@@ -47,11 +47,6 @@ pub struct Args {
     /// Records in the rolling ROC AUC window.
     #[arg(long, default_value_t = 1000)]
     eval_window: usize,
-    /// Where to write the scores: `record,score` rows (plus `anomaly` with --label), one per
-    /// record of this run, in input order; higher is more anomalous, 0 during the first
-    /// window.
-    #[arg(long)]
-    output: PathBuf,
     /// Also save the final model (JSON).
     #[arg(long)]
     save_model: Option<PathBuf>,
@@ -59,9 +54,18 @@ pub struct Args {
     /// AUC with --label).
     #[arg(long)]
     plot: Option<PathBuf>,
-    #[command(flatten)]
-    stream: StreamArgs,
 }
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "\
+Examples:
+  Score HTTP connections, with ROC AUC against the attack label:
+    spate anomaly -i datasets/kddcup99-10pct-http-every10th.csv.gz \\
+        --columns duration,src_bytes,dst_bytes --label label -o out/scores.csv
+
+The output (-o) holds `record,score` rows (plus `anomaly` with --label), one per record
+read by this run, in input order; higher is more anomalous, 0 during the first window.
+It is written to a temporary file and renamed when the stream ends.";
 
 /// Per batch of this run: records so far, mean and largest score, rolling ROC AUC.
 #[derive(Default)]
@@ -121,10 +125,32 @@ impl ScoreFile {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<RunEnd> {
+    let job = &args.job;
+    crate::common::init_logging(job, crate::csv_job::progress_bar(job));
+    let input = job
+        .input_path()
+        .context("--input must be a CSV file")?
+        .to_path_buf();
+    if input.is_dir() || !input.exists() {
+        bail!("--input {}: no such file", input.display());
+    }
+    let output = job.required_output()?.to_path_buf();
+    for plot in [&args.plot, &args.save_model].into_iter().flatten() {
+        if plot.is_dir() {
+            bail!("{} is a directory; give a file name", plot.display());
+        }
+    }
+    if let Some(plot) = &args.plot {
+        spate::plot::Format::from_path(plot)
+            .map_err(|_| anyhow::anyhow!("--plot {}: give a .png or .svg file", plot.display()))?;
+    }
+    if let Some(l) = &args.label {
+        crate::job::csv_header_has(&input, std::slice::from_ref(l))?;
+    }
     let columns = match &args.columns {
-        Some(c) => c.clone(),
-        None => numeric_columns(&args.input)?
+        Some(c) => csv_columns(&input, Some(c))?,
+        None => csv_columns(&input, None)?
             .into_iter()
             .filter(|c| Some(c) != args.label.as_ref())
             .collect(),
@@ -137,8 +163,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     {
         bail!("--label {l} is also a feature column");
     }
+    let mut outputs = vec![Output::File("--output", &output)];
+    if let Some(plot) = &args.plot {
+        outputs.push(Output::File("--plot", plot));
+    }
+    if let Some(model) = &args.save_model {
+        outputs.push(Output::File("--save-model", model));
+    }
+    let identity = Identity::of("anomaly", job)
+        .with("--columns", columns.join(","))
+        .with_option("--label", args.label.as_ref())
+        .with("--normal", &args.normal)
+        .with("--trees", args.trees)
+        .with("--height", args.height)
+        .with("--window-size", args.window_size)
+        .with("--seed", args.seed)
+        .with("--eval-window", args.eval_window);
+    let _prepared = job.prepare(&identity, &outputs)?;
     let started = Instant::now();
-    crate::common::init_logging(args.stream.progress() || args.stream.quiet);
     let d = columns.len();
     let hst = HalfSpaceTrees::params(d)
         .n_trees(args.trees)
@@ -148,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     let model = Pipeline::detector(hst).detector_scaler(Scaler::MinMax(MinMaxScaler::new(d)?))?;
     let learner = StreamDetector::new(model, args.eval_window)?;
-    let dir = match args.output.parent() {
+    let dir = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
@@ -175,19 +217,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(l) = &args.label {
         read.push(l.clone());
     }
-    let sc = args.stream.spate_context()?;
+    let sc = job.spate_context()?;
     let handle: Handle = Arc::default();
     let trace: Arc<Mutex<Trace>> = Arc::default();
     let build = || {
-        let ssc = args.stream.context(&sc)?;
-        let names: Vec<&str> = read.iter().map(String::as_str).collect();
-        let mut options = spate::io::CsvSource::options(&args.input)
-            .columns(&names)
-            .rows_per_batch(args.stream.batch_rows);
-        if let Some(dl) = &args.stream.dead_letter {
-            options = options.dead_letter(dl);
-        }
-        let rows = ssc.source_stream(options.build_text()?)?;
+        let ssc = job.streaming_context(&sc)?;
+        let rows = ssc.source_stream(crate::classify::text_source(job, &input, &read)?)?;
         let (normal, n) = (args.normal.clone(), d);
         let records = rows.map(move |mut row: Vec<String>| {
             let label = (row.len() > n).then(|| row.pop().unwrap_or_default());
@@ -223,7 +258,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         *lock(&handle) = Some(trained);
         Ok(ssc)
     };
-    let run = args.stream.run(&args.input, build)?;
+    let run = crate::csv_job::run(job, &input, build)?;
     let Some(trained) = lock(&handle).clone() else {
         bail!("internal error: the job was not built");
     };
@@ -231,7 +266,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (written, file) = {
         let mut s = lock(&scores);
         if let Some(e) = s.error.take() {
-            return Err(e).with_context(|| format!("writing {}", args.output.display()));
+            return Err(e).with_context(|| format!("writing {}", output.display()));
         }
         (s.next, s.file.take())
     };
@@ -241,24 +276,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let temp = file
         .into_inner()
         .map_err(|e| e.into_error())
-        .with_context(|| format!("writing {}", args.output.display()))?;
+        .with_context(|| format!("writing {}", output.display()))?;
     temp.as_file().sync_all()?;
-    temp.persist(&args.output)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    temp.persist(&output)
+        .with_context(|| format!("writing {}", output.display()))?;
     if let Some(path) = &args.save_model {
         detector
             .model()
             .save(path)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    run.print_input_summary();
-    println!(
+    if written == 0 {
+        bail!(
+            "{} has no valid row in the columns {} ({} skipped); nothing was scored",
+            input.display(),
+            columns.join(", "),
+            run.skipped
+        );
+    }
+    outln!("{}", run.input_summary());
+    outln!(
         "{written} records scored before learning them, {} columns, {} trees of height {}, window {}",
-        d, args.trees, args.height, args.window_size
+        d,
+        args.trees,
+        args.height,
+        args.window_size
     );
     if labelled {
         let e = detector.evaluation();
-        println!(
+        outln!(
             "ROC AUC of the scores against --label (anomaly: not {:?}): {:.6} over the stream, {:.6} over the last {} labelled records",
             args.normal,
             e.overall().get(),
@@ -266,17 +312,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.eval_window
         );
     }
-    eprintln!(
+    errln!(
         "wrote {} in {:.2?} on {}",
-        args.output.display(),
+        output.display(),
         started.elapsed(),
-        sc.executor_name()
+        runtime_name(&sc)
     );
     if let Some(path) = &args.plot {
         plot(path, &lock(&trace), labelled, args.eval_window)?;
-        eprintln!("wrote {}", path.display());
+        errln!("wrote {}", path.display());
     }
-    Ok(())
+    Ok(run.end)
 }
 
 fn plot(path: &Path, trace: &Trace, labelled: bool, window: usize) -> anyhow::Result<()> {

@@ -4,7 +4,8 @@
 //! of string columns) never looks ahead. Writes the final model as a versioned JSON file
 //! and optionally plots the metrics over the stream.
 
-use crate::kmeans::{StreamArgs, numeric_columns};
+use crate::common::{RunEnd, errln, outln, runtime_name};
+use crate::job::{Identity, JobArgs, Output, csv_columns};
 use anyhow::{Context, bail};
 use spate::learn::{
     CategoricalEncoder, Classifier, ClassifierReport, FeatureHasher, GaussianNb, HoeffdingTree,
@@ -20,9 +21,8 @@ use std::time::Instant;
 /// Online classification of a CSV column from numeric and string columns.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// CSV file with a header line (plain or gzip).
-    #[arg(long)]
-    input: PathBuf,
+    #[command(flatten)]
+    job: JobArgs,
     /// The column holding the class (any text; classes are numbered as they appear).
     #[arg(long)]
     target: String,
@@ -76,20 +76,28 @@ pub struct Args {
     /// Most distinct classes accepted; records of further classes are skipped.
     #[arg(long, default_value_t = 1024)]
     max_classes: usize,
-    /// Records in the rolling metrics window.
+    /// Records in the rolling metrics window (records, not batches: River's window_size).
     #[arg(long, default_value_t = 1000)]
-    window: usize,
-    /// Where to write the final model (JSON, with its class names and metrics); load it
-    /// with spate_learn's `Persist::load`.
-    #[arg(long)]
-    output: PathBuf,
+    metrics_window: usize,
     /// Plot (PNG or SVG) of accuracy and macro F1, overall and rolling, over the records of
     /// this run.
     #[arg(long)]
     plot: Option<PathBuf>,
-    #[command(flatten)]
-    stream: StreamArgs,
 }
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "\
+Examples:
+  A Hoeffding tree on the electricity market stream, with its metrics plotted:
+    spate classify -i datasets/elec2-first4032.csv --target class --model hoeffding \\
+        -o out/tree.json --plot out/classify.png
+
+  Logistic regression with a string column one-hot encoded, checkpointed:
+    spate classify -i flights.csv --target late --model logistic --categorical carrier \\
+        --checkpoint ckpt -o model.json
+
+The model file (-o) is written when the stream ends: JSON with a format version, the
+class names and the metrics.";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum ModelKind {
@@ -124,10 +132,28 @@ enum PaKind {
 /// Metrics after each batch: records, accuracy and macro F1 overall and rolling.
 type Trace = crate::thin::Thinned<[f64; 5]>;
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<RunEnd> {
+    let job = &args.job;
+    crate::common::init_logging(job, crate::csv_job::progress_bar(job));
+    let input = job
+        .input_path()
+        .context("--input must be a CSV file")?
+        .to_path_buf();
+    if input.is_dir() || !input.exists() {
+        bail!("--input {}: no such file", input.display());
+    }
+    let output = job.required_output()?.to_path_buf();
+    if let Some(plot) = &args.plot {
+        spate::plot::Format::from_path(plot)
+            .map_err(|_| anyhow::anyhow!("--plot {}: give a .png or .svg file", plot.display()))?;
+    }
+    // Checks the target and the string columns exist (with a "did you mean").
+    let mut text_columns = args.categorical.clone();
+    text_columns.push(args.target.clone());
+    crate::job::csv_header_has(&input, &text_columns)?;
     let numeric = match &args.columns {
-        Some(c) => c.clone(),
-        None => numeric_columns(&args.input)?
+        Some(c) => csv_columns(&input, Some(c))?,
+        None => csv_columns(&input, None)?
             .into_iter()
             .filter(|c| *c != args.target && !args.categorical.contains(c))
             .collect(),
@@ -140,20 +166,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bail!("--target {} is also a feature column", args.target);
         }
     }
-    if args.window == 0 {
-        bail!("--window 0: the rolling window needs at least one record");
+    if args.metrics_window == 0 {
+        bail!("--metrics-window 0: the rolling window needs at least one record");
     }
-    // Fail before reading the stream, not after, when the model cannot be written.
-    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        bail!(
-            "--output {}: {} is not a directory",
-            args.output.display(),
-            dir.display()
-        );
+    let mut outputs = vec![Output::File("--output", &output)];
+    if let Some(plot) = &args.plot {
+        outputs.push(Output::File("--plot", plot));
     }
-    crate::common::init_logging(args.stream.progress() || args.stream.quiet);
+    let identity = Identity::of("classify", job)
+        .with("--target", &args.target)
+        .with("--columns", numeric.join(","))
+        .with("--categorical", args.categorical.join(","))
+        .with("--encoding", format!("{:?}", args.encoding))
+        .with("--max-categories", args.max_categories)
+        .with("--hash-features", args.hash_features)
+        .with("--model", format!("{:?}", args.model))
+        .with("--scale", format!("{:?}", args.scale))
+        .with("--learning-rate", args.learning_rate)
+        .with("--l2", args.l2)
+        .with("--alpha", args.alpha)
+        .with("-c", args.c)
+        .with("--pa-variant", format!("{:?}", args.pa_variant))
+        .with("--grace-period", args.grace_period)
+        .with("--delta", args.delta)
+        .with("--tau", args.tau)
+        .with("--max-classes", args.max_classes)
+        .with("--metrics-window", args.metrics_window);
+    let _prepared = job.prepare(&identity, &outputs)?;
     let encoder = if args.categorical.is_empty() {
         None
     } else {
@@ -186,6 +225,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let job = Job {
         args: &args,
+        input: &input,
+        output: &output,
         numeric: &numeric,
         encoder,
         scaler,
@@ -232,6 +273,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 struct Job<'a> {
     args: &'a Args,
+    input: &'a Path,
+    output: &'a Path,
     numeric: &'a [String],
     encoder: Option<CategoricalEncoder>,
     scaler: Option<Scaler>,
@@ -251,29 +294,40 @@ impl Job<'_> {
         Ok(pipeline)
     }
 
-    fn fit<M>(self, model: M) -> anyhow::Result<()>
+    fn fit<M>(self, model: M) -> anyhow::Result<RunEnd>
     where
         M: Classifier + Persist + Data,
     {
         let args = self.args;
         let started = Instant::now();
-        let learner =
-            StreamTextClassifier::new(self.pipeline(model)?, args.max_classes, args.window)?;
+        let learner = StreamTextClassifier::new(
+            self.pipeline(model)?,
+            args.max_classes,
+            args.metrics_window,
+        )?;
         let mut columns = self.numeric.to_vec();
         columns.extend(args.categorical.iter().cloned());
         columns.push(args.target.clone());
         let (n_numeric, n_text) = (self.numeric.len(), args.categorical.len());
-        let sc = args.stream.spate_context()?;
+        let job = &args.job;
+        let (input, output) = (self.input, self.output);
+        let sc = job.spate_context()?;
         let handle: Handle<M> = Arc::default();
         let trace: Arc<Mutex<Trace>> = Arc::default();
         let build = || {
-            let ssc = args.stream.context(&sc)?;
-            let rows = ssc.source_stream(text_source(&args.stream, &args.input, &columns)?)?;
+            let ssc = job.streaming_context(&sc)?;
+            let rows = ssc.source_stream(text_source(job, input, &columns)?)?;
             let records = rows.map(move |row: Vec<String>| to_record(row, n_numeric, n_text));
             let trained = learner.clone().train_on(&records)?;
-            if args.plot.is_some() {
+            // Registered with or without --plot, so that the stream graph (which a checkpoint
+            // must match) does not depend on it.
+            let plotting = args.plot.is_some();
+            {
                 let sink = Arc::clone(&trace);
                 trained.foreach_report(move |_, _: &ClassifierReport, model| {
+                    if !plotting {
+                        return Ok(());
+                    }
                     let e = model.evaluation();
                     lock(&sink).push([
                         e.overall().count() as f64,
@@ -288,27 +342,35 @@ impl Job<'_> {
             *lock(&handle) = Some(trained);
             Ok(ssc)
         };
-        let run = args.stream.run(&args.input, build)?;
+        let run = crate::csv_job::run(job, input, build)?;
         let Some(trained) = lock(&handle).clone() else {
             bail!("internal error: the job was not built");
         };
         let learner = trained.latest_model();
+        if learner.evaluation().overall().count() == 0 {
+            bail!(
+                "{} has no valid row for --target {} (skipped: {}); nothing was learnt",
+                input.display(),
+                args.target,
+                run.skipped
+            );
+        }
         learner
-            .save(&args.output)
-            .with_context(|| format!("writing {}", args.output.display()))?;
-        run.print_input_summary();
+            .save(output)
+            .with_context(|| format!("writing {}", output.display()))?;
+        outln!("{}", run.input_summary());
         report(args, &learner);
-        eprintln!(
+        errln!(
             "wrote {} in {:.2?} on {}",
-            args.output.display(),
+            output.display(),
             started.elapsed(),
-            sc.executor_name()
+            runtime_name(&sc)
         );
         if let Some(path) = &args.plot {
             plot(path, args, &lock(&trace))?;
-            eprintln!("wrote {}", path.display());
+            errln!("wrote {}", path.display());
         }
-        Ok(())
+        Ok(run.end)
     }
 }
 
@@ -331,16 +393,16 @@ fn to_record(mut row: Vec<String>, n_numeric: usize, n_text: usize) -> TextRecor
 }
 
 /// The CSV file as a replayable stream of the `columns` as text.
-fn text_source(
-    stream: &StreamArgs,
+pub fn text_source(
+    job: &JobArgs,
     path: &Path,
     columns: &[String],
 ) -> spate::Result<spate::io::CsvTextSource> {
     let names: Vec<&str> = columns.iter().map(String::as_str).collect();
     let mut options = spate::io::CsvSource::options(path)
         .columns(&names)
-        .rows_per_batch(stream.batch_rows);
-    if let Some(d) = &stream.dead_letter {
+        .rows_per_batch(job.records_per_batch);
+    if let Some(d) = &job.dead_letter {
         options = options.dead_letter(d);
     }
     Ok(options.build_text()?)
@@ -350,14 +412,14 @@ fn report<M: Classifier>(args: &Args, learner: &StreamTextClassifier<M>) {
     let e = learner.evaluation();
     let (all, window) = (e.overall(), e.window());
     let labels = learner.labels();
-    println!(
+    outln!(
         "{} records scored test-then-train ({} before any class was known), {} classes, model {:?}",
         all.count(),
         e.unpredicted(),
         labels.len(),
         args.model
     );
-    println!(
+    outln!(
         "                 whole stream   last {} records",
         window.count()
     );
@@ -367,11 +429,11 @@ fn report<M: Classifier>(args: &Args, learner: &StreamTextClassifier<M>) {
         ("log-loss", all.log_loss(), window.log_loss()),
         ("ROC AUC", all.roc_auc(), window.roc_auc()),
     ] {
-        println!("  {name:<12} {a:>14.6} {b:>17.6}");
+        outln!("  {name:<12} {a:>14.6} {b:>17.6}");
     }
     let confusion = all.confusion();
     if !confusion.is_empty() && confusion.len() <= 12 {
-        println!("confusion matrix over the stream (rows: true class, columns: predicted):");
+        outln!("confusion matrix over the stream (rows: true class, columns: predicted):");
         let name = |i: usize| labels.name(i).unwrap_or("?").to_string();
         let width = (0..confusion.len())
             .map(|i| name(i).len())
@@ -381,10 +443,10 @@ fn report<M: Classifier>(args: &Args, learner: &StreamTextClassifier<M>) {
         let header: Vec<String> = (0..confusion.len())
             .map(|i| format!("{:>width$}", name(i)))
             .collect();
-        println!("  {:<width$} {}", "", header.join(" "));
+        outln!("  {:<width$} {}", "", header.join(" "));
         for (i, row) in confusion.iter().enumerate() {
             let cells: Vec<String> = row.iter().map(|v| format!("{v:>width$}")).collect();
-            println!("  {:<width$} {}", name(i), cells.join(" "));
+            outln!("  {:<width$} {}", name(i), cells.join(" "));
         }
     }
 }
@@ -400,12 +462,12 @@ fn plot(path: &Path, args: &Args, trace: &Trace) -> anyhow::Result<()> {
     .y_label("score")
     .series(series("accuracy, whole stream", 1))
     .series(series(
-        &format!("accuracy, last {} records", args.window),
+        &format!("accuracy, last {} records", args.metrics_window),
         2,
     ))
     .series(series("macro F1, whole stream", 3))
     .series(series(
-        &format!("macro F1, last {} records", args.window),
+        &format!("macro F1, last {} records", args.metrics_window),
         4,
     ))
     .save(path)?;

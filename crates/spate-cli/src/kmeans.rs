@@ -1,31 +1,42 @@
 //! `spate kmeans`: streaming k-means over the numeric columns of a CSV file, with Spark's
 //! forgetful update. Writes the final centers (in the input's units) to a CSV file, prints
 //! the cost, and optionally plots a sample of the points with the centroids' trajectories.
-//!
-//! Also home of what `spate kmeans` and `spate regress` share: reading a CSV as a replayed
-//! stream, the standardization prepass, and running a job with checkpoints.
 
-use crate::common::{BatchLog, Progress, interactive, parse_duration};
+use crate::common::{RunEnd, errln, outln, runtime_name};
+use crate::csv_job::{exact, prepass_standardizer};
+use crate::job::{Identity, JobArgs, Output, csv_columns};
 use anyhow::{Context, bail};
 use ndarray::Array2;
-use spate::ml::{Init, KMeansReport, Standardizer, StreamingKMeans, TimeUnit, TrainOn};
+use spate::ml::{Init, KMeansReport, StreamingKMeans, TimeUnit, TrainOn};
 use spate::plot::{Pca2, PointGroup, ScatterChart, Trajectory};
 use spate::prelude::*;
-use spate::stats::Moments;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+/// The most clusters `--k` accepts: each costs a center, and every point is compared with
+/// every center in every batch.
+pub const MAX_K: usize = 100_000;
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "\
+Examples:
+  Four clusters of flights by delay, distance and air time, standardized, with a plot:
+    spate kmeans -i datasets/nycflights13-flights-every100th.csv -k 4 \\
+        --columns dep_delay,arr_delay,distance,air_time --standardize \\
+        -o out/centers.csv --plot out/clusters.png
+
+  Forget old batches (half-life of 5 batches), checkpointed so a rerun continues:
+    spate kmeans -i points.csv -k 8 --half-life 5 --checkpoint ckpt -o centers.csv";
 
 /// Streaming k-means on the numeric columns of a CSV file with a header.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// CSV file with a header line (plain or gzip).
-    #[arg(long)]
-    input: PathBuf,
-    /// Number of clusters.
-    #[arg(long)]
-    k: usize,
+    #[command(flatten)]
+    job: JobArgs,
+    /// Number of clusters (1 to 100000).
+    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..=MAX_K as u64))]
+    k: u64,
     /// Columns to cluster on, comma-separated (default: every numeric column).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
@@ -57,15 +68,10 @@ pub struct Args {
     /// instead (`spate classify --scale`, spate-learn's `StandardScaler`).
     #[arg(long)]
     standardize: bool,
-    /// Where to write the centers: a header of the column names, one row per center.
-    #[arg(long)]
-    output: PathBuf,
     /// Scatter plot (PNG or SVG) of a sample of the points, PCA-projected, coloured by
     /// cluster, with the centers' trajectories over the batches of this run.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
-    #[command(flatten)]
-    stream: StreamArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -74,11 +80,29 @@ enum Unit {
     Points,
 }
 
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unit::Batches => "batches",
+            Unit::Points => "points",
+        })
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum InitArg {
     Random,
     #[value(name = "kmeans++")]
     KmeansPlusPlus,
+}
+
+impl std::fmt::Display for InitArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InitArg::Random => "random",
+            InitArg::KmeansPlusPlus => "kmeans++",
+        })
+    }
 }
 
 /// What the job has seen, kept in a managed state so a restarted job reports the whole run.
@@ -106,32 +130,54 @@ struct PlotData {
     trajectory: Vec<Array2<f64>>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.k == 0 {
-        bail!("--k 0: k-means needs at least one cluster");
+pub fn run(args: Args) -> anyhow::Result<RunEnd> {
+    let job = &args.job;
+    crate::common::init_logging(job, crate::csv_job::progress_bar(job));
+    let input = job
+        .input_path()
+        .context("--input must be a CSV file")?
+        .to_path_buf();
+    let output = job.required_output()?.to_path_buf();
+    if let Some(plot) = &args.plot {
+        spate::plot::Format::from_path(plot)
+            .map_err(|_| anyhow::anyhow!("--plot {}: give a .png or .svg file", plot.display()))?;
     }
-    let columns = match &args.columns {
-        Some(c) => c.clone(),
-        None => numeric_columns(&args.input)?,
-    };
+    let mut outputs = vec![Output::File("--output", &output)];
+    if let Some(plot) = &args.plot {
+        outputs.push(Output::File("--plot", plot));
+    }
+    if input.is_dir() || !input.exists() {
+        bail!("--input {}: no such file", input.display());
+    }
+    let columns = csv_columns(&input, args.columns.as_deref())?;
+    let identity = Identity::of("kmeans", job)
+        .with("-k", args.k)
+        .with("--columns", columns.join(","))
+        .with_option("--decay", args.decay)
+        .with_option("--half-life", args.half_life)
+        .with("--time-unit", args.time_unit)
+        .with("--init", args.init)
+        .with_option("--init-points", args.init_points)
+        .with("--seed", args.seed)
+        .with("--standardize", args.standardize);
+    let _prepared = job.prepare(&identity, &outputs)?;
     let started = Instant::now();
-    crate::common::init_logging(args.stream.progress() || args.stream.quiet);
+    let params = params(&args, columns.len())?;
     let standardizer = if args.standardize {
         Some(prepass_standardizer(
-            &args.input,
+            &input,
             &columns,
-            args.stream.batch_rows,
+            job.records_per_batch,
         )?)
     } else {
         None
     };
-    let params = params(&args, columns.len())?;
-    let sc = args.stream.spate_context()?;
+    let sc = job.spate_context()?;
     let handles: Arc<Mutex<Handles>> = Arc::default();
     let plot: Arc<Mutex<PlotData>> = Arc::default();
     let build = || {
-        let ssc = args.stream.context(&sc)?;
-        let rows = ssc.source_stream(args.stream.csv_source(&args.input, &columns)?)?;
+        let ssc = job.streaming_context(&sc)?;
+        let rows = ssc.source_stream(crate::csv_job::csv_source(job, &input, &columns)?)?;
         let rows = match standardizer.clone() {
             Some(s) => rows.map(move |r| s.transform_row(r)),
             None => rows,
@@ -153,20 +199,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         })?;
-        if plotting {
-            let sink = Arc::clone(&plot);
-            rows.foreach_rdd(move |rdd, _| {
+        // Registered with or without --plot, so that the stream graph (which a checkpoint
+        // must match) does not depend on it: --plot may be added when a job is restarted.
+        let sink = Arc::clone(&plot);
+        rows.foreach_rdd(move |rdd, _| {
+            if plotting {
                 let batch = rdd.collect()?;
                 lock(&sink).sample.extend(batch);
-                Ok(())
-            })?;
-        }
+            }
+            Ok(())
+        })?;
         let mut h = lock(&handles);
         h.summary = Some(summary);
         h.model = Some(model);
         Ok(ssc)
     };
-    let run = args.stream.run(&args.input, build)?;
+    let run = crate::csv_job::run(job, &input, build)?;
 
     let h = lock(&handles);
     let (Some(summary), Some(trained)) = (&h.summary, &h.model) else {
@@ -174,11 +222,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let summary = summary.get();
     let model = trained.latest_model();
+    if summary.points == 0 {
+        bail!(
+            "{} has no valid row in the columns {} ({} skipped: a missing, NA or \
+             non-numeric value); nothing to cluster",
+            input.display(),
+            columns.join(", "),
+            run.skipped
+        );
+    }
     if !model.is_initialized() {
         bail!(
             "{} has too few valid rows to seed the centers: k-means++ waits for {} points",
-            args.input.display(),
-            args.init_points.unwrap_or(args.k)
+            input.display(),
+            args.init_points.unwrap_or(args.k as usize)
         );
     }
     let centers = match &standardizer {
@@ -191,15 +248,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .into_iter()
         .map(|r| r.iter().map(|&x| exact(x)).collect())
         .collect();
-    spate::io::write_csv_file(&args.output, &header, &rows)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    run.print_input_summary();
+    spate::io::write_csv_file(&output, &header, &rows)
+        .with_context(|| format!("writing {}", output.display()))?;
+    outln!("{}", run.input_summary());
     let space = if standardizer.is_some() {
         "standardized units"
     } else {
         "input units"
     };
-    println!(
+    outln!(
         "{} batches, {} points clustered ({} rows with NaN/inf skipped), k = {}, {} columns",
         summary.batches,
         summary.points,
@@ -207,27 +264,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.k,
         columns.len()
     );
-    println!(
+    outln!(
         "final cost (last batch, {} points, before its update): {:.6e} ({space})",
-        summary.last_points, summary.last_cost
+        summary.last_points,
+        summary.last_cost
     );
-    println!(
+    outln!(
         "cumulative cost over the stream: {:.6e}; mean per point {:.6e}",
         summary.total_cost,
         summary.total_cost / summary.points.max(1) as f64
     );
-    eprintln!(
+    errln!(
         "wrote {} in {:.2?} on {}",
-        args.output.display(),
+        output.display(),
         started.elapsed(),
-        sc.executor_name()
+        runtime_name(&sc)
     );
     if let Some(path) = &args.plot {
         let data = lock(&plot);
-        plot_clusters(path, &model, &data, args.k, space)?;
-        eprintln!("wrote {}", path.display());
+        plot_clusters(path, &model, &data, args.k as usize, space)?;
+        errln!("wrote {}", path.display());
     }
-    Ok(())
+    Ok(run.end)
 }
 
 fn params(args: &Args, dim: usize) -> anyhow::Result<spate::ml::StreamingKMeansParams> {
@@ -235,7 +293,7 @@ fn params(args: &Args, dim: usize) -> anyhow::Result<spate::ml::StreamingKMeansP
         Unit::Batches => TimeUnit::Batches,
         Unit::Points => TimeUnit::Points,
     };
-    let mut params = StreamingKMeans::params(args.k)
+    let mut params = StreamingKMeans::params(args.k as usize)
         .seed(args.seed)
         .time_unit(unit);
     params = match (args.decay, args.half_life) {
@@ -246,7 +304,7 @@ fn params(args: &Args, dim: usize) -> anyhow::Result<spate::ml::StreamingKMeansP
     params = match args.init {
         InitArg::Random => params.init(Init::Random { dim, weight: 0.0 }),
         InitArg::KmeansPlusPlus => params.init(Init::KMeansPlusPlus {
-            buffer_points: args.init_points.unwrap_or(args.k),
+            buffer_points: args.init_points.unwrap_or(args.k as usize),
         }),
     };
     // Validate now, before any data flows.
@@ -293,193 +351,6 @@ fn plot_clusters(
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-// ---------------------------------------------------------------- shared with `spate regress`
-
-/// How a job reads its CSV and runs: batch size, pace, checkpoints, threads.
-#[derive(clap::Args, Clone, Debug)]
-pub struct StreamArgs {
-    /// CSV rows per batch.
-    #[arg(long, default_value_t = 1000)]
-    pub batch_rows: u64,
-    /// Batch interval (the file is read as fast as possible unless --realtime).
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pub batch: Duration,
-    /// Read one batch per --batch interval of wall-clock time.
-    #[arg(long)]
-    pub realtime: bool,
-    /// Checkpoint directory: the model and the input position are saved there, and a
-    /// restarted job continues exactly where the last checkpoint left off.
-    #[arg(long)]
-    pub checkpoint: Option<PathBuf>,
-    /// Write a checkpoint every this many batches.
-    #[arg(long, default_value_t = 5)]
-    pub checkpoint_every: u64,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Append skipped CSV rows (missing or non-numeric values) to this file.
-    #[arg(long)]
-    pub dead_letter: Option<PathBuf>,
-    /// Do not print a line per batch.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-/// Input counts of one run of a job (this process only: a restarted job counts from its
-/// restart).
-pub struct RunCounts {
-    rows: u64,
-    skipped: u64,
-    batches: u64,
-}
-
-impl RunCounts {
-    pub fn print_input_summary(&self) {
-        println!(
-            "this run: {} batches, {} CSV rows used, {} skipped by the CSV reader (a missing, NA or non-numeric value; never read as 0)",
-            self.batches, self.rows, self.skipped
-        );
-    }
-}
-
-/// Adds up the input of every batch.
-#[derive(Default)]
-struct Counter {
-    rows: AtomicU64,
-    skipped: AtomicU64,
-    batches: AtomicU64,
-}
-
-impl StreamingListener for Counter {
-    fn on_batch_completed(&self, info: &BatchInfo) {
-        self.rows.fetch_add(info.records_in, Ordering::Relaxed);
-        self.skipped
-            .fetch_add(info.records_skipped, Ordering::Relaxed);
-        self.batches.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl StreamArgs {
-    pub fn progress(&self) -> bool {
-        interactive() && !self.quiet
-    }
-
-    pub fn spate_context(&self) -> anyhow::Result<SpateContext> {
-        Ok(crate::common::spate_context(self.threads)?)
-    }
-
-    /// A streaming context on `sc`, replaying as fast as possible unless --realtime.
-    pub fn context(&self, sc: &SpateContext) -> spate::Result<StreamingContext> {
-        let builder = StreamingContext::builder(sc).batch_interval(self.batch);
-        if self.realtime {
-            builder.clock(SystemClock::new()).build()
-        } else {
-            builder.clock(FastForwardClock::new()).build()
-        }
-    }
-
-    /// The CSV file as a replayable stream of the `columns`, in that order.
-    pub fn csv_source(&self, path: &Path, columns: &[String]) -> spate::Result<CsvSource> {
-        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let mut options = CsvSource::options(path)
-            .columns(&names)
-            .rows_per_batch(self.batch_rows);
-        if let Some(d) = &self.dead_letter {
-            options = options.dead_letter(d);
-        }
-        Ok(options.build()?)
-    }
-
-    /// Builds the job (restoring it from --checkpoint if one is there), runs it until the
-    /// file is consumed, and returns what it read.
-    pub fn run(
-        &self,
-        input: &Path,
-        build: impl FnOnce() -> spate::Result<StreamingContext>,
-    ) -> anyhow::Result<RunCounts> {
-        let ssc = crate::common::build_or_recover(
-            self.checkpoint.as_deref(),
-            self.checkpoint_every,
-            build,
-        )?;
-        let counter = Arc::new(Counter::default());
-        ssc.add_listener(Arc::clone(&counter));
-        let bar = self.progress().then(|| {
-            let total = std::fs::metadata(input).ok().map(|m| m.len());
-            Arc::new(Progress::new(total))
-        });
-        match &bar {
-            Some(bar) => ssc.add_listener(Arc::clone(bar)),
-            None if !self.quiet => ssc.add_listener(BatchLog),
-            None => {}
-        }
-        crate::common::run(&ssc, None)?;
-        if let Some(bar) = &bar {
-            bar.finish();
-        }
-        Ok(RunCounts {
-            rows: counter.rows.load(Ordering::Relaxed),
-            skipped: counter.skipped.load(Ordering::Relaxed),
-            batches: counter.batches.load(Ordering::Relaxed),
-        })
-    }
-}
-
-/// The columns a `CsvSource` would pick by itself: every column whose values in the first
-/// rows are numbers or missing.
-pub fn numeric_columns(path: &Path) -> anyhow::Result<Vec<String>> {
-    let source = CsvSource::options(path)
-        .build()
-        .with_context(|| format!("reading the header of {}", path.display()))?;
-    Ok(source.column_names())
-}
-
-/// `x` as the shortest text that parses back to exactly `x` (exponent form for very large
-/// or small magnitudes, unlike `Display`).
-pub fn exact(x: f64) -> String {
-    format!("{x:?}")
-}
-
-/// Mean and (population) standard deviation of every column over the whole file, read once
-/// with the same row-skipping rules as the stream.
-pub fn prepass_standardizer(
-    path: &Path,
-    columns: &[String],
-    batch_rows: u64,
-) -> anyhow::Result<Standardizer> {
-    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let mut source = CsvSource::options(path)
-        .columns(&names)
-        .rows_per_batch(batch_rows)
-        .build()?;
-    let mut moments = vec![Moments::new(); columns.len()];
-    let mut column = Vec::new();
-    let t = BatchTime(0);
-    while !source.is_exhausted() {
-        let batch = source.next_batch(t, None)?;
-        for (j, m) in moments.iter_mut().enumerate() {
-            column.clear();
-            column.extend(batch.records.iter().map(|r| r[j]));
-            m.update(&column);
-        }
-    }
-    let means: Vec<f64> = moments.iter().map(|m| m.mean().unwrap_or(0.0)).collect();
-    let sds: Vec<f64> = moments
-        .iter()
-        .map(|m| m.population_std_dev().unwrap_or(0.0))
-        .collect();
-    let standardizer = Standardizer::new(means, sds)?;
-    let constant = standardizer.constant_columns();
-    if !constant.is_empty() {
-        let names: Vec<&str> = constant.iter().map(|&j| columns[j].as_str()).collect();
-        eprintln!(
-            "columns with zero spread are only centred, not scaled: {}",
-            names.join(", ")
-        );
-    }
-    Ok(standardizer)
 }
 
 /// A bounded, evenly thinned sample of a stream's rows: every row until the cap, then every

@@ -1,11 +1,15 @@
 //! `spate`: run Spate's streaming jobs from the command line.
 //!
 //! Every job runs on the embedded runtime (no server to install). Logs go to stderr
-//! (`RUST_LOG` sets the level), results to stdout and to the `--output` files.
+//! (`-v`, `--log-level` or `RUST_LOG` set the level), results to stdout and to the
+//! `--output` files. Exit status: 0 when the job ran, 1 on an error, 2 on a usage error,
+//! 130 when a signal stopped it (after writing its outputs and last checkpoint).
 
 mod anomaly;
 mod classify;
 mod common;
+mod csv_job;
+mod job;
 mod kmeans;
 mod pagerank;
 mod regress;
@@ -14,6 +18,7 @@ mod thin;
 mod wordcount;
 
 use clap::{Parser, Subcommand};
+use common::RunEnd;
 
 /// Streaming analytics over micro-batch RDDs.
 #[derive(Parser)]
@@ -26,24 +31,32 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Streaming word count over a file, a directory or a TCP socket.
+    #[command(after_help = wordcount::EXAMPLES)]
     Wordcount(wordcount::Args),
     /// Statistics of CSV columns per batch, per window of batches and in total.
+    #[command(after_help = stats::EXAMPLES)]
     Stats(stats::Args),
     /// Streaming PageRank over an edge-list file, with a proven error bound per batch.
+    #[command(after_help = pagerank::EXAMPLES)]
     Pagerank(pagerank::Args),
     /// Streaming k-means over the numeric columns of a CSV file.
+    #[command(after_help = kmeans::EXAMPLES)]
     Kmeans(kmeans::Args),
     /// Streaming linear regression of one CSV column on others (exact OLS or SGD).
+    #[command(after_help = regress::EXAMPLES)]
     Regress(regress::Args),
     /// Online classification of a CSV column, test-then-train (River-style learners).
+    #[command(after_help = classify::EXAMPLES)]
     Classify(classify::Args),
     /// Online anomaly detection on numeric CSV columns with Half-Space Trees.
+    #[command(after_help = anomaly::EXAMPLES)]
     Anomaly(anomaly::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
-    match cli.command {
+    common::handle_signals();
+    let result = match cli.command {
         Command::Wordcount(args) => wordcount::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Pagerank(args) => pagerank::run(args),
@@ -51,5 +64,31 @@ fn main() -> anyhow::Result<()> {
         Command::Regress(args) => regress::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Anomaly(args) => anomaly::run(args),
+    };
+    match result {
+        Ok(RunEnd::Finished) => {}
+        Ok(RunEnd::Interrupted) => std::process::exit(130),
+        Err(e) => {
+            common::note(&format!("error: {}", message(&e)));
+            std::process::exit(if common::interrupted() { 130 } else { 1 });
+        }
     }
+}
+
+/// The error and its causes on one line, without the wrappers that only name the library
+/// layer a message passed through.
+fn message(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        // A cause repeats its own causes in its message; keep the most informative text.
+        if parts.last().is_some_and(|last| last.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts
+        .join(": ")
+        .replace("source `input` failed: ", "")
+        .replace("the streaming context was stopped", "the job was stopped")
 }

@@ -2,7 +2,8 @@
 //! current after every batch with a proven L1 error bound, printing the top nodes per batch
 //! and writing the final ranks of every node (and optionally a plot).
 
-use crate::common::{Progress, init_logging, interactive};
+use crate::common::{RunEnd, errln, init_logging, interactive, outln, runtime_name};
+use crate::job::{Identity, JobArgs, Output, Span};
 use anyhow::{Context, bail};
 use spate::graph::{
     Columns, EdgeListFormat, EdgeListSource, EdgeOrder, IncrementalPageRank, NodeId, PageRankBatch,
@@ -13,15 +14,27 @@ use spate::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "\
+Examples:
+  PageRank of the Bitcoin OTC trust network replayed in time order, 500 edges per batch,
+  with a plot of the top nodes, the update time and the error bound:
+    spate pagerank -i datasets/soc-sign-bitcoinotc.csv.gz --order time -n 500 \\
+        -o out/ranks.csv --plot out/ranks.png
+
+  Only the edges of the last 20 batches count (older ones expire):
+    spate pagerank -i edges.txt --window 20 -o ranks.csv";
 
 /// Streaming PageRank over an edge list (`src dst [weight] [time]`, whitespace- or
 /// comma-separated, `#` comments, plain or .gz).
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// The edge list: one edge per line, node ids any u64; CRLF and a UTF-8 BOM are tolerated.
-    #[arg(long)]
-    edges: PathBuf,
+    /// The edge list (--input, also --edges): one edge per line, node ids any u64; CRLF and a
+    /// UTF-8 BOM are tolerated.
+    #[command(flatten)]
+    job: JobArgs,
     /// Column layout: `snap` reads `src dst [time]` (a third column is a time, as in SNAP's
     /// temporal networks) or `src dst weight time`; `csv` reads `src,dst[,weight[,time]]`.
     /// Default: `csv` for a .csv or .csv.gz file, `snap` otherwise.
@@ -30,48 +43,27 @@ pub struct Args {
     /// Replay order: as in the file, or sorted by the time column.
     #[arg(long, value_enum, default_value_t = Order::File)]
     order: Order,
-    /// Edges per batch.
-    #[arg(long, default_value_t = 1000)]
-    batch_edges: usize,
     /// Bound on the L1 error of the ranks after every batch.
     #[arg(long, default_value_t = 1e-4)]
     tolerance: f64,
     /// Damping factor.
     #[arg(long, default_value_t = 0.85)]
     damping: f64,
-    /// Rank only the edges of the last W batches (older edges expire).
-    #[arg(long)]
-    window_batches: Option<usize>,
+    /// Rank only the edges of a sliding window (older edges expire): a number of batches
+    /// (20) or a duration that is a multiple of --batch (20s).
+    #[arg(long, value_name = "SPAN", value_parser = Span::parse, alias = "window-batches")]
+    window: Option<Span>,
     /// How many top nodes to print at the end (and per batch, up to 5, unless --quiet).
     #[arg(long, default_value_t = 20)]
     top: usize,
-    /// Where to write `node,rank` for every node after the last batch, highest rank first.
-    #[arg(long)]
-    output: PathBuf,
     /// A PNG (or SVG) of the final top 10 nodes' ranks, the update time and the error bound per
     /// batch. Only with --plot is a history kept (and checkpointed), and it is bounded: the
     /// ranks of at most 50 nodes are followed (each batch's top 10 join; the lowest-ranked
     /// leave), and each series keeps at most 512 points: past 512 batches a point stands for
     /// a run of consecutive batches (2, then 4, …) and shows the largest update time and
     /// error bound among them and the ranks after the last of them.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
-    /// Checkpoint directory: the ranks, the graph and the input position are saved there and
-    /// a restarted job continues after the last checkpoint.
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
-    /// Write a checkpoint every this many batches.
-    #[arg(long, default_value_t = 10)]
-    checkpoint_every: u64,
-    /// Stop after this many batches (with --checkpoint, a later run continues).
-    #[arg(long)]
-    max_batches: Option<u64>,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Do not print a line per batch.
-    #[arg(long)]
-    quiet: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +76,15 @@ enum Format {
 enum Order {
     File,
     Time,
+}
+
+impl std::fmt::Display for Order {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Order::File => "file",
+            Order::Time => "time",
+        })
+    }
 }
 
 /// What the summary and the plot need, kept at the driver and checkpointed with the stream
@@ -262,41 +263,75 @@ fn record_batch(
         );
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    if !args.edges.is_file() {
-        bail!("--edges {}: no such file", args.edges.display());
+pub fn run(args: Args) -> anyhow::Result<RunEnd> {
+    let job = &args.job;
+    let progress = interactive() && !job.quiet;
+    // This command prints its own line per batch (unless --quiet): the batch log lines
+    // would repeat it.
+    init_logging(job, true);
+    let edges = job
+        .input_path()
+        .context("--input must be an edge-list file")?
+        .to_path_buf();
+    if edges.is_dir() || !edges.exists() {
+        bail!("--input {}: no such file", edges.display());
     }
-    let progress = interactive();
-    // This command prints its own line per batch: keep the core's per-batch log lines
-    // (info) out of the way unless RUST_LOG asks for them.
-    init_logging(true);
-    let sc = crate::common::spate_context(args.threads)?;
+    let output = job.required_output()?.to_path_buf();
+    job.refuse_dead_letter("pagerank")?;
+    if let Some(plot) = &args.plot {
+        spate::plot::Format::from_path(plot)
+            .map_err(|_| anyhow::anyhow!("--plot {}: give a .png or .svg file", plot.display()))?;
+    }
+    let window = match args.window {
+        Some(w) => Some(w.batches("--window", job.batch)?),
+        None => None,
+    };
+    let mut outputs = vec![Output::File("--output", &output)];
+    if let Some(plot) = &args.plot {
+        outputs.push(Output::File("--plot", plot));
+    }
+    let identity = Identity::of("pagerank", job)
+        .with("--format", format!("{:?}", edge_format(&args, &edges)))
+        .with("--order", args.order)
+        .with("--tolerance", args.tolerance)
+        .with("--damping", args.damping)
+        .with_option("--window", window.map(|w| format!("{w} batches")));
+    let _prepared = job.prepare(&identity, &outputs)?;
+    let sc = job.spate_context()?;
     let handles: Handles = Arc::default();
-    let build = || build(&sc, &args, &handles);
+    let build = || build(&sc, &args, &edges, window, &handles);
     let ssc =
-        crate::common::build_or_recover(args.checkpoint.as_deref(), args.checkpoint_every, build)?;
-    let bar = progress.then(|| Arc::new(Progress::new(None)));
+        crate::common::build_or_recover(job.checkpoint.as_deref(), job.checkpoint_every, build)?;
+    let bar = progress.then(|| Arc::new(crate::common::Progress::new(None)));
     if let Some(bar) = &bar {
         ssc.add_listener(Arc::clone(bar));
     }
     let started = Instant::now();
-    crate::common::run(&ssc, args.max_batches)?;
+    let end = crate::common::run(&ssc, job)?;
     if let Some(bar) = &bar {
         bar.finish();
     }
     let (tracked, summary) = handles
         .lock()
-        .map_err(|_| anyhow::anyhow!("handle lock poisoned"))?
+        .map_err(|_| anyhow::anyhow!("internal error: the handle lock was poisoned"))?
         .take()
-        .context("the stream was not built")?;
+        .context("internal error: the stream was not built")?;
     let batch_history = ssc.batch_history();
     let edges_read: u64 = batch_history.iter().map(|b| b.records_in).sum();
     let malformed: u64 = batch_history.iter().map(|b| b.records_skipped).sum();
     let summary = summary.get();
     let pagerank = tracked.state().lock();
+    if pagerank.node_count() == 0 {
+        bail!(
+            "{} gave no valid edge ({edges_read} read, {malformed} malformed lines skipped, \
+             {} rejected); nothing to rank",
+            edges.display(),
+            summary.rejected
+        );
+    }
     let mut ranked = pagerank.ranks().into_vec();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    eprintln!(
+    errln!(
         "{} batches ({} in this run), {edges_read} edges read, {malformed} malformed lines \
          skipped, {} events rejected; {} nodes, {} edges; error bound {:.2e} (tolerance {:e}); \
          {:.2?} on {}",
@@ -308,29 +343,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         pagerank.certificate(),
         pagerank.tolerance(),
         started.elapsed(),
-        sc.executor_name()
+        runtime_name(&sc)
     );
     if args.top > 0 {
-        println!("top {} nodes:", args.top.min(ranked.len()));
-        println!("  {:>4}  {:>20}  {:>12}", "rank", "node", "pagerank");
+        outln!("top {} nodes:", args.top.min(ranked.len()));
+        outln!("  {:>4}  {:>20}  {:>12}", "rank", "node", "pagerank");
         for (i, (node, rank)) in ranked.iter().take(args.top).enumerate() {
-            println!("  {:>4}  {node:>20}  {rank:>12.6e}", i + 1);
+            outln!("  {:>4}  {node:>20}  {rank:>12.6e}", i + 1);
         }
     }
-    write_ranks(&args.output, &ranked)?;
-    eprintln!("wrote {} ({} nodes)", args.output.display(), ranked.len());
+    write_ranks(&output, &ranked)?;
+    errln!("wrote {} ({} nodes)", output.display(), ranked.len());
     if let Some(path) = &args.plot {
         let top: Vec<NodeId> = ranked.iter().take(FOLLOW).map(|r| r.0).collect();
         let history = summary.plot.unwrap_or_default();
-        plot(path, &history, &top, pagerank.tolerance())?;
-        eprintln!("wrote {}", path.display());
+        plot(
+            path,
+            &history,
+            &top,
+            pagerank.tolerance(),
+            job.batch.as_secs_f64() * 1e3,
+        )?;
+        errln!("wrote {}", path.display());
     }
-    Ok(())
+    Ok(end)
 }
 
-fn edge_format(args: &Args) -> EdgeListFormat {
+fn edge_format(args: &Args, edges: &Path) -> EdgeListFormat {
     let format = args.format.unwrap_or_else(|| {
-        let name = args.edges.to_string_lossy().to_ascii_lowercase();
+        let name = edges.to_string_lossy().to_ascii_lowercase();
         if name.ends_with(".csv") || name.ends_with(".csv.gz") {
             Format::Csv
         } else {
@@ -343,15 +384,19 @@ fn edge_format(args: &Args) -> EdgeListFormat {
     })
 }
 
-fn build(sc: &SpateContext, args: &Args, handles: &Handles) -> spate::Result<StreamingContext> {
-    // Batches follow the input, not a clock: replay as fast as the updates go.
-    let ssc = StreamingContext::builder(sc)
-        .batch_interval(Duration::from_secs(1))
-        .clock(FastForwardClock::new())
-        .build()?;
-    let source = EdgeListSource::options(&args.edges)
-        .format(edge_format(args))
-        .batch_edges(args.batch_edges)
+fn build(
+    sc: &SpateContext,
+    args: &Args,
+    edges: &Path,
+    window: Option<u64>,
+    handles: &Handles,
+) -> spate::Result<StreamingContext> {
+    let job = &args.job;
+    let ssc = job.streaming_context(sc)?;
+    let batch_edges = usize::try_from(job.records_per_batch).unwrap_or(usize::MAX);
+    let source = EdgeListSource::options(edges)
+        .format(edge_format(args, edges))
+        .batch_edges(batch_edges)
         .order(match args.order {
             Order::File => EdgeOrder::File,
             Order::Time => EdgeOrder::Time,
@@ -361,13 +406,13 @@ fn build(sc: &SpateContext, args: &Args, handles: &Handles) -> spate::Result<Str
     let mut params = IncrementalPageRank::params()
         .damping(args.damping)
         .tolerance(args.tolerance);
-    if let Some(w) = args.window_batches {
-        params = params.window_batches(w);
+    if let Some(w) = window {
+        params = params.window_batches(usize::try_from(w).unwrap_or(usize::MAX));
     }
     let tracked = params.build()?.track_top(&edges, "pagerank", FOLLOW)?;
     let summary = ssc.managed_state(SUMMARY_STATE, Summary::default())?;
     let record = summary.clone();
-    let quiet = args.quiet;
+    let quiet = job.quiet;
     let plot = args.plot.is_some();
     tracked.on_batch(move |pr, batch| {
         record_batch(&mut record.lock(), plot, batch, |nodes| pr.ranks_of(nodes));
@@ -391,7 +436,7 @@ fn print_batch(batch: &PageRankBatch) {
         .take(5)
         .map(|(node, rank)| format!("{node} {rank:.4e}"))
         .collect();
-    println!(
+    outln!(
         "batch {:>5}: {:>6} events ({} rejected, {} expired), {} nodes, {} edges, {:?} in {:.2} ms, \
          bound {:.1e} | {}",
         r.batch,
@@ -413,7 +458,15 @@ fn write_ranks(path: &Path, ranked: &[(NodeId, f64)]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn plot(path: &Path, history: &PlotHistory, top: &[NodeId], tolerance: f64) -> anyhow::Result<()> {
+/// Three panels over the batch numbers: the ranks of the final top nodes, each batch's update
+/// time against the batch interval, and the error bound against the tolerance.
+fn plot(
+    path: &Path,
+    history: &PlotHistory,
+    top: &[NodeId],
+    tolerance: f64,
+    batch_ms: f64,
+) -> anyhow::Result<()> {
     let per_batch = &history.per_batch;
     let mut ranks = LineChart::new("")
         .y_label("PageRank")
@@ -430,11 +483,11 @@ fn plot(path: &Path, history: &PlotHistory, top: &[NodeId], tolerance: f64) -> a
     let times = LineChart::new("")
         .y_label("update time (ms)")
         .log_y(true)
-        .legend(LegendPosition::Hidden)
         .series(Series::new(
-            "update",
+            "update time",
             per_batch.iter().map(|b| (b.0 as f64, b.1)),
-        ));
+        ))
+        .reference_line("batch interval", batch_ms);
     let bound = LineChart::new("")
         .y_label("L1 error bound")
         .x_label("batch")
@@ -443,10 +496,7 @@ fn plot(path: &Path, history: &PlotHistory, top: &[NodeId], tolerance: f64) -> a
             "certificate",
             per_batch.iter().map(|b| (b.0 as f64, b.2)),
         ))
-        .series(Series::new(
-            "tolerance",
-            per_batch.iter().map(|b| (b.0 as f64, tolerance)),
-        ));
+        .reference_line("tolerance", tolerance);
     Panels::new(format!("Streaming PageRank: top {} nodes", top.len()))
         .panel(ranks)
         .panel(times)
@@ -461,6 +511,7 @@ mod tests {
     use super::*;
     use spate::graph::EdgeEvent;
     use std::collections::BTreeSet;
+    use std::time::Duration;
 
     /// Runs `batches` batches through a 2-batch window whose top nodes change every batch
     /// (each batch brings 12 fresh hubs), recording each in a summary as the CLI does.

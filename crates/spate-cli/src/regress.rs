@@ -3,7 +3,9 @@
 //! model as it was (test-then-train), so the reported errors are out-of-sample; writes the
 //! final weights, and optionally plots the error over time.
 
-use crate::kmeans::{StreamArgs, exact, numeric_columns, prepass_standardizer};
+use crate::common::{RunEnd, errln, outln, runtime_name};
+use crate::csv_job::{exact, prepass_standardizer};
+use crate::job::{Identity, JobArgs, Output, Span, csv_columns};
 use anyhow::{Context, bail};
 use spate::ml::{
     EvaluateOn, RegressionMetrics, Regularizer, StreamingLeastSquares,
@@ -11,16 +13,27 @@ use spate::ml::{
 };
 use spate::plot::{LineChart, Series};
 use spate::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "\
+Examples:
+  Arrival delay from departure delay, distance and air time, exact least squares, with the
+  test-then-train error per batch plotted:
+    spate regress -i datasets/nycflights13-flights-every100th.csv --target arr_delay \\
+        --columns dep_delay,distance,air_time -o out/weights.csv --plot out/error.png
+
+  Spark's streaming SGD, 20 steps per batch, checkpointed so a rerun continues:
+    spate regress -i data.csv --target y --method sgd --iterations 20 --checkpoint ckpt \\
+        -o weights.csv";
 
 /// Streaming linear regression of a CSV column on other numeric columns.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// CSV file with a header line (plain or gzip).
-    #[arg(long)]
-    input: PathBuf,
+    #[command(flatten)]
+    job: JobArgs,
     /// The column to predict.
     #[arg(long)]
     target: String,
@@ -56,17 +69,13 @@ pub struct Args {
     /// For a live stream use a running scaler (spate-learn's `StandardScaler`).
     #[arg(long)]
     standardize: bool,
-    /// Where to write the weights: `feature,weight` rows, then `intercept`.
-    #[arg(long)]
-    output: PathBuf,
     /// Plot (PNG or SVG) of the per-batch and rolling RMSE over the batches of this run.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
-    /// Batches in the rolling RMSE window.
-    #[arg(long, default_value_t = 10)]
-    window: u32,
-    #[command(flatten)]
-    stream: StreamArgs,
+    /// The rolling RMSE's window: a number of batches (10) or a duration that is a multiple
+    /// of --batch (10s).
+    #[arg(long, value_name = "SPAN", default_value = "10", value_parser = Span::parse)]
+    window: Span,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +100,16 @@ enum Penalty {
     L2,
 }
 
+impl std::fmt::Display for Penalty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Penalty::None => "none",
+            Penalty::L1 => "l1",
+            Penalty::L2 => "l2",
+        })
+    }
+}
+
 /// Test-then-train metrics over the whole run, kept in a managed state so a restarted job
 /// reports the whole stream.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -99,40 +118,90 @@ struct Summary {
     metrics: RegressionMetrics,
 }
 
-/// Per-batch and rolling RMSE of this run, for the plot.
+/// Per-batch and rolling RMSE of this run by batch number (counted from the start of the
+/// stream, also across restarts), for the plot.
 #[derive(Default)]
 struct Errors {
-    batch: Vec<f64>,
-    rolling: Vec<f64>,
+    batch: Vec<(u64, f64)>,
+    rolling: Vec<(u64, f64)>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<RunEnd> {
+    let job = &args.job;
+    crate::common::init_logging(job, crate::csv_job::progress_bar(job));
+    let input = job
+        .input_path()
+        .context("--input must be a CSV file")?
+        .to_path_buf();
+    if input.is_dir() || !input.exists() {
+        bail!("--input {}: no such file", input.display());
+    }
+    let output = job.required_output()?.to_path_buf();
+    if let Some(plot) = &args.plot {
+        spate::plot::Format::from_path(plot)
+            .map_err(|_| anyhow::anyhow!("--plot {}: give a .png or .svg file", plot.display()))?;
+    }
+    let target = csv_columns(&input, Some(std::slice::from_ref(&args.target)))
+        .map_err(|e| anyhow::anyhow!("--target: {e}"))?
+        .remove(0);
     let features = match &args.columns {
-        Some(c) => c.clone(),
-        None => numeric_columns(&args.input)?
+        Some(c) => csv_columns(&input, Some(c))?,
+        None => csv_columns(&input, None)?
             .into_iter()
-            .filter(|c| *c != args.target)
+            .filter(|c| *c != target)
             .collect(),
     };
     if features.is_empty() {
-        bail!("no feature columns: name them with --columns");
+        bail!(
+            "no feature columns: {} has no other numeric column; name them with --columns",
+            input.display()
+        );
     }
-    if features.contains(&args.target) {
-        bail!("--target {} is also a feature column", args.target);
+    if features.contains(&target) {
+        bail!("--target {target} is also a feature column");
     }
-    if args.window == 0 {
-        bail!("--window 0: the rolling window needs at least one batch");
+    let window = args.window.batches("--window", job.batch)?;
+    let window = u32::try_from(window).context("--window: too many batches")?;
+    let mut outputs = vec![Output::File("--output", &output)];
+    if let Some(plot) = &args.plot {
+        outputs.push(Output::File("--plot", plot));
     }
-    crate::common::init_logging(args.stream.progress() || args.stream.quiet);
+    let identity = Identity::of("regress", job)
+        .with("--target", &target)
+        .with("--columns", features.join(","))
+        .with("--method", args.method.name())
+        .with("--forgetting", args.forgetting)
+        .with("--step-size", args.step_size)
+        .with("--iterations", args.iterations)
+        .with("--mini-batch-fraction", args.mini_batch_fraction)
+        .with("--regularization", args.regularization)
+        .with("--reg-param", args.reg_param)
+        .with(
+            "--standardize",
+            args.standardize || args.method == Method::Sgd,
+        )
+        .with("--window", format!("{window} batches"));
+    let _prepared = job.prepare(&identity, &outputs)?;
     let d = features.len();
+    let context = Fit {
+        args: &args,
+        input: &input,
+        output: &output,
+        target: &target,
+        features: &features,
+        window,
+    };
     match args.method {
         Method::Ols => {
             let model = StreamingLeastSquares::params(d)
                 .forgetting_factor(args.forgetting)
                 .build()?;
-            fit(&args, &features, model, |m| {
-                (m.weights().to_vec(), m.intercept())
-            })
+            fit(
+                &context,
+                model,
+                |m| (m.weights().to_vec(), m.intercept()),
+                |_| None,
+            )
         }
         Method::Sgd => {
             let regularizer = match args.regularization {
@@ -147,43 +216,79 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .regularization(regularizer)
                 .intercept(true)
                 .build()?;
-            fit(&args, &features, model, |m| {
-                (m.weights().to_vec(), m.intercept())
-            })
+            let step = args.step_size;
+            fit(
+                &context,
+                model,
+                |m| (m.weights().to_vec(), m.intercept()),
+                move |report: &spate::ml::SgdReport| {
+                    report.diverged.then(|| {
+                        format!(
+                            "SGD diverged: the loss reached {:e}, over {:e} times the batch's \
+                             starting loss; the weights before that batch are kept. Use a \
+                             smaller --step-size (now {step})",
+                            report.loss,
+                            spate::ml::DIVERGENCE_FACTOR
+                        )
+                    })
+                },
+            )
         }
     }
 }
 
+/// What a fit needs besides the model.
+struct Fit<'a> {
+    args: &'a Args,
+    input: &'a Path,
+    output: &'a Path,
+    target: &'a str,
+    features: &'a [String],
+    window: u32,
+}
+
 type Handles<M> = Arc<Mutex<Option<(ManagedState<Summary>, spate::ml::TrainedModel<M>)>>>;
 
+/// Trains `model` on the stream, writes its weights and prints the summary; `diverged` says
+/// whether a batch's report shows a model that cannot go on (the job then fails with that
+/// message).
 fn fit<M>(
-    args: &Args,
-    features: &[String],
+    fit: &Fit<'_>,
     model: M,
     weights: impl Fn(&M) -> (Vec<f64>, f64),
-) -> anyhow::Result<()>
+    diverged: impl Fn(&M::Report) -> Option<String> + Send + 'static,
+) -> anyhow::Result<RunEnd>
 where
     M: TrainOn<Record = (Vec<f64>, f64)> + EvaluateOn<Metrics = RegressionMetrics>,
 {
+    let Fit {
+        args,
+        input,
+        output,
+        target,
+        features,
+        window,
+    } = *fit;
+    let job = &args.job;
     let started = Instant::now();
     let standardizer = if args.standardize || args.method == Method::Sgd {
         Some(prepass_standardizer(
-            &args.input,
+            input,
             features,
-            args.stream.batch_rows,
+            job.records_per_batch,
         )?)
     } else {
         None
     };
     let mut columns = features.to_vec();
-    columns.push(args.target.clone());
-    let sc = args.stream.spate_context()?;
+    columns.push(target.to_string());
+    let sc = job.spate_context()?;
     let handles: Handles<M> = Arc::default();
     let errors: Arc<Mutex<Errors>> = Arc::default();
-    let window = Window::new(args.stream.batch * args.window, args.stream.batch);
+    let window = Window::new(job.batch * window, job.batch);
     let build = || {
-        let ssc = args.stream.context(&sc)?;
-        let rows = ssc.source_stream(args.stream.csv_source(&args.input, &columns)?)?;
+        let ssc = job.streaming_context(&sc)?;
+        let rows = ssc.source_stream(crate::csv_job::csv_source(job, input, &columns)?)?;
         let scale = standardizer.clone();
         let records = rows.map(move |mut row: Vec<f64>| {
             let y = row.pop().unwrap_or(f64::NAN);
@@ -194,6 +299,13 @@ where
         });
         let summary = ssc.managed_state("regress summary", Summary::default())?;
         let trained = model.clone().train_on(&records)?;
+        trained.foreach_report(move |_, report, _| match diverged(report) {
+            Some(message) => Err(spate::Error::Operator {
+                operator: "regression".into(),
+                message,
+            }),
+            None => Ok(()),
+        })?;
         let state = summary.clone();
         let sink = Arc::clone(&errors);
         let plotting = args.plot.is_some();
@@ -203,32 +315,46 @@ where
                 s.batches += 1;
                 s.metrics.merge(&m);
                 if plotting {
-                    lock(&sink).batch.push(m.rmse());
+                    lock(&sink).batch.push((s.batches, m.rmse()));
                 }
             }
             Ok(())
         })?;
-        if plotting {
-            let sink = Arc::clone(&errors);
-            trained
-                .evaluate_on_window(&records, window)?
-                .foreach_rdd(move |rdd, _| {
-                    for m in rdd.collect()? {
-                        lock(&sink).rolling.push(m.rmse());
+        // Registered with or without --plot, so that the stream graph (which a checkpoint
+        // must match) does not depend on it: --plot may be added when a job is restarted.
+        let (state, sink) = (summary.clone(), Arc::clone(&errors));
+        trained
+            .evaluate_on_window(&records, window)?
+            .foreach_rdd(move |rdd, _| {
+                // Runs after the per-batch output of the same batch: its number is set.
+                let batch = state.lock().batches;
+                for m in rdd.collect()? {
+                    if plotting {
+                        lock(&sink).rolling.push((batch, m.rmse()));
                     }
-                    Ok(())
-                })?;
-        }
+                }
+                Ok(())
+            })?;
         *lock(&handles) = Some((summary, trained));
         Ok(ssc)
     };
-    let run = args.stream.run(&args.input, build)?;
+    let run = crate::csv_job::run(job, input, build)?;
 
     let guard = lock(&handles);
     let Some((summary, trained)) = guard.as_ref() else {
         bail!("internal error: the job was not built");
     };
     let summary = summary.get();
+    let m = &summary.metrics;
+    if m.count() == 0 {
+        bail!(
+            "{} has no valid row in {target} and {} ({} rows skipped: a missing, NA or \
+             non-numeric value); nothing to fit",
+            input.display(),
+            features.join(", "),
+            run.skipped
+        );
+    }
     let fitted = trained.latest_model();
     let (w, b) = weights(&fitted);
     let (w, b) = match &standardizer {
@@ -241,11 +367,10 @@ where
     let mut rows: Vec<(String, f64)> = features.iter().cloned().zip(w).collect();
     rows.push(("intercept".to_string(), b));
     let csv: Vec<(&str, String)> = rows.iter().map(|(f, w)| (f.as_str(), exact(*w))).collect();
-    spate::io::write_csv_file(&args.output, &["feature", "weight"], &csv)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    run.print_input_summary();
-    let m = &summary.metrics;
-    println!(
+    spate::io::write_csv_file(output, &["feature", "weight"], &csv)
+        .with_context(|| format!("writing {}", output.display()))?;
+    outln!("{}", run.input_summary());
+    outln!(
         "{} batches, {} rows fitted ({} rows with NaN/inf skipped), {} features, method {}",
         summary.batches,
         m.count(),
@@ -253,40 +378,59 @@ where
         features.len(),
         args.method.name()
     );
-    println!(
-        "test-then-train error over the stream: RMSE {:.6} MAE {:.6} R² {:.6}",
-        m.rmse(),
-        m.mae(),
+    outln!(
+        "test-then-train error over the stream: RMSE {} MAE {} R² {:.6}",
+        readable(m.rmse()),
+        readable(m.mae()),
         m.r2()
     );
     let width = rows.iter().map(|(f, _)| f.len()).max().unwrap_or(7);
     for (f, w) in &rows {
-        println!("  {f:<width$}  {w:>14.6e}");
+        outln!("  {f:<width$}  {w:>14.6e}");
     }
-    eprintln!(
+    errln!(
         "wrote {} in {:.2?} on {}",
-        args.output.display(),
+        output.display(),
         started.elapsed(),
-        sc.executor_name()
+        runtime_name(&sc)
     );
     if let Some(path) = &args.plot {
         let e = lock(&errors);
-        let series = |name: &str, values: &[f64]| {
-            Series::new(name, values.iter().enumerate().map(|(i, &v)| (i as f64, v)))
-        };
-        LineChart::new(format!(
-            "{} ~ {} features ({}): error before each batch's update",
-            args.target,
-            features.len(),
-            args.method.name()
-        ))
-        .x_label("batch")
-        .y_label(format!("RMSE of {}", args.target))
-        .series(series("per batch", &e.batch))
-        .series(series(&format!("last {} batches", args.window), &e.rolling))
-        .save(path)?;
-        eprintln!("wrote {}", path.display());
+        plot_errors(path, &e, fit)?;
+        errln!("wrote {}", path.display());
     }
+    Ok(run.end)
+}
+
+/// `x` with 6 decimals, or in exponent form when that would hide it (very large or small).
+fn readable(x: f64) -> String {
+    if x != 0.0 && !(1e-3..1e9).contains(&x.abs()) {
+        format!("{x:.6e}")
+    } else {
+        format!("{x:.6}")
+    }
+}
+
+/// The per-batch and rolling RMSE over the batches of this run.
+fn plot_errors(path: &Path, errors: &Errors, fit: &Fit<'_>) -> anyhow::Result<()> {
+    let series = |name: &str, values: &[(u64, f64)]| {
+        Series::new(name, values.iter().map(|&(b, v)| (b as f64, v)))
+    };
+    LineChart::new(format!(
+        "{} ~ {} features ({}): error before each batch's update",
+        fit.target,
+        fit.features.len(),
+        fit.args.method.name()
+    ))
+    .x_label("batch")
+    .y_label(format!("RMSE of {}", fit.target))
+    .series(series("per batch", &errors.batch))
+    .series(series(
+        &format!("last {} batches", fit.window),
+        &errors.rolling,
+    ))
+    .save(path)
+    .with_context(|| format!("plotting to {}", path.display()))?;
     Ok(())
 }
 

@@ -6,17 +6,29 @@
 //! skipped and counted in that column's `missing`, and the row's other values still count.
 //! Rows that cannot be split into the header's fields are skipped whole and counted.
 
-use crate::common::BatchLog;
+use crate::common::{RunEnd, errln, outln, runtime_name};
+use crate::job::{Identity, JobArgs, Output, Span, csv_columns};
 use anyhow::{Context, bail};
-use spate::io::{CsvRowParser, FileReplaySource, SkipReason};
+use spate::io::{CsvRowParser, FileReplaySource};
 use spate::plot::{Band, LineChart, Panels, Series};
 use spate::prelude::*;
 use spate::stats::{DStreamColumnStatsExt, DStreamMergeExt, Moments, PerColumn, QuantileSketch};
 use spate::stream::{SourceBatch, SourceOffset};
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "\
+Examples:
+  Statistics of every numeric column per batch of 250 rows, per window of 4 batches sliding
+  by 1, and over the whole file, with a plot of the windows:
+    spate stats -i datasets/elec2-first4032.csv -n 250 --window 4 -o out/stats.csv \\
+        --plot out/stats.png
+
+  Two columns only, quantiles within 0.1%:
+    spate stats -i data.csv --columns price,demand --quantile-accuracy 0.001 -o stats.csv";
 
 /// Quantile sketch buckets per sign: enough for values spanning a ratio of e^(2·α·65536)
 /// (e^13 at α = 1e-4); memory grows only with the range the values actually span.
@@ -27,39 +39,27 @@ const HEADER: &str = "scope,first_batch,last_batch,column,count,missing,mean,sd,
 /// per window and in total.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// CSV file with a header line (plain or gzip).
-    #[arg(long)]
-    input: PathBuf,
+    #[command(flatten)]
+    job: JobArgs,
     /// Columns to summarize, comma-separated (default: every numeric column).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
-    /// CSV rows per batch.
-    #[arg(long, default_value_t = 1000)]
-    batch_rows: u64,
-    /// Also summarize sliding windows of this many batches.
-    #[arg(long)]
-    window: Option<u64>,
-    /// Batches between two windows (default 1).
-    #[arg(long, requires = "window")]
-    slide: Option<u64>,
+    /// Also summarize sliding windows of this length: a number of batches (4) or a duration
+    /// that is a multiple of --batch (4s).
+    #[arg(long, value_name = "SPAN", value_parser = Span::parse)]
+    window: Option<Span>,
+    /// How far the window slides (default: one batch).
+    #[arg(long, value_name = "SPAN", value_parser = Span::parse, requires = "window")]
+    slide: Option<Span>,
     /// Relative accuracy of p05, p50 and p95: each is within this fraction of a value of the
     /// right rank (they come from mergeable DDSketch sketches). Smaller costs memory in
     /// proportion to ln(max / min) / accuracy per column and batch.
     #[arg(long, default_value_t = 0.01)]
     quantile_accuracy: f64,
-    /// Where to write the statistics: one row per scope (batch, window, total) and column.
-    #[arg(long)]
-    output: PathBuf,
     /// Plot (PNG or SVG) of the mean with mean ± sd and p05–p95 bands per column, over the
     /// windows if --window is given, else over the batches.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Do not print a line per batch.
-    #[arg(long)]
-    quiet: bool,
 }
 
 /// What every batch and window is summarized into: per column, moments and a quantile sketch.
@@ -68,50 +68,80 @@ type Summary = PerColumn<(Moments, QuantileSketch)>;
 /// Summaries collected at the driver, by (first batch, last batch).
 type Collected = Arc<Mutex<Vec<(u64, u64, Summary)>>>;
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    // Per-batch log lines come from BatchLog; the engine logs only warnings unless RUST_LOG.
-    crate::common::init_logging(true);
-    if args.batch_rows == 0 {
-        bail!("--batch-rows 0: a batch needs at least one row");
+pub fn run(args: Args) -> anyhow::Result<RunEnd> {
+    let job = &args.job;
+    crate::common::init_logging(job, false);
+    if job.checkpoint.is_some() {
+        bail!(
+            "spate stats keeps no checkpoint: it reads its file in one pass; run it again \
+             without --checkpoint"
+        );
     }
-    let window = match (args.window, args.slide.unwrap_or(1)) {
-        (Some(0), _) => bail!("--window 0: a window needs at least one batch"),
-        (_, 0) => bail!("--slide 0: windows must move by at least one batch"),
-        (Some(length), slide) => Some((length, slide)),
-        (None, _) => None,
+    let input = job
+        .input_path()
+        .context("--input must be a CSV file")?
+        .to_path_buf();
+    if input.is_dir() || !input.exists() {
+        bail!("--input {}: no such file", input.display());
+    }
+    let output = job.required_output()?.to_path_buf();
+    job.refuse_dead_letter("stats")?;
+    if let Some(plot) = &args.plot {
+        spate::plot::Format::from_path(plot)
+            .map_err(|_| anyhow::anyhow!("--plot {}: give a .png or .svg file", plot.display()))?;
+    }
+    let window = match args.window {
+        Some(length) => {
+            let length = length.batches("--window", job.batch)?;
+            let slide = args
+                .slide
+                .unwrap_or(Span::Batches(1))
+                .batches("--slide", job.batch)?;
+            Some((length, slide))
+        }
+        None => None,
     };
-    let started = Instant::now();
-    let source = CsvColumns::open(&args.input, args.columns.as_deref(), args.batch_rows)?;
-    let columns = source.columns.clone();
-    let sc = crate::common::spate_context(args.threads)?;
-    // One batch per interval of a clock that jumps to the next batch at once: batch k has
-    // time k seconds.
-    let ssc = StreamingContext::builder(&sc)
-        .batch_interval(Duration::from_secs(1))
-        .clock(FastForwardClock::new())
-        .build()?;
-    if !args.quiet {
-        ssc.add_listener(BatchLog);
+    let columns = csv_columns(&input, args.columns.as_deref())?;
+    let mut outputs = vec![Output::File("--output", &output)];
+    if let Some(plot) = &args.plot {
+        outputs.push(Output::File("--plot", plot));
     }
-    let rows = ssc.source_stream(source)?;
+    let _prepared = job.prepare(&Identity::of("stats", job), &outputs)?;
     let empty = QuantileSketch::params()
         .relative_accuracy(args.quantile_accuracy)
         .max_bins(QUANTILE_BINS)
         .build()
-        .context("--quantile-accuracy")?;
+        .map_err(|e| anyhow::anyhow!("--quantile-accuracy {}: {e}", args.quantile_accuracy))?;
+    let started = Instant::now();
+    let source = CsvColumns::open(&input, &columns, job.records_per_batch)?;
+    let sc = job.spate_context()?;
+    let ssc = job.streaming_context(&sc)?;
+    let progress = if job.quiet {
+        None
+    } else {
+        let total = std::fs::metadata(&input).ok().map(|m| m.len());
+        crate::common::show_progress(&ssc, crate::csv_job::progress_bar(job), total)
+    };
+    let rows = ssc.source_stream(source)?;
     let per_batch = rows.summarize_columns((Moments::new(), empty));
-    let batches = collect(&per_batch, 1)?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let batches = collect(&per_batch, 1, &counter, true)?;
     let windows = match window {
         Some((length, slide)) => {
-            let window = Window::new(Duration::from_secs(length), Duration::from_secs(slide));
+            let window = Window::new(job.batch * length as u32, job.batch * slide as u32);
             Some(collect(
                 &per_batch.merge_by_window_recompute(window)?,
                 length,
+                &counter,
+                false,
             )?)
         }
         None => None,
     };
-    crate::common::run(&ssc, None)?;
+    let end = crate::common::run(&ssc, job)?;
+    if let Some(progress) = &progress {
+        progress.finish();
+    }
 
     let batches = std::mem::take(&mut *lock(&batches)?);
     let windows = match &windows {
@@ -125,20 +155,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let history = ssc.batch_history();
     let rows_in: u64 = history.iter().map(|b| b.records_in).sum();
     let skipped: u64 = history.iter().map(|b| b.records_skipped).sum();
+    let counted: u64 = (0..columns.len())
+        .map(|j| total.get(j).map_or(0, |(m, _)| m.count()))
+        .sum();
+    if counted == 0 {
+        bail!(
+            "{} has no numeric value in the columns {} ({rows_in} rows read, {skipped} \
+             malformed); nothing to summarize",
+            input.display(),
+            columns.join(", ")
+        );
+    }
     write_output(
-        &args.output,
+        &output,
         &columns,
         &batches,
         &windows,
         &total,
         batches.len() as u64,
     )?;
-    eprintln!(
+    errln!(
         "{} batches, {rows_in} rows ({skipped} malformed rows skipped) in {:.2?} on {}; wrote {}",
         batches.len(),
         started.elapsed(),
-        sc.executor_name(),
-        args.output.display()
+        runtime_name(&sc),
+        output.display()
     );
     print_total(&columns, &total);
     if let Some(path) = &args.plot {
@@ -147,10 +188,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             (&batches, "batch")
         };
-        plot(path, &args.input, &columns, series, what)?;
-        eprintln!("wrote {}", path.display());
+        plot(path, &input, &columns, series, what)?;
+        errln!("wrote {}", path.display());
     }
-    Ok(())
+    Ok(end)
 }
 
 fn lock<T>(m: &Mutex<T>) -> anyhow::Result<std::sync::MutexGuard<'_, T>> {
@@ -159,12 +200,23 @@ fn lock<T>(m: &Mutex<T>) -> anyhow::Result<std::sync::MutexGuard<'_, T>> {
 }
 
 /// Collects every summary of `stream`, labelled with the batches it covers (`length` batches
-/// up to the one at its time).
-fn collect(stream: &DStream<Summary>, length: u64) -> anyhow::Result<Collected> {
+/// up to the current one, numbered from 1). The per-batch collector (`counts`) numbers the
+/// batches; a window's collector, registered after it, reads the number of the same batch.
+fn collect(
+    stream: &DStream<Summary>,
+    length: u64,
+    batch: &Arc<AtomicU64>,
+    counts: bool,
+) -> anyhow::Result<Collected> {
     let out: Collected = Arc::default();
     let sink = Arc::clone(&out);
-    stream.foreach_rdd(move |rdd, time| {
-        let last = time.millis() / 1000;
+    let batch = Arc::clone(batch);
+    stream.foreach_rdd(move |rdd, _| {
+        let last = if counts {
+            batch.fetch_add(1, Ordering::SeqCst) + 1
+        } else {
+            batch.load(Ordering::SeqCst)
+        };
         let first = last.saturating_sub(length - 1).max(1);
         let mut merged = Summary::default();
         for summary in rdd.collect()? {
@@ -269,12 +321,7 @@ fn write_output(
             ));
         }
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut file =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(out.as_bytes())
+    spate::io::write_atomic(path, |file| file.write_all(out.as_bytes()))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
@@ -286,15 +333,29 @@ fn print_total(columns: &[String], total: &Summary) {
         .max()
         .unwrap_or(6)
         .max(6);
-    println!(
+    outln!(
         "{:<width$} {:>9} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
-        "column", "count", "missing", "mean", "sd", "min", "p05", "p50", "p95", "max"
+        "column",
+        "count",
+        "missing",
+        "mean",
+        "sd",
+        "min",
+        "p05",
+        "p50",
+        "p95",
+        "max"
     );
-    let cell = |x: Option<f64>| x.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
+    let cell = |x: Option<f64>| match x {
+        // Six decimals where they show the value, exponent form where they would not.
+        Some(x) if x != 0.0 && !(1e-3..1e9).contains(&x.abs()) => format!("{x:.5e}"),
+        Some(x) => format!("{x:.6}"),
+        None => "-".into(),
+    };
     for (j, name) in columns.iter().enumerate() {
         let s = ColumnStats::of(total.get(j));
         let (p05, p50, p95) = s.quantiles();
-        println!(
+        outln!(
             "{name:<width$} {:>9} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
             s.count,
             s.missing,
@@ -359,64 +420,32 @@ fn plot(
 /// non-numeric field carried as NaN so that each column skips and counts it on its own; a row
 /// with the wrong number of fields (or an unclosed quote) is skipped whole and counted.
 ///
-/// A batch holds `batch_rows` lines of the file after the header. Replay (offsets) comes from
-/// the line source underneath.
+/// A batch holds `batch_rows` lines of the file after the header; each line is split once,
+/// whatever the number of columns. Replay (offsets) comes from the line source underneath.
 struct CsvColumns {
     lines: FileReplaySource,
-    /// One parser per selected column, in record order.
-    parsers: Vec<CsvRowParser>,
-    columns: Vec<String>,
+    parser: CsvRowParser,
     name: String,
 }
 
 impl CsvColumns {
-    fn open(path: &Path, columns: Option<&[String]>, batch_rows: u64) -> anyhow::Result<Self> {
-        // The CSV source resolves the columns: named ones must exist, otherwise every column
-        // that is numeric in the first rows.
-        let names: Option<Vec<&str>> = columns.map(|c| c.iter().map(String::as_str).collect());
-        let mut options = spate::io::CsvSource::options(path);
-        if let Some(names) = &names {
-            options = options.columns(names);
-        }
-        let columns = options
-            .build()
-            .with_context(|| format!("reading the header of {}", path.display()))?
-            .column_names();
+    fn open(path: &Path, columns: &[String], batch_rows: u64) -> anyhow::Result<Self> {
         let mut first = FileReplaySource::options(path).lines_per_batch(1).build()?;
         let header = first
             .next_batch(BatchTime(0), None)?
             .records
             .pop()
             .with_context(|| format!("{} has no header line", path.display()))?;
-        let parsers = columns
-            .iter()
-            .map(|c| CsvRowParser::new(&header, Some(&[c.as_str()]), b','))
-            .collect::<Result<_, _>>()?;
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let parser = CsvRowParser::new(&header, Some(&names), b',')
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(CsvColumns {
             lines: FileReplaySource::options(path)
                 .lines_per_batch(batch_rows)
                 .build()?,
-            parsers,
-            columns,
+            parser,
             name: format!("csv-columns({})", path.display()),
         })
-    }
-
-    /// The record of one line, or `None` if the line is not a row of the file's shape.
-    fn parse(&mut self, line: &str) -> Option<Vec<f64>> {
-        let mut record = Vec::with_capacity(self.parsers.len());
-        for parser in &mut self.parsers {
-            match parser.parse(line.as_bytes()) {
-                Ok(value) => record.push(value.first().copied().unwrap_or(f64::NAN)),
-                Err(
-                    SkipReason::Missing { .. }
-                    | SkipReason::NotNumeric { .. }
-                    | SkipReason::NonFinite { .. },
-                ) => record.push(f64::NAN),
-                Err(_) => return None,
-            }
-        }
-        Some(record)
     }
 }
 
@@ -444,9 +473,9 @@ impl Source for CsvColumns {
         let mut skipped = lines.skipped;
         let mut records = Vec::with_capacity(lines.records.len());
         for line in &lines.records {
-            match self.parse(line) {
-                Some(record) => records.push(record),
-                None => skipped += 1,
+            match self.parser.parse_or_nan(line.as_bytes()) {
+                Ok(record) => records.push(record),
+                Err(_) => skipped += 1,
             }
         }
         Ok(SourceBatch {

@@ -2,69 +2,62 @@
 //! replayed file, a watched directory or a TCP socket, prints the top words, and writes a
 //! CSV per batch and the total counts.
 
-use crate::common::{BatchLog, Progress, interactive, parse_duration};
+use crate::common::{RunEnd, errln, interactive, outln, runtime_name};
+use crate::job::{Identity, JobArgs, Output, Span};
 use anyhow::{Context, bail};
 use spate::Word;
 use spate::io::{CsvFileSink, DirectorySource, FileReplaySource, SocketTextSource};
 use spate::prelude::*;
+use spate::stats::SpaceSaving;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "\
+Examples:
+  Count the words of a book replayed in batches of 1000 lines, writing a CSV per batch and
+  the totals:
+    spate wordcount -i datasets/moby-dick.txt -o out/wordcount
+
+  Counts over a 10-second window sliding every 2 seconds, top 5 words per window:
+    spate wordcount -i datasets/moby-dick.txt --window 10s --slide 2s --top 5
+
+  Lines from a TCP server, stopping after 30 batches; a checkpoint lets a rerun continue:
+    spate wordcount -i tcp://localhost:9999 --max-batches 30 --checkpoint ckpt -o out
+
+  A directory: its files, then new files as they appear (write them under a hidden name
+  and rename them in):
+    spate wordcount -i incoming/ -o out --quiet";
 
 /// Streaming word count (lowercased, split on non-alphanumerics).
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// A text file (plain or .gz, replayed as a stream), a directory (its files, then new
-    /// files as they appear), or tcp://HOST:PORT (lines from a TCP server).
-    #[arg(long)]
-    input: String,
-    /// Batch interval.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    batch: Duration,
-    /// Count over a sliding window of this length (a multiple of --batch).
-    #[arg(long, value_parser = parse_duration)]
-    window: Option<Duration>,
-    /// How often the window slides (default: --batch).
-    #[arg(long, value_parser = parse_duration, requires = "window")]
-    slide: Option<Duration>,
-    /// How many top words to print per batch (0: none).
+    #[command(flatten)]
+    job: JobArgs,
+    /// Count over a sliding window of this length: a duration that is a multiple of --batch
+    /// (10s) or a number of batches (10).
+    #[arg(long, value_name = "SPAN", value_parser = Span::parse)]
+    window: Option<Span>,
+    /// How far the window slides (a duration or a number of batches; default: one batch).
+    #[arg(long, value_name = "SPAN", value_parser = Span::parse, requires = "window")]
+    slide: Option<Span>,
+    /// How many top words to print per batch and at the end (0: none).
     #[arg(long, default_value_t = 20)]
     top: usize,
-    /// Directory for per-batch `counts-TIME.csv` files and `final.csv`.
-    #[arg(long)]
-    output: Option<PathBuf>,
-    /// Lines per batch when replaying a file.
-    #[arg(long, default_value_t = 1000)]
-    lines_per_batch: u64,
-    /// Replay a file at the pace of the batch interval instead of as fast as possible.
-    #[arg(long)]
-    realtime: bool,
-    /// Checkpoint directory: state and input position are saved there and a restarted job
-    /// continues exactly where the last checkpoint left off.
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
-    /// Write a checkpoint every this many batches.
-    #[arg(long, default_value_t = 5)]
-    checkpoint_every: u64,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Stop after this many batches (useful for directory and socket inputs).
-    #[arg(long)]
-    max_batches: Option<u64>,
-    /// Cap on records per batch.
-    #[arg(long)]
+    /// Cap on records per batch (all sources).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_records_per_batch: Option<u64>,
     /// Adapt the records per batch to the processing rate (PID rate controller).
     #[arg(long)]
     backpressure: bool,
-    /// Write skipped lines (invalid UTF-8, too long) to this file.
-    #[arg(long)]
-    dead_letter: Option<PathBuf>,
-    /// Do not print the top words per batch.
-    #[arg(long)]
-    quiet: bool,
+    /// Keep exact totals for final.csv up to this many distinct words; past it, only the
+    /// most frequent this many, with upper-bound counts (Space-Saving), so memory stays
+    /// bounded on an endless stream.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+    max_distinct: u64,
 }
 
 enum Input {
@@ -81,6 +74,11 @@ impl Input {
             }
             return Ok(Input::Socket(address.to_string()));
         }
+        if let Some((scheme, _)) = text.split_once("://") {
+            bail!(
+                "--input {text}: unknown scheme `{scheme}://`; give a file, a directory or tcp://HOST:PORT"
+            );
+        }
         let path = PathBuf::from(text);
         let meta = std::fs::metadata(&path)
             .with_context(|| format!("--input {text}: no such file or directory"))?;
@@ -92,78 +90,199 @@ impl Input {
     }
 }
 
-/// Word totals over the whole run, kept at the driver and checkpointed with the stream.
-type Totals = HashMap<Word, u64>;
+/// Word totals over the whole run, kept at the driver and checkpointed with the stream:
+/// exact while there are at most `--max-distinct` distinct words, then the Space-Saving
+/// summary of the most frequent ones (every word more frequent than total / capacity is in
+/// it, each count at most `error` above the truth).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+enum Totals {
+    Exact(HashMap<Word, u64>),
+    Frequent(SpaceSaving<Word>),
+}
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let input = Input::parse(&args.input)?;
-    let progress = interactive() && matches!(input, Input::File(_));
-    crate::common::init_logging(progress);
-    let sc = crate::common::spate_context(args.threads)?;
+impl Totals {
+    /// Adds a batch's counts, sorted by word (so the summary does not depend on the order
+    /// the engine hands them over).
+    fn add(&mut self, batch: &[(Word, u64)], limit: usize) {
+        match self {
+            Totals::Exact(map) => {
+                for (w, n) in batch {
+                    *map.entry(w.clone()).or_insert(0) += n;
+                }
+                if map.len() > limit {
+                    let mut all: Vec<(Word, u64)> = std::mem::take(map).into_iter().collect();
+                    rank(&mut all);
+                    let mut frequent = SpaceSaving::params()
+                        .capacity(limit)
+                        .build()
+                        .unwrap_or_default();
+                    for (w, n) in &all {
+                        frequent.add(w, *n);
+                    }
+                    *self = Totals::Frequent(frequent);
+                }
+            }
+            Totals::Frequent(frequent) => {
+                let mut sorted: Vec<&(Word, u64)> = batch.iter().collect();
+                sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                for (w, n) in sorted {
+                    frequent.add(w, *n);
+                }
+            }
+        }
+    }
+
+    /// Every kept word with its count and the most that count may exceed the truth (0 when
+    /// exact), most frequent first.
+    fn ranked(&self) -> Vec<(Word, u64, u64)> {
+        let mut rows: Vec<(Word, u64, u64)> = match self {
+            Totals::Exact(map) => map.iter().map(|(w, n)| (w.clone(), *n, 0)).collect(),
+            Totals::Frequent(frequent) => frequent
+                .top(usize::MAX)
+                .into_iter()
+                .map(|c| (c.item, c.count, c.error))
+                .collect(),
+        };
+        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rows
+    }
+
+    /// All words counted (exact in both forms).
+    fn words(&self) -> u64 {
+        match self {
+            Totals::Exact(map) => map.values().sum(),
+            Totals::Frequent(frequent) => frequent.total(),
+        }
+    }
+}
+
+/// Whether a file name is one `wordcount --output` writes.
+fn is_output_name(name: &str) -> bool {
+    name == "final.csv"
+        || name
+            .strip_prefix("counts-")
+            .and_then(|n| n.strip_suffix(".csv"))
+            .is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit()))
+}
+
+pub fn run(args: Args) -> anyhow::Result<RunEnd> {
+    let job = &args.job;
+    let input = Input::parse(&job.input)?;
+    if matches!(input, Input::Socket(_)) && job.dead_letter.is_some() {
+        bail!(
+            "--dead-letter is for file and directory inputs; a socket's skipped lines are only counted"
+        );
+    }
+    let bar = interactive() && !job.quiet && matches!(input, Input::File(_));
+    crate::common::init_logging(job, bar);
+    let window = match args.window {
+        Some(length) => {
+            let length = length.duration("--window", job.batch)?;
+            let slide = args
+                .slide
+                .unwrap_or(Span::Batches(1))
+                .duration("--slide", job.batch)?;
+            Some(Window::new(length, slide))
+        }
+        None => None,
+    };
+    let identity = Identity::of("wordcount", job)
+        .with_option("--window", args.window)
+        .with_option("--slide", args.slide)
+        .with_option("--max-records-per-batch", args.max_records_per_batch)
+        .with("--backpressure", args.backpressure)
+        .with("--max-distinct", args.max_distinct);
+    let outputs: Vec<Output<'_>> = job
+        .output
+        .iter()
+        .map(|dir| Output::Directory("--output", dir, is_output_name))
+        .collect();
+    let _prepared = job.prepare(&identity, &outputs)?;
+    let sc = job.spate_context()?;
     let totals_handle: Arc<Mutex<Option<ManagedState<Totals>>>> = Arc::default();
-    let build = || build(&sc, &args, &input, &totals_handle);
+    let build = || build(&sc, &args, &input, window, &totals_handle);
     let ssc =
-        crate::common::build_or_recover(args.checkpoint.as_deref(), args.checkpoint_every, build)?;
-    let bar = progress.then(|| {
+        crate::common::build_or_recover(job.checkpoint.as_deref(), job.checkpoint_every, build)?;
+    let progress = if job.quiet {
+        None
+    } else {
         let total = match &input {
             Input::File(p) if !is_gzip(p) => std::fs::metadata(p).ok().map(|m| m.len()),
             _ => None,
         };
-        Arc::new(Progress::new(total))
-    });
-    match &bar {
-        Some(bar) => ssc.add_listener(Arc::clone(bar)),
-        None if !args.quiet => ssc.add_listener(BatchLog),
-        None => {}
-    }
+        crate::common::show_progress(&ssc, bar, total)
+    };
     let started = Instant::now();
-    crate::common::run(&ssc, args.max_batches)?;
-    if let Some(bar) = &bar {
-        bar.finish();
+    let end = crate::common::run(&ssc, job)?;
+    if let Some(progress) = &progress {
+        progress.finish();
     }
     let history = ssc.batch_history();
     let lines: u64 = history.iter().map(|b| b.records_in).sum();
     let skipped: u64 = history.iter().map(|b| b.records_skipped).sum();
     let totals = totals_handle
         .lock()
-        .map_err(|_| anyhow::anyhow!("totals lock poisoned"))?
+        .map_err(|_| anyhow::anyhow!("internal error: the totals lock was poisoned"))?
         .as_ref()
         .map(ManagedState::get)
-        .unwrap_or_default();
-    let mut ranked: Vec<(Word, u64)> = totals.into_iter().collect();
-    rank(&mut ranked);
-    let words: u64 = ranked.iter().map(|(_, n)| n).sum();
-    eprintln!(
-        "{} batches, {lines} lines ({skipped} skipped), {words} words, {} distinct, in {:.2?} on {}",
+        .context("internal error: the job was not built")?;
+    let ranked = totals.ranked();
+    if ranked.is_empty() && lines == 0 && ssc.recovered_from().is_none() {
+        bail!(
+            "no input: {} gave no valid line in {} batches ({skipped} skipped)",
+            job.input,
+            history.len()
+        );
+    }
+    let approximate = matches!(totals, Totals::Frequent(_));
+    errln!(
+        "{} batches, {lines} lines ({skipped} skipped), {} words, {} {}distinct, in {:.2?} on {}",
         history.len(),
+        totals.words(),
         ranked.len(),
+        if approximate {
+            "most frequent of more than --max-distinct "
+        } else {
+            ""
+        },
         started.elapsed(),
-        sc.executor_name()
+        runtime_name(&sc)
     );
     if args.top > 0 {
-        println!("top {} words overall:", args.top.min(ranked.len()));
-        print_table(&ranked[..args.top.min(ranked.len())]);
+        let shown = args.top.min(ranked.len());
+        outln!("top {shown} words overall:");
+        print_table(&ranked[..shown]);
     }
-    if let Some(dir) = &args.output {
-        remove_stale_temporaries(dir);
+    if let Some(dir) = &job.output {
         let path = dir.join("final.csv");
-        spate::io::write_csv_file(&path, &["word", "count"], &ranked)?;
-        eprintln!("wrote {}", path.display());
+        spate::io::remove_stale_temporaries_of(&path)?;
+        if approximate {
+            spate::io::write_csv_file(&path, &["word", "count", "error"], &ranked)?;
+            errln!(
+                "wrote {} (more than {} distinct words: the most frequent, each count at most \
+                 `error` above the true count)",
+                path.display(),
+                args.max_distinct
+            );
+        } else {
+            let exact: Vec<(&Word, u64)> = ranked.iter().map(|(w, n, _)| (w, *n)).collect();
+            spate::io::write_csv_file(&path, &["word", "count"], &exact)?;
+            errln!("wrote {}", path.display());
+        }
     }
-    Ok(())
+    Ok(end)
 }
 
 fn build(
     sc: &SpateContext,
     args: &Args,
     input: &Input,
+    window: Option<Window>,
     totals_handle: &Arc<Mutex<Option<ManagedState<Totals>>>>,
 ) -> spate::Result<StreamingContext> {
-    let mut builder = StreamingContext::builder(sc).batch_interval(args.batch);
-    builder = match input {
-        Input::File(_) if !args.realtime => builder.clock(FastForwardClock::new()),
-        _ => builder.clock(SystemClock::new()),
-    };
+    let job = &args.job;
+    let fast_forward = matches!(input, Input::File(_)) && !job.realtime;
+    let mut builder = job.context_builder(sc, fast_forward);
     if let Some(max) = args.max_records_per_batch {
         builder = builder.max_records_per_batch(max);
     }
@@ -173,8 +292,9 @@ fn build(
     let ssc = builder.build()?;
     let lines = match input {
         Input::File(path) => {
-            let mut options = FileReplaySource::options(path).lines_per_batch(args.lines_per_batch);
-            if let Some(d) = &args.dead_letter {
+            let mut options =
+                FileReplaySource::options(path).lines_per_batch(job.records_per_batch);
+            if let Some(d) = &job.dead_letter {
                 options = options.dead_letter(d);
             }
             ssc.source_stream(options.build()?)?
@@ -182,7 +302,7 @@ fn build(
         Input::Directory(path) => {
             // Files already there are counted first, then new ones as they appear.
             let mut options = DirectorySource::options(path).include_existing(true);
-            if let Some(d) = &args.dead_letter {
+            if let Some(d) = &job.dead_letter {
                 options = options.dead_letter(d);
             }
             ssc.source_stream(options.build()?)?
@@ -193,33 +313,28 @@ fn build(
         .map_partitions_ref(spate::count_words)
         .reduce_by_key(|a, b| a + b);
 
-    let totals = ssc.managed_state("wordcount totals", Totals::new())?;
+    let totals = ssc.managed_state("wordcount totals", Totals::Exact(HashMap::new()))?;
     *totals_handle
         .lock()
         .map_err(|_| spate::Error::Internal("totals lock poisoned".into()))? = Some(totals.clone());
-    let sink = match &args.output {
+    let sink = match &job.output {
         Some(dir) => Some(CsvFileSink::new(dir, "counts", &["word", "count"])?),
         None => None,
     };
-    let top = if args.quiet { 0 } else { args.top };
-    let windowed = args.window.is_some();
-    let per_batch_sink = if windowed { None } else { sink.clone() };
+    let top = if job.quiet { 0 } else { args.top };
+    let limit = args.max_distinct as usize;
+    let per_batch_sink = if window.is_some() { None } else { sink.clone() };
+    let windowed = window.is_some();
     counts.foreach_rdd(move |rdd, time| {
         let mut batch = rdd.collect()?;
-        {
-            let mut totals = totals.lock();
-            for (w, n) in &batch {
-                *totals.entry(w.clone()).or_insert(0) += n;
-            }
-        }
+        totals.lock().add(&batch, limit);
         if !windowed {
             rank(&mut batch);
             report(time, "batch", &batch, top, per_batch_sink.as_ref())?;
         }
         Ok(())
     })?;
-    if let Some(length) = args.window {
-        let window = Window::new(length, args.slide.unwrap_or(args.batch));
+    if let Some(window) = window {
         counts
             .reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, window)?
             .foreach_rdd(move |rdd, time| {
@@ -253,7 +368,7 @@ fn report(
             .take(top)
             .map(|(w, n)| format!("{w} {n}"))
             .collect();
-        println!(
+        outln!(
             "{what} {} ms: {words} words, {} distinct | {}",
             time.0,
             ranked.len(),
@@ -263,16 +378,20 @@ fn report(
     Ok(())
 }
 
-fn print_table(rows: &[(Word, u64)]) {
+fn print_table(rows: &[(Word, u64, u64)]) {
     let width = rows
         .iter()
-        .map(|(w, _)| w.chars().count())
+        .map(|(w, _, _)| w.chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
-    println!("  {:<width$}  {:>10}", "word", "count");
-    for (w, n) in rows {
-        println!("  {w:<width$}  {n:>10}");
+    outln!("  {:<width$}  {:>10}", "word", "count");
+    for (w, n, error) in rows {
+        if *error > 0 {
+            outln!("  {w:<width$}  {n:>10}  (at most {error} too high)");
+        } else {
+            outln!("  {w:<width$}  {n:>10}");
+        }
     }
 }
 
@@ -284,18 +403,44 @@ fn is_gzip(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Removes temporary files of earlier `final.csv` writes that were killed midway.
-fn remove_stale_temporaries(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".final.csv.tmp-")
-        {
-            let _ = std::fs::remove_file(entry.path());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_are_exact_up_to_the_limit_then_keep_the_most_frequent() {
+        let w = |s: &str| Word::from(s);
+        let mut totals = Totals::Exact(HashMap::new());
+        totals.add(&[(w("a"), 5), (w("b"), 1)], 3);
+        totals.add(&[(w("a"), 2), (w("c"), 4)], 3);
+        assert!(matches!(totals, Totals::Exact(_)));
+        assert_eq!(
+            totals.ranked(),
+            [(w("a"), 7, 0), (w("c"), 4, 0), (w("b"), 1, 0)]
+        );
+        // A fourth distinct word: past the limit of 3.
+        totals.add(&[(w("d"), 1), (w("a"), 1)], 3);
+        assert!(matches!(totals, Totals::Frequent(_)));
+        assert_eq!(totals.words(), 14);
+        let ranked = totals.ranked();
+        assert_eq!(ranked.len(), 3);
+        assert_eq!(ranked[0], (w("a"), 8, 0));
+        for (word, count, error) in &ranked {
+            let truth = match word.as_str() {
+                "a" => 8,
+                "b" | "d" => 1,
+                "c" => 4,
+                _ => 0,
+            };
+            assert!(*count >= truth && count - error <= truth, "{word}");
         }
+    }
+
+    #[test]
+    fn output_names_are_recognized() {
+        assert!(is_output_name("final.csv"));
+        assert!(is_output_name("counts-1000.csv"));
+        assert!(!is_output_name("counts-x.csv"));
+        assert!(!is_output_name("book.txt"));
     }
 }

@@ -48,7 +48,7 @@ fn classify_prints_the_metrics_of_a_test_then_train_loop() {
                 "class",
                 "--quiet",
             ])
-            .args(["--batch-rows", "333", "--window", "500"])
+            .args(["--batch-rows", "333", "--metrics-window", "500"])
             .arg("--input")
             .arg(dataset("elec2-first4032.csv"))
             .arg("--output")
@@ -124,7 +124,7 @@ fn string_columns_and_labels_and_bad_rows() {
 fn absurd_options_are_refused() {
     let elec2 = dataset("elec2-first4032.csv");
     for args in [
-        vec!["--model", "gnb", "--window", "0"],
+        vec!["--model", "gnb", "--metrics-window", "0"],
         vec!["--model", "mnb", "--scale", "standard"],
         vec!["--model", "hoeffding", "--delta", "2"],
         vec!["--model", "logistic", "--learning-rate", "-1"],

@@ -17,7 +17,7 @@ fn job(model: &Path, checkpoint: Option<&Path>) -> Command {
         "class",
         "--quiet",
     ])
-    .args(["--grace-period", "100", "--window", "300"])
+    .args(["--grace-period", "100", "--metrics-window", "300"])
     .args(["--realtime", "--batch", "20ms", "--batch-rows", "100"])
     .args(["--checkpoint-every", "3", "--threads", "2"])
     .arg("--input")

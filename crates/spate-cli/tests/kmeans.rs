@@ -217,7 +217,11 @@ fn bad_arguments_are_reported_before_any_data_flows() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("c.csv");
     for (args, message) in [
-        (vec!["--k", "0"], "at least one cluster"),
+        (vec!["--k", "0"], "0 is not in 1..=100000"),
+        (
+            vec!["-k", "100000000", "--init", "random"],
+            "100000000 is not in 1..=100000",
+        ),
         (
             vec!["--k", "2", "--decay", "1.5"],
             "decay factor 1.5 is outside [0, 1]",

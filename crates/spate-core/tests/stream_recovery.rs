@@ -228,3 +228,46 @@ fn a_checkpoint_of_a_different_program_is_refused() {
         Err(Error::InvalidParameter { .. })
     ));
 }
+
+/// A program stopped by a batch limit writes a checkpoint of its last batch, so the restart
+/// continues right after it (nothing recomputed) and still equals an uninterrupted run.
+#[test]
+fn a_final_checkpoint_lets_a_stopped_run_continue_after_its_last_batch() {
+    let want = uninterrupted();
+    let dir = tempfile::tempdir().unwrap();
+    let out: Outputs = Arc::default();
+    let config = CheckpointConfig::every(5);
+    let no_crash = Arc::new(AtomicU64::new(0));
+    let sc = SpateContext::sequential(2);
+    let build = || program(&sc, input(), Arc::clone(&out), Arc::clone(&no_crash));
+    let ssc = StreamingContext::get_or_create(dir.path(), config, build).unwrap();
+    assert!(ssc.write_final_checkpoint().is_err(), "not stopped yet");
+    ssc.stop_after(BatchTime(13_000));
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    assert_eq!(
+        ssc.write_final_checkpoint().unwrap(),
+        Some(BatchTime(13_000))
+    );
+    // Written once: a second call has nothing to add.
+    assert_eq!(ssc.write_final_checkpoint().unwrap(), None);
+
+    let sc = SpateContext::sequential(2);
+    let build = || program(&sc, input(), Arc::clone(&out), Arc::clone(&no_crash));
+    let ssc = StreamingContext::get_or_create(dir.path(), config, build).unwrap();
+    assert_eq!(ssc.recovered_from(), Some(BatchTime(13_000)));
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    assert_eq!(*out.lock().unwrap(), want);
+
+    // After a failed batch nothing is written: the restart recomputes from the last
+    // periodic checkpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let crash = Arc::new(AtomicU64::new(7_000));
+    let sc = SpateContext::sequential(2);
+    let build = || program(&sc, input(), Arc::default(), Arc::clone(&crash));
+    let ssc = StreamingContext::get_or_create(dir.path(), config, build).unwrap();
+    ssc.start().unwrap();
+    assert!(ssc.await_termination().is_err());
+    assert_eq!(ssc.write_final_checkpoint().unwrap(), None);
+}

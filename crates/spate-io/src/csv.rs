@@ -40,14 +40,30 @@ const INFER_ROWS: usize = 100;
 /// assert!(matches!(parser.parse(b"4,Eve,1"), Err(SkipReason::FieldCount { expected: 4, found: 3 })));
 /// # Ok::<(), spate_io::IoError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CsvRowParser {
     header: Vec<String>,
     /// Indices into the header of the columns that make a record, in record order.
     selected: Vec<usize>,
+    delimiter: u8,
     reader: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
+}
+
+/// A fresh reader rather than `csv_core::Reader::clone`, which (in csv-core 0.1.13) copies
+/// only part of the reader's state machine: a clone splits nothing.
+impl Clone for CsvRowParser {
+    fn clone(&self) -> Self {
+        CsvRowParser {
+            header: self.header.clone(),
+            selected: self.selected.clone(),
+            delimiter: self.delimiter,
+            reader: reader(self.delimiter),
+            out: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
 }
 
 impl CsvRowParser {
@@ -58,12 +74,7 @@ impl CsvRowParser {
         columns: Option<&[&str]>,
         delimiter: u8,
     ) -> Result<CsvRowParser, IoError> {
-        let mut parser = CsvRowParser::with_header(Vec::new(), delimiter);
-        let header = header.strip_prefix('\u{feff}').unwrap_or(header);
-        let count = parser.split(header.as_bytes());
-        parser.header = (0..count)
-            .map(|i| String::from_utf8_lossy(parser.field(i)).trim().to_string())
-            .collect();
+        let mut parser = CsvRowParser::from_header(header, delimiter);
         parser.selected = match columns {
             Some(names) => names
                 .iter()
@@ -71,13 +82,59 @@ impl CsvRowParser {
                 .collect::<Result<_, _>>()?,
             None => (0..parser.header.len()).collect(),
         };
+        parser.check_selected(Path::new("<header>"))?;
         Ok(parser)
+    }
+
+    /// Refuses a selected column whose name is empty or appears more than once in the
+    /// header: its values could not be told apart from another column's by name.
+    fn check_selected(&self, path: &Path) -> Result<(), IoError> {
+        for &column in &self.selected {
+            let name = &self.header[column];
+            if name.is_empty() {
+                return Err(bad_header(
+                    path,
+                    &format!(
+                        "column {} has an empty name in the header; name it so it can be told apart",
+                        column + 1
+                    ),
+                ));
+            }
+            let positions: Vec<String> = (0..self.header.len())
+                .filter(|&i| self.header[i] == *name)
+                .map(|i| (i + 1).to_string())
+                .collect();
+            if positions.len() > 1 {
+                return Err(bad_header(
+                    path,
+                    &format!(
+                        "the column name `{name}` appears {} times in the header (columns {}); \
+                         rename the duplicates so each column has its own name",
+                        positions.len(),
+                        positions.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A parser of the header line's columns, none selected yet.
+    fn from_header(header: &str, delimiter: u8) -> CsvRowParser {
+        let mut parser = CsvRowParser::with_header(Vec::new(), delimiter);
+        let header = header.strip_prefix('\u{feff}').unwrap_or(header);
+        let count = parser.split(header.as_bytes());
+        parser.header = (0..count)
+            .map(|i| String::from_utf8_lossy(parser.field(i)).trim().to_string())
+            .collect();
+        parser
     }
 
     fn with_header(header: Vec<String>, delimiter: u8) -> CsvRowParser {
         CsvRowParser {
             header,
             selected: Vec::new(),
+            delimiter,
             reader: reader(delimiter),
             out: Vec::new(),
             ends: Vec::new(),
@@ -110,6 +167,36 @@ impl CsvRowParser {
 
     /// Parses one line (without its terminator) into a record.
     pub fn parse(&mut self, line: &[u8]) -> Result<Vec<f64>, SkipReason> {
+        self.split_checked(line)?;
+        (0..self.selected.len())
+            .map(|k| self.selected_value(k))
+            .collect()
+    }
+
+    /// Parses one line into a record in which a selected field that is missing, not a
+    /// number, NaN or ±∞ is NaN, for callers that count missing values per column; only a
+    /// line that is not a row of the header's shape (wrong field count, unbalanced quote)
+    /// is an error.
+    ///
+    /// ```
+    /// use spate_io::CsvRowParser;
+    ///
+    /// let mut parser = CsvRowParser::new("a,b,c", None, b',')?;
+    /// let row = parser.parse_or_nan(b"1,NA,x").expect("a row of three fields");
+    /// assert_eq!(row[0], 1.0);
+    /// assert!(row[1].is_nan() && row[2].is_nan());
+    /// assert!(parser.parse_or_nan(b"1,2").is_err());
+    /// # Ok::<(), spate_io::IoError>(())
+    /// ```
+    pub fn parse_or_nan(&mut self, line: &[u8]) -> Result<Vec<f64>, SkipReason> {
+        self.split_checked(line)?;
+        Ok((0..self.selected.len())
+            .map(|k| self.selected_value(k).unwrap_or(f64::NAN))
+            .collect())
+    }
+
+    /// Splits `line`, refusing a line that is not a row of the header's shape.
+    fn split_checked(&mut self, line: &[u8]) -> Result<(), SkipReason> {
         // Quotes pair up on a well-formed line (open/close, or doubled inside a field), so
         // an odd count means a field runs past the line: both halves of a row split by a
         // quoted line break land here instead of parsing as garbage.
@@ -123,31 +210,26 @@ impl CsvRowParser {
                 found,
             });
         }
-        let mut record = Vec::with_capacity(self.selected.len());
-        for k in 0..self.selected.len() {
-            let column = self.selected[k];
-            let named = |header: &[String]| header[column].clone();
-            let text = std::str::from_utf8(self.field(column))
-                .map_err(|_| SkipReason::NotNumeric {
-                    column: named(&self.header),
-                })?
-                .trim();
-            if text.is_empty() || text == "NA" {
-                return Err(SkipReason::Missing {
-                    column: named(&self.header),
-                });
-            }
-            let value: f64 = text.parse().map_err(|_| SkipReason::NotNumeric {
-                column: named(&self.header),
-            })?;
-            if !value.is_finite() {
-                return Err(SkipReason::NonFinite {
-                    column: named(&self.header),
-                });
-            }
-            record.push(value);
+        Ok(())
+    }
+
+    /// The `k`-th selected field of the line last split, as a finite number.
+    fn selected_value(&self, k: usize) -> Result<f64, SkipReason> {
+        let column = self.selected[k];
+        let named = || self.header[column].clone();
+        let text = std::str::from_utf8(self.field(column))
+            .map_err(|_| SkipReason::NotNumeric { column: named() })?
+            .trim();
+        if text.is_empty() || text == "NA" {
+            return Err(SkipReason::Missing { column: named() });
         }
-        Ok(record)
+        let value: f64 = text
+            .parse()
+            .map_err(|_| SkipReason::NotNumeric { column: named() })?;
+        if !value.is_finite() {
+            return Err(SkipReason::NonFinite { column: named() });
+        }
+        Ok(value)
     }
 
     /// Splits `line` into `self.out`/`self.ends`; returns the number of fields. An empty
@@ -280,7 +362,9 @@ impl CsvBuilder {
         self
     }
 
-    /// Appends every skipped row to this file: `PATH:LINE<TAB>REASON<TAB>EXCERPT`.
+    /// Appends every skipped row to this file: `PATH:LINE<TAB>REASON<TAB>EXCERPT`. The
+    /// file's length is part of the source's offset, and seeking to an offset cuts the file
+    /// back to it, so replayed batches do not write their entries twice.
     pub fn dead_letter(mut self, path: impl Into<PathBuf>) -> Self {
         self.dead_letter = Some(path.into());
         self
@@ -305,10 +389,10 @@ impl CsvBuilder {
             Some(RawLine::Bytes(bytes)) => std::str::from_utf8(bytes)
                 .map_err(|_| bad_header(path, "the header line is not valid UTF-8"))?
                 .to_string(),
-            Some(RawLine::TooLong { .. }) => {
+            Some(RawLine::TooLong { .. } | RawLine::Unterminated { .. } | RawLine::Dropping) => {
                 return Err(bad_header(
                     path,
-                    "the header line is longer than max_line_bytes",
+                    "the header line is longer than the line limit",
                 ));
             }
             None => {
@@ -318,7 +402,7 @@ impl CsvBuilder {
                 ));
             }
         };
-        let mut parser = CsvRowParser::new(&header, None, self.delimiter)?;
+        let mut parser = CsvRowParser::from_header(&header, self.delimiter);
         parser.selected = match &self.columns {
             Some(names) => names
                 .iter()
@@ -326,6 +410,7 @@ impl CsvBuilder {
                 .collect::<Result<_, _>>()?,
             None => infer_numeric(&mut parser, &mut file, path)?,
         };
+        parser.check_selected(path)?;
         let first = FilePosition {
             byte: header_end(path, self.max_line_bytes)?,
             line: 1,
@@ -388,7 +473,7 @@ fn infer_numeric(
     if columns.is_empty() {
         return Err(bad_header(
             path,
-            "no column is numeric in the first 100 rows; name the columns with .columns(&[..])",
+            "no column is numeric in the first 100 rows; name the columns to read",
         ));
     }
     Ok(columns)

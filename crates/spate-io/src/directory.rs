@@ -18,6 +18,9 @@ struct DirectoryOffset {
     processed: Vec<String>,
     /// The file being read, and where its next line starts.
     current: Option<(String, FilePosition)>,
+    /// The dead-letter file's length after the batch, if there is one: recovery cuts it back
+    /// to this, so entries of batches after the checkpoint are not written twice.
+    dead_letter_bytes: Option<u64>,
 }
 
 /// Counters of a [`DirectorySource`], readable from any thread while the source runs.
@@ -144,7 +147,9 @@ impl DirectoryBuilder {
         self
     }
 
-    /// Appends every skipped line to this file (keep it outside the watched directory).
+    /// Appends every skipped line to this file (keep it outside the watched directory). The
+    /// file's length is part of the source's offset, and seeking to an offset cuts the file
+    /// back to it, so replayed batches do not write their entries twice.
     pub fn dead_letter(mut self, path: impl Into<PathBuf>) -> Self {
         self.dead_letter = Some(path.into());
         self
@@ -376,12 +381,16 @@ impl Source for DirectorySource {
                 .current
                 .as_ref()
                 .map(|(name, file)| (name.clone(), file.position())),
+            dead_letter_bytes: self.dead_letter.as_ref().map(DeadLetter::len),
         })
         .ok()
     }
 
     fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
         let at: DirectoryOffset = offset.decode()?;
+        if let (Some(dead), Some(len)) = (&mut self.dead_letter, at.dead_letter_bytes) {
+            dead.truncate_to(len)?;
+        }
         self.processed = at.processed.into_iter().collect();
         self.pending.clear();
         self.current = None;

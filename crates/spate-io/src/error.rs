@@ -112,7 +112,7 @@ impl From<IoError> for spate_core::Error {
                 reason,
             },
             other => spate_core::Error::Source {
-                source_name: "spate-io".into(),
+                source_name: "input".into(),
                 message: other.to_string(),
             },
         }

@@ -96,7 +96,9 @@ impl FileReplayBuilder {
         self
     }
 
-    /// Appends every skipped line to this file: `PATH:LINE<TAB>REASON<TAB>EXCERPT`.
+    /// Appends every skipped line to this file: `PATH:LINE<TAB>REASON<TAB>EXCERPT`. The
+    /// file's length is part of the source's offset, and seeking to an offset cuts the file
+    /// back to it, so replayed batches do not write their entries twice.
     pub fn dead_letter(mut self, path: impl Into<PathBuf>) -> Self {
         self.dead_letter = Some(path.into());
         self

@@ -17,7 +17,7 @@
 //! write one file per batch, `DIR/{prefix}-{time}.{suffix}`, atomically (temporary name,
 //! fsync, rename), so a batch recomputed after recovery replaces its file instead of
 //! duplicating it; [`write_csv_file`] does the same for a one-off file such as final
-//! totals; [`StdoutSink`] prints. [`DStreamSinkExt`] adds them to every
+//! totals, and [`write_atomic`] for any file; [`StdoutSink`] prints. [`DStreamSinkExt`] adds them to every
 //! [`DStream`](spate_core::DStream) as `write_text_files`, `write_csv_files` and
 //! `write_stdout`.
 //!
@@ -83,10 +83,11 @@ pub use csv::{CsvBuilder, CsvRowParser, CsvSource, CsvTextSource, DEFAULT_ROWS_P
 pub use directory::{DirectoryBuilder, DirectorySource, DirectoryStats};
 pub use error::{IoError, Result};
 pub use file_replay::{DEFAULT_LINES_PER_BATCH, FileReplayBuilder, FileReplaySource};
-pub use lines::{DEFAULT_MAX_LINE_BYTES, Line, LineReader, SkipReason, split_lines};
+pub use lines::{DEFAULT_MAX_LINE_BYTES, GIVE_UP_BYTES, Line, LineReader, SkipReason, split_lines};
 pub use rate::RateSource;
 pub use sink::{
-    CsvFileSink, CsvRecord, CsvRow, DStreamSinkExt, StdoutSink, TextFileSink, write_csv_file,
+    CsvFileSink, CsvRecord, CsvRow, DStreamSinkExt, StdoutSink, TextFileSink,
+    remove_stale_temporaries_of, write_atomic, write_csv_file,
 };
 pub use socket::{SocketBuilder, SocketStats, SocketTextSource};
 pub use spate_core::stream::{QueueHandle, QueueSource, Source, SourceBatch, SourceOffset};

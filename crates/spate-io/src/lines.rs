@@ -3,6 +3,10 @@
 //! Lines end at `\n`; a `\r` right before it is stripped (as [`str::lines`] does), and a last
 //! line without a terminator is still a line. A line longer than the limit is never held in
 //! memory: its first bytes are kept for the dead-letter file, the rest is read and dropped.
+//! A line still unterminated [`GIVE_UP_BYTES`] past the limit (an endless stream without a
+//! newline, such as `/dev/zero`) is reported as skipped at once, and its remainder is dropped
+//! in slices of at most [`GIVE_UP_BYTES`], so a reader that must keep a schedule regains
+//! control between slices.
 //! Reading resumes where it stopped after an I/O error such as a socket read timeout, so no
 //! byte is lost or read twice.
 
@@ -17,6 +21,11 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 /// How many bytes of a skipped line a dead-letter entry shows.
 const DEAD_LETTER_EXCERPT: usize = 256;
 
+/// How far past the line limit a line is read looking for its end before it is reported as
+/// skipped ([`SkipReason::Unterminated`]); also the most of its remainder one
+/// [`LineReader`] call drops before handing control back.
+pub const GIVE_UP_BYTES: u64 = 64 << 20;
+
 /// Why an input unit (a line, a CSV row) was skipped instead of becoming a record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -30,6 +39,14 @@ pub enum SkipReason {
     TooLong {
         /// The line's length without its terminator.
         bytes: u64,
+        /// The limit.
+        limit: usize,
+    },
+    /// A line was still unterminated `read` bytes in, far past the limit: it was reported
+    /// then, and the rest of it (up to the next newline, if one ever comes) is dropped.
+    Unterminated {
+        /// Bytes of the line read when it was given up on.
+        read: u64,
         /// The limit.
         limit: usize,
     },
@@ -69,6 +86,10 @@ impl fmt::Display for SkipReason {
             SkipReason::TooLong { bytes, limit } => {
                 write!(f, "line of {bytes} bytes exceeds the limit of {limit}")
             }
+            SkipReason::Unterminated { read, limit } => write!(
+                f,
+                "line still unterminated after {read} bytes (limit {limit}); dropped to its end"
+            ),
             SkipReason::FieldCount { expected, found } => {
                 write!(f, "{found} fields, the header has {expected}")
             }
@@ -137,6 +158,9 @@ pub struct LineReader<R> {
     lent: usize,
     position: u64,
     line: u64,
+    /// The current line was already reported as [`SkipReason::Unterminated`]; the rest of it
+    /// is being dropped.
+    dropping: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -158,7 +182,26 @@ impl<R: BufRead> LineReader<R> {
             lent: 0,
             position,
             line,
+            dropping: false,
         }
+    }
+
+    /// Like [`resume`](Self::resume) inside a line that was already reported as
+    /// unterminated: its remainder is dropped first.
+    pub(crate) fn resume_dropping(
+        inner: R,
+        max_line_bytes: usize,
+        position: u64,
+        line: u64,
+    ) -> LineReader<R> {
+        let mut reader = LineReader::resume(inner, max_line_bytes, position, line);
+        reader.dropping = true;
+        reader
+    }
+
+    /// Whether the reader is inside a line it gave up on (its position is then mid-line).
+    pub(crate) fn is_dropping(&self) -> bool {
+        self.dropping
     }
 
     /// Bytes consumed by complete lines, terminators included: where the next line starts.
@@ -174,7 +217,7 @@ impl<R: BufRead> LineReader<R> {
     /// Whether the input is at its end, with no partial line pending.
     pub fn at_eof(&mut self) -> std::io::Result<bool> {
         self.clear_returned();
-        if self.line_len > 0 {
+        if self.line_len > 0 || self.dropping {
             return Ok(false);
         }
         loop {
@@ -188,9 +231,16 @@ impl<R: BufRead> LineReader<R> {
 
     /// The next line, `None` at the end of the input.
     ///
-    /// On an error the partial line is kept, and the next call continues it.
+    /// On an error the partial line is kept, and the next call continues it. The remainder
+    /// of a line given up on is dropped within this call, however long it is (memory stays
+    /// bounded; a socket's reader is unblocked by shutting the socket down).
     pub fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
         let limit = self.max_line_bytes;
+        while self.dropping {
+            if self.drop_rest()? == Dropped::Eof {
+                return Ok(None);
+            }
+        }
         Ok(self.next_raw()?.map(|raw| match raw {
             RawLine::Bytes(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => Line::Text(text),
@@ -205,13 +255,66 @@ impl<R: BufRead> LineReader<R> {
                 reason: SkipReason::TooLong { bytes, limit },
                 raw,
             },
+            RawLine::Unterminated { read, raw } => Line::Skipped {
+                reason: SkipReason::Unterminated { read, limit },
+                raw,
+            },
+            // `dropping` is false after the loop above, and only `drop_rest` returns this.
+            RawLine::Dropping => Line::Skipped {
+                reason: SkipReason::Unterminated { read: 0, limit },
+                raw: &[],
+            },
         }))
+    }
+
+    /// Drops the remainder of a line given up on: up to its newline (consumed), the end of
+    /// the input, or [`GIVE_UP_BYTES`], whichever comes first.
+    fn drop_rest(&mut self) -> std::io::Result<Dropped> {
+        let mut dropped = 0_u64;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                self.dropping = false;
+                return Ok(Dropped::Eof);
+            }
+            match memchr::memchr(b'\n', available) {
+                Some(i) => {
+                    self.inner.consume(i + 1);
+                    self.position += i as u64 + 1;
+                    self.dropping = false;
+                    return Ok(Dropped::LineEnd);
+                }
+                None => {
+                    let n = available.len();
+                    self.inner.consume(n);
+                    self.position += n as u64;
+                    dropped += n as u64;
+                    if dropped >= GIVE_UP_BYTES {
+                        return Ok(Dropped::Slice);
+                    }
+                }
+            }
+        }
     }
 
     /// The next line's bytes, not checked for UTF-8 (for parsers that only need some
     /// fields to be text).
+    ///
+    /// Inside a line given up on, drops a slice of its remainder and returns
+    /// [`RawLine::Dropping`] if its end is not in that slice.
     pub(crate) fn next_raw(&mut self) -> std::io::Result<Option<RawLine<'_>>> {
         self.clear_returned();
+        if self.dropping {
+            match self.drop_rest()? {
+                Dropped::Slice => return Ok(Some(RawLine::Dropping)),
+                Dropped::Eof => return Ok(None),
+                Dropped::LineEnd => {}
+            }
+        }
         if self.line_len == 0 {
             let newline = loop {
                 match self.inner.fill_buf() {
@@ -271,6 +374,17 @@ impl<R: BufRead> LineReader<R> {
             if newline {
                 return Ok(Some(self.finish_line(true)));
             }
+            if self.line_len > self.max_line_bytes as u64 + GIVE_UP_BYTES {
+                // No end in sight (an endless stream): report it now, drop the rest later.
+                self.returned = true;
+                self.dropping = true;
+                self.line += 1;
+                let keep = self.buf.len().min(self.max_line_bytes);
+                return Ok(Some(RawLine::Unterminated {
+                    read: self.line_len,
+                    raw: &self.buf[..keep],
+                }));
+            }
         }
     }
 
@@ -320,6 +434,22 @@ pub(crate) enum RawLine<'a> {
     Bytes(&'a [u8]),
     /// An over-long line: its length and first bytes.
     TooLong { bytes: u64, raw: &'a [u8] },
+    /// A line given up on `read` bytes in (see [`GIVE_UP_BYTES`]): its first bytes.
+    Unterminated { read: u64, raw: &'a [u8] },
+    /// Not a line: a slice of the remainder of a line given up on was dropped, and its end
+    /// is still to come. Lets a batch end while an endless line is being dropped.
+    Dropping,
+}
+
+/// How far [`LineReader::drop_rest`] got.
+#[derive(Debug, PartialEq, Eq)]
+enum Dropped {
+    /// To the line's end: the next line starts.
+    LineEnd,
+    /// [`GIVE_UP_BYTES`] more, without finding the end.
+    Slice,
+    /// To the end of the input.
+    Eof,
 }
 
 /// Splits `bytes` into lines as a [`LineReader`] would: the valid lines, and how many were
@@ -341,11 +471,16 @@ pub fn split_lines(bytes: &[u8], max_line_bytes: usize) -> (Vec<String>, u64) {
 /// A file that collects skipped input: one entry per line,
 /// `ORIGIN:LINE<TAB>REASON<TAB>EXCERPT`, the excerpt escaped and cut to 256 bytes.
 ///
-/// Entries are appended, so a batch replayed after recovery writes its entries again: the
-/// dead-letter file is at-least-once.
+/// Entries are appended and flushed once per batch. A replayable source records the file's
+/// length in its offset after every batch and cuts the file back to that length when it
+/// seeks to the offset, so a batch replayed after recovery does not write its entries twice:
+/// with checkpoints the dead-letter file is exactly-once like the other outputs.
 pub(crate) struct DeadLetter {
     path: PathBuf,
     out: std::io::BufWriter<std::fs::File>,
+    /// Bytes in the file once the buffer is flushed.
+    len: u64,
+    entry: String,
 }
 
 impl DeadLetter {
@@ -355,9 +490,12 @@ impl DeadLetter {
             .append(true)
             .open(path)
             .map_err(|e| IoError::io(path, e))?;
+        let len = file.metadata().map_err(|e| IoError::io(path, e))?.len();
         Ok(DeadLetter {
             path: path.to_path_buf(),
             out: std::io::BufWriter::new(file),
+            len,
+            entry: String::new(),
         })
     }
 
@@ -368,18 +506,55 @@ impl DeadLetter {
         reason: &SkipReason,
         raw: &[u8],
     ) -> Result<(), IoError> {
+        use std::fmt::Write as _;
         let excerpt = String::from_utf8_lossy(&raw[..raw.len().min(DEAD_LETTER_EXCERPT)]);
-        writeln!(
-            self.out,
+        self.entry.clear();
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            self.entry,
             "{origin}:{line}\t{reason}\t{}",
             excerpt.escape_debug()
-        )
-        .map_err(|e| IoError::io(&self.path, e))
+        );
+        self.out
+            .write_all(self.entry.as_bytes())
+            .map_err(|e| IoError::io(&self.path, e))?;
+        self.len += self.entry.len() as u64;
+        Ok(())
     }
 
     /// Makes the batch's entries visible; called once per batch.
     pub(crate) fn flush(&mut self) -> Result<(), IoError> {
         self.out.flush().map_err(|e| IoError::io(&self.path, e))
+    }
+
+    /// The file's length, entries written so far included.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Cuts the file back to `len` bytes (its length at a checkpoint), dropping the entries
+    /// written since. A file shorter than that (edited or replaced since) is left as it is,
+    /// with a warning.
+    pub(crate) fn truncate_to(&mut self, len: u64) -> Result<(), IoError> {
+        self.flush()?;
+        let file = self.out.get_ref();
+        let current = file
+            .metadata()
+            .map_err(|e| IoError::io(&self.path, e))?
+            .len();
+        if current >= len {
+            file.set_len(len).map_err(|e| IoError::io(&self.path, e))?;
+            self.len = len;
+        } else {
+            tracing::warn!(
+                path = %self.path.display(),
+                expected = len,
+                found = current,
+                "the dead-letter file is shorter than at the checkpoint; keeping it as it is"
+            );
+            self.len = current;
+        }
+        Ok(())
     }
 }
 

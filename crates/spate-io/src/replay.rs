@@ -13,6 +13,11 @@ struct ReplayOffset {
     position: FilePosition,
     /// Batches served: the rate schedule depends on it.
     batches: u64,
+    /// The position lies inside an over-long line whose remainder is being dropped.
+    dropping: bool,
+    /// The dead-letter file's length after the batch, if there is one: recovery cuts it back
+    /// to this, so entries of batches after the checkpoint are not written twice.
+    dead_letter_bytes: Option<u64>,
 }
 
 pub(crate) struct LineReplay {
@@ -96,6 +101,10 @@ impl LineReplay {
                 .next_raw()
                 .map_err(|e| IoError::io(&self.path, e))?;
             let Some(line) = line else { break };
+            if matches!(line, RawLine::Dropping) {
+                // An endless line: this batch dropped its share of it; the next one goes on.
+                break;
+            }
             taken += 1;
             let (reason, raw) = match line {
                 RawLine::Bytes(bytes) => match convert(bytes) {
@@ -112,6 +121,14 @@ impl LineReplay {
                     },
                     raw,
                 ),
+                RawLine::Unterminated { read, raw } => (
+                    SkipReason::Unterminated {
+                        read,
+                        limit: self.max_line_bytes,
+                    },
+                    raw,
+                ),
+                RawLine::Dropping => continue,
             };
             skipped += 1;
             tracing::debug!(source = %self.name, line = number, %reason, "line skipped");
@@ -137,19 +154,24 @@ impl LineReplay {
         SourceOffset::encode(&ReplayOffset {
             position: self.position(),
             batches: self.batches,
+            dropping: self.input.lines.is_dropping(),
+            dead_letter_bytes: self.dead_letter.as_ref().map(DeadLetter::len),
         })
         .ok()
     }
 
     pub(crate) fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
         let at: ReplayOffset = offset.decode()?;
-        let position = if at.position.byte < self.first.byte {
-            self.first
+        let (position, dropping) = if at.position.byte < self.first.byte {
+            (self.first, false)
         } else {
-            at.position
+            (at.position, at.dropping)
         };
-        self.input = TextFile::open(&self.path, self.max_line_bytes, position)?;
+        self.input = TextFile::open_at(&self.path, self.max_line_bytes, position, dropping)?;
         self.batches = at.batches;
+        if let (Some(dead), Some(len)) = (&mut self.dead_letter, at.dead_letter_bytes) {
+            dead.truncate_to(len)?;
+        }
         self.exhausted = self.at_eof()?;
         Ok(())
     }

@@ -5,6 +5,11 @@
 //! renamed over the final name and the directory fsynced: readers see the old file or the
 //! new one, never a torn one, and a batch recomputed after recovery *replaces* its file.
 //! With replayable sources and deterministic batches that makes the output exactly-once.
+//!
+//! The temporary is created by the `tempfile` crate: a random name opened with `O_EXCL`, so
+//! a file or symbolic link planted under a predictable name cannot redirect the write, and
+//! the rename replaces a link at the final name instead of writing through it. A write that
+//! fails midway (a full disk) leaves the previous file in place.
 
 use crate::error::IoError;
 use spate_core::stream::batch_path;
@@ -13,7 +18,6 @@ use std::fmt::{Display, Write as _};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes each batch as one text file `DIR/{prefix}-{time}.{suffix}`, one record per line.
 ///
@@ -308,24 +312,23 @@ impl<T: Display, const N: usize> CsvRecord for [T; N] {
     }
 }
 
-/// The temporary sibling `write_atomic` uses for `path`: `.{name}.tmp-{pid}-{n}`.
-fn temp_name(name: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+/// Whether `name` is a temporary of [`write_atomic`] for a file whose name starts with
+/// `start`: `.{start}….tmp`.
+fn is_temporary_of(name: &str, start: &str) -> bool {
+    name.strip_prefix('.')
+        .is_some_and(|rest| rest.starts_with(start) && rest.ends_with(TEMP_SUFFIX))
 }
 
-/// Removes `.{prefix}-….tmp-…` files: temporaries of a sink run that was killed mid-write.
+/// The suffix of [`write_atomic`]'s temporaries.
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Removes `.{prefix}-….tmp` files: temporaries of a sink run that was killed mid-write.
 fn remove_stale_temporaries(dir: &Path, prefix: &str) -> Result<(), IoError> {
-    let start = format!(".{prefix}-");
+    let start = format!("{prefix}-");
     let entries = std::fs::read_dir(dir).map_err(|e| IoError::io(dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(&start) && name.contains(".tmp-") {
+        if is_temporary_of(&name.to_string_lossy(), &start) {
             tracing::info!(file = %entry.path().display(), "removing a temporary file left by an interrupted run");
             std::fs::remove_file(entry.path()).map_err(|e| IoError::io(entry.path(), e))?;
         }
@@ -333,39 +336,74 @@ fn remove_stale_temporaries(dir: &Path, prefix: &str) -> Result<(), IoError> {
     Ok(())
 }
 
+/// Removes the temporaries that interrupted [`write_csv_file`] calls for `path` left beside
+/// it (`.{name}.….tmp`); call it before writing `path` when earlier runs may have been
+/// killed. Nothing else is touched.
+pub fn remove_stale_temporaries_of(path: &Path) -> Result<(), IoError> {
+    let Some(name) = path
+        .file_name()
+        .map(|n| format!("{}.", n.to_string_lossy()))
+    else {
+        return Ok(());
+    };
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if is_temporary_of(&entry.file_name().to_string_lossy(), &name) {
+            std::fs::remove_file(entry.path()).map_err(|e| IoError::io(entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `path` through a hidden temporary sibling: write, fsync, rename, fsync the
-/// directory. The temporary name starts with `.`, so a [`DirectorySource`](crate::DirectorySource)
-/// watching the directory never reads a partial file.
-fn write_atomic(
+/// directory. The temporary (`.{name}.XXXXXX.tmp`, random, created exclusively) starts with
+/// `.`, so a [`DirectorySource`](crate::DirectorySource) watching the directory never reads
+/// a partial file; on any failure it is removed and `path` keeps its previous content.
+pub fn write_atomic(
     path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), IoError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(temp_name(&name));
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| IoError::io(dir, e))?;
-    }
-    let written = File::create(&tmp).and_then(|file| {
-        let mut out = BufWriter::new(file);
+        .ok_or_else(|| {
+            IoError::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "an output path must name a file",
+                ),
+            )
+        })?;
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| IoError::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .map_err(|e| IoError::io(dir, e))?;
+    let written = (|| {
+        let mut out = BufWriter::new(tmp.as_file_mut());
         write(&mut out)?;
         out.flush()?;
-        out.get_ref().sync_all()
-    });
-    let renamed = written
-        .map_err(|e| IoError::io(&tmp, e))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| IoError::io(path, e)));
-    if let Err(e) = renamed {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| IoError::io(dir, e))?;
-    }
+        drop(out);
+        tmp.as_file().sync_all()
+    })();
+    // On an error `tmp` is dropped here, which removes the temporary.
+    written.map_err(|e| IoError::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| IoError::io(path, e.error))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| IoError::io(dir, e))?;
     Ok(())
 }
 

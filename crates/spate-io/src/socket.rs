@@ -514,7 +514,9 @@ impl ReceiverLoop {
                 }
                 Ok(Some(Line::Skipped { reason, .. })) => {
                     let counter = match reason {
-                        SkipReason::TooLong { .. } => &counters.too_long,
+                        SkipReason::TooLong { .. } | SkipReason::Unterminated { .. } => {
+                            &counters.too_long
+                        }
                         _ => &counters.invalid_utf8,
                     };
                     counter.fetch_add(1, Ordering::Relaxed);

@@ -37,6 +37,17 @@ impl TextFile {
         max_line_bytes: usize,
         at: FilePosition,
     ) -> Result<TextFile, IoError> {
+        TextFile::open_at(path, max_line_bytes, at, false)
+    }
+
+    /// Like [`open`](Self::open); with `dropping`, `at` lies inside a line that was given up
+    /// on (an over-long line whose remainder is being dropped), so it need not start a line.
+    pub(crate) fn open_at(
+        path: &Path,
+        max_line_bytes: usize,
+        at: FilePosition,
+        dropping: bool,
+    ) -> Result<TextFile, IoError> {
         let io = |e| IoError::io(path, e);
         let mut file = File::open(path).map_err(io)?;
         let gzip = is_gzip(&mut file).map_err(io)?;
@@ -61,7 +72,7 @@ impl TextFile {
             }
             let mut last = [0_u8; 1];
             match reader.read_exact(&mut last) {
-                Ok(()) if last[0] == b'\n' => {}
+                Ok(()) if last[0] == b'\n' || dropping => {}
                 Ok(()) => {
                     return Err(IoError::bad_offset(
                         path,
@@ -77,9 +88,12 @@ impl TextFile {
                 Err(e) => return Err(io(e)),
             }
         }
-        Ok(TextFile {
-            lines: LineReader::resume(reader, max_line_bytes, at.byte, at.line),
-        })
+        let lines = if dropping {
+            LineReader::resume_dropping(reader, max_line_bytes, at.byte, at.line)
+        } else {
+            LineReader::resume(reader, max_line_bytes, at.byte, at.line)
+        };
+        Ok(TextFile { lines })
     }
 
     pub(crate) fn position(&self) -> FilePosition {

@@ -253,3 +253,53 @@ fn row_parser_reasons() {
         Err(IoError::UnknownColumn { .. })
     ));
 }
+
+/// Before: with a header `x,x` the second column was silently read as the first (k-means
+/// centers (1,1),(3,3), stats printing the first column twice). A selected column whose
+/// name is empty or repeated is now refused, naming the columns.
+#[test]
+fn ambiguous_header_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup.csv");
+    std::fs::write(&path, "x,x,y\n1,2,3\n3,4,5\n").unwrap();
+    let err = CsvSource::options(&path).build().err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("`x` appears 2 times in the header (columns 1, 2)"),
+        "{err}"
+    );
+    let err = CsvSource::options(&path)
+        .columns(&["x"])
+        .build()
+        .err()
+        .unwrap();
+    assert!(matches!(err, IoError::BadHeader { .. }), "{err}");
+    // A column that is not ambiguous can still be read.
+    let mut source = CsvSource::options(&path).columns(&["y"]).build().unwrap();
+    assert_eq!(drain(&mut source, None).0, [vec![3.0], vec![5.0]]);
+    std::fs::write(&path, "a,,b\n1,2,3\n").unwrap();
+    let err = CsvSource::options(&path).build().err().unwrap();
+    assert!(
+        err.to_string().contains("column 2 has an empty name"),
+        "{err}"
+    );
+    assert!(CsvRowParser::new("a,a", None, b',').is_err());
+}
+
+/// A parser handed out by `CsvSource::parser` (a clone) splits rows like the original:
+/// `csv_core::Reader::clone` copies only part of its state, so a clone split every row into
+/// one field.
+#[test]
+fn a_cloned_parser_parses_like_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, "a,b\n1,2\n").unwrap();
+    let source = CsvSource::options(&path)
+        .columns(&["b", "a"])
+        .build()
+        .unwrap();
+    let mut parser = source.parser();
+    assert_eq!(parser.parse(b"1,2"), Ok(vec![2.0, 1.0]));
+    let mut again = parser.clone();
+    assert_eq!(again.parse(b"\"3\",4"), Ok(vec![4.0, 3.0]));
+}

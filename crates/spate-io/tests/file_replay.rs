@@ -334,3 +334,108 @@ proptest! {
         prop_assert_eq!(source.position().byte, bytes.len() as u64);
     }
 }
+
+/// Before: entries were appended, so a batch replayed after recovery wrote its dead-letter
+/// entries a second time (451–457 lines instead of 447 in the CLI). The offset now records
+/// the dead-letter file's length and seeking cuts it back.
+#[test]
+fn the_dead_letter_file_is_exactly_once_across_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.txt");
+    let mut bytes = Vec::new();
+    for i in 0..60 {
+        if i % 4 == 1 {
+            bytes.extend(format!("bad {i} ").as_bytes());
+            bytes.extend([0xff, 0xfe, b'\n']);
+        } else {
+            bytes.extend(format!("good {i}\n").as_bytes());
+        }
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let options = |dead: &Path| {
+        FileReplaySource::options(&path)
+            .lines_per_batch(10)
+            .dead_letter(dead)
+    };
+    // Uninterrupted.
+    let whole = dir.path().join("whole.tsv");
+    drain(&mut options(&whole).build().unwrap(), None);
+    let want = std::fs::read_to_string(&whole).unwrap();
+    assert_eq!(want.lines().count(), 15);
+    // Crashed after batch 4 having written batches 5 and 6's entries; restarted from the
+    // checkpoint of batch 2.
+    let dead = dir.path().join("dead.tsv");
+    let mut first = options(&dead).build().unwrap();
+    first.next_batch(BatchTime(1000), None).unwrap();
+    first.next_batch(BatchTime(2000), None).unwrap();
+    let checkpoint = first.offset().unwrap();
+    for t in 3..=6 {
+        first.next_batch(BatchTime(t * 1000), None).unwrap();
+    }
+    drop(first);
+    let mut second = options(&dead).build().unwrap();
+    second.seek(&checkpoint).unwrap();
+    drain(&mut second, None);
+    assert_eq!(std::fs::read_to_string(&dead).unwrap(), want);
+}
+
+/// Before: a line with no end (`/dev/zero`) was scanned for a newline forever, so a batch
+/// never ended and `--max-batches 1` never returned. Now the line is reported once it runs
+/// `GIVE_UP_BYTES` past the limit and the rest is dropped a bounded slice per batch.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_endless_line_is_skipped_while_it_is_read_and_batches_still_end() {
+    let mut source = FileReplaySource::options("/dev/zero")
+        .lines_per_batch(1000)
+        .build()
+        .unwrap();
+    let first = source.next_batch(BatchTime(1000), None).unwrap();
+    assert!(first.records.is_empty());
+    assert_eq!(first.skipped, 1);
+    for t in 2..=3 {
+        let batch = source.next_batch(BatchTime(t * 1000), None).unwrap();
+        assert_eq!((batch.records.len(), batch.skipped), (0, 0));
+        assert!(batch.bytes >= spate_io::GIVE_UP_BYTES, "{}", batch.bytes);
+    }
+    assert!(!source.is_exhausted());
+    // The offset of a position inside the dropped line resumes there.
+    let offset = source.offset().unwrap();
+    let mut again = FileReplaySource::options("/dev/zero").build().unwrap();
+    again.seek(&offset).unwrap();
+    let batch = again.next_batch(BatchTime(4000), None).unwrap();
+    assert_eq!((batch.records.len(), batch.skipped), (0, 0));
+}
+
+/// A line far over the limit that does end is reported once, and the lines after it are
+/// read as usual, whether it ends within the give-up window or after it.
+#[test]
+fn an_over_long_line_that_ends_is_skipped_once_and_reading_goes_on() {
+    use spate_io::{Line, LineReader, SkipReason};
+    use std::io::Read;
+    for long in [3 << 20, (spate_io::GIVE_UP_BYTES + (5 << 20)) as usize] {
+        let input = std::io::BufReader::new(
+            std::io::repeat(b'z')
+                .take(long as u64)
+                .chain(&b"\nafter\n"[..]),
+        );
+        let mut lines = LineReader::new(input, 1 << 20);
+        match lines.next_line().unwrap() {
+            Some(Line::Skipped {
+                reason: SkipReason::TooLong { bytes, .. },
+                ..
+            }) => assert_eq!(bytes, long as u64),
+            Some(Line::Skipped {
+                reason: SkipReason::Unterminated { read, .. },
+                ..
+            }) => {
+                assert!(long as u64 > spate_io::GIVE_UP_BYTES);
+                assert!(read > spate_io::GIVE_UP_BYTES && read <= long as u64);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(lines.next_line().unwrap(), Some(Line::Text("after")));
+        assert_eq!(lines.next_line().unwrap(), None);
+        assert_eq!(lines.line_number(), 2);
+        assert_eq!(lines.position(), long as u64 + 7);
+    }
+}

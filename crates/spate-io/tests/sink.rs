@@ -41,8 +41,8 @@ fn text_files_have_deterministic_names_and_are_replaced_on_rewrite() {
 #[test]
 fn temporaries_of_a_killed_run_are_removed_when_a_sink_is_created() {
     let dir = tempfile::tempdir().unwrap();
-    let stale = dir.path().join(".batch-4000.txt.tmp-99999-0");
-    let other = dir.path().join(".other-4000.txt.tmp-99999-0");
+    let stale = dir.path().join(".batch-4000.txt.a1B2c3.tmp");
+    let other = dir.path().join(".other-4000.txt.a1B2c3.tmp");
     std::fs::write(&stale, "half a fi").unwrap();
     std::fs::write(&other, "not ours").unwrap();
     TextFileSink::new(dir.path(), "batch", "txt").unwrap();
@@ -166,4 +166,60 @@ fn dstream_sinks_write_one_file_per_batch_and_a_rerun_replaces_them() {
     assert_eq!(listing(dir.path()), expected);
     let after: Vec<String> = expected.iter().map(|n| read(n)).collect();
     assert_eq!(before, after);
+}
+
+/// Temporaries of an earlier version were `.NAME.tmp-PID-N`: predictable, so a symbolic link
+/// planted under such a name made the write go through it into the link's target.
+#[cfg(unix)]
+#[test]
+fn a_planted_symlink_cannot_redirect_an_output_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // Links under every name the old scheme could pick for this process's first writes,
+    // and one at the output's own name.
+    for n in 0..8 {
+        let name = format!(".c.csv.tmp-{}-{n}", std::process::id());
+        std::os::unix::fs::symlink(&victim, out.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink(&victim, out.join("c.csv")).unwrap();
+    spate_io::write_csv_file(&out.join("c.csv"), &["x"], &[(1,)]).unwrap();
+    let sink = CsvFileSink::new(&out, "counts", &["w", "n"]).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("counts-1000.csv")).unwrap();
+    sink.write_batch(BatchTime(1000), &[("a", 1)]).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    // The outputs replaced the links with files of their own.
+    assert_eq!(
+        std::fs::read_to_string(out.join("c.csv")).unwrap(),
+        "x\n1\n"
+    );
+    assert!(!out.join("c.csv").symlink_metadata().unwrap().is_symlink());
+    assert!(
+        !out.join("counts-1000.csv")
+            .symlink_metadata()
+            .unwrap()
+            .is_symlink()
+    );
+}
+
+/// A write that fails midway (here: the record formatter fails, as a full disk would fail
+/// the write) leaves the previous file as it was and no temporary behind.
+#[test]
+fn a_failed_write_keeps_the_previous_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stats.csv");
+    spate_io::write_atomic(&path, |out| out.write_all(b"good\n")).unwrap();
+    let err = spate_io::write_atomic(&path, |out| {
+        out.write_all(b"half a ")?;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "no space left on device",
+        ))
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("no space left"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "good\n");
+    assert_eq!(listing(dir.path()), ["stats.csv"]);
 }

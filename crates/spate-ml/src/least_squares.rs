@@ -2,7 +2,7 @@
 //! (recursive least squares).
 
 use crate::error::{MlError, Result};
-use crate::linalg::solve_psd;
+use crate::linalg::{scale_by, scale_for, solve_psd};
 use crate::metrics::RegressionMetrics;
 use crate::online::{OnlineModel, Round};
 use crate::regression::{Labeled, check_labeled, dot, for_each_valid_row_rev};
@@ -20,6 +20,10 @@ use spate_core::Merge;
 /// Merge is Chan's parallel update with the earlier summary discounted by `λ^(rows of the
 /// later one)`: associative up to rounding; commutative only for `λ = 1` (partitions are
 /// merged in order, as the engine does).
+///
+/// Columns of extreme magnitude (beyond about 1e77 or below 1e-77, where products of two
+/// deviations would over- or underflow) are kept scaled by a power of two, per column, so
+/// regressions on values near 1e200 or 1e-200 are as accurate as on values near 1.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LeastSquaresStats {
     /// 0 only for the empty summary.
@@ -34,6 +38,11 @@ pub struct LeastSquaresStats {
     cxx: Vec<f64>,
     cxy: Vec<f64>,
     cyy: f64,
+    /// Per feature, the binary exponent of the units its mean and co-moments are kept in
+    /// (feature `i` is held as `x_i · 2^-x_scale[i]`); 0 for ordinary magnitudes.
+    x_scale: Vec<i32>,
+    /// The same for the target.
+    y_scale: i32,
     incompatible: bool,
 }
 
@@ -45,12 +54,37 @@ impl LeastSquaresStats {
             mean_x: vec![0.0; dim],
             cxx: vec![0.0; dim * dim],
             cxy: vec![0.0; dim],
+            x_scale: vec![0; dim],
             ..Self::default()
         }
     }
 
-    /// Two passes over the partition, newest row first so each row's weight is known.
+    /// The summary of a partition, its columns scaled by powers of two where their
+    /// magnitudes call for it (a scaled copy of the partition is made only then).
     fn from_partition(x: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>, forgetting: f64) -> Self {
+        let mut largest_x = vec![0.0_f64; x.ncols()];
+        let mut largest_y = 0.0_f64;
+        for_each_valid_row_rev(x, y, |row, yi| {
+            for (l, v) in largest_x.iter_mut().zip(row) {
+                *l = l.max(v.abs());
+            }
+            largest_y = largest_y.max(yi.abs());
+        });
+        let x_scale: Vec<i32> = largest_x.iter().map(|&l| scale_for(l)).collect();
+        let y_scale = scale_for(largest_y);
+        if y_scale == 0 && x_scale.iter().all(|&e| e == 0) {
+            return Self::from_scaled(x, y, forgetting);
+        }
+        let xs = ndarray::Array2::from_shape_fn(x.dim(), |(r, c)| scale_by(x[[r, c]], -x_scale[c]));
+        let ys = y.mapv(|v| scale_by(v, -y_scale));
+        let mut s = Self::from_scaled(xs.view(), ys.view(), forgetting);
+        s.x_scale = x_scale;
+        s.y_scale = y_scale;
+        s
+    }
+
+    /// Two passes over the partition, newest row first so each row's weight is known.
+    fn from_scaled(x: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>, forgetting: f64) -> Self {
         let d = x.ncols();
         let mut s = Self::empty(d, forgetting);
         let mut w = 1.0;
@@ -110,12 +144,40 @@ impl LeastSquaresStats {
             && self.mean_x.len() == d
             && self.cxx.len() == d * d
             && self.cxy.len() == d
+            && self.x_scale.len() == d
             && (d == 0 || (self.forgetting > 0.0 && self.forgetting <= 1.0))
             && self.weight >= 0.0
     }
 
     fn is_empty(&self) -> bool {
         self.dim == 0 && self.consistent()
+    }
+
+    /// Re-expresses the summary in units of `2^x_scale` and `2^y_scale` (exact, unless a
+    /// value falls below the smallest subnormal of the new units).
+    fn rescale(&mut self, x_scale: &[i32], y_scale: i32) {
+        let d = self.dim;
+        let dx: Vec<i32> = self
+            .x_scale
+            .iter()
+            .zip(x_scale)
+            .map(|(a, b)| a - b)
+            .collect();
+        let dy = self.y_scale - y_scale;
+        if dy == 0 && dx.iter().all(|&e| e == 0) {
+            return;
+        }
+        for i in 0..d {
+            self.mean_x[i] = scale_by(self.mean_x[i], dx[i]);
+            for j in i..d {
+                self.cxx[i * d + j] = scale_by(self.cxx[i * d + j], dx[i] + dx[j]);
+            }
+            self.cxy[i] = scale_by(self.cxy[i], dx[i] + dy);
+        }
+        self.mean_y = scale_by(self.mean_y, dy);
+        self.cyy = scale_by(self.cyy, 2 * dy);
+        self.x_scale = x_scale.to_vec();
+        self.y_scale = y_scale;
     }
 }
 
@@ -140,6 +202,30 @@ impl Merge for LeastSquaresStats {
         if later.rows == 0 {
             return;
         }
+        if self.rows == 0 {
+            // No data here yet: take the later summary's units as they are (the larger
+            // scale of an empty summary would flush tiny values to zero).
+            self.x_scale.clone_from(&later.x_scale);
+            self.y_scale = later.y_scale;
+        }
+        // Both in the larger scale of each column.
+        let x_scale: Vec<i32> = self
+            .x_scale
+            .iter()
+            .zip(&later.x_scale)
+            .map(|(a, b)| *a.max(b))
+            .collect();
+        let y_scale = self.y_scale.max(later.y_scale);
+        self.rescale(&x_scale, y_scale);
+        let rescaled;
+        let later = if later.x_scale == x_scale && later.y_scale == y_scale {
+            later
+        } else {
+            let mut copy = later.clone();
+            copy.rescale(&x_scale, y_scale);
+            rescaled = copy;
+            &rescaled
+        };
         let discount = self.forgetting.powf(later.rows as f64);
         let wa = self.weight * discount;
         let wb = later.weight;
@@ -339,6 +425,8 @@ impl StreamingLeastSquares {
         RegressionMetrics::from_predictions(y, self.predict(x)?.view())
     }
 
+    /// Solves the normal equations in the summary's scaled units (where the penalty on
+    /// feature `i` is `ridge · 2^(-2·x_scale[i])`), then returns to the input's units.
     fn solve(&mut self) {
         let s = &self.state;
         let d = s.dim;
@@ -355,15 +443,19 @@ impl StreamingLeastSquares {
             }
         }
         for i in 0..d {
-            a[i * d + i] += ridge;
+            a[i * d + i] += scale_by(ridge, -2 * s.x_scale[i]);
         }
         let (w, rank) = solve_psd(&a, &b, d);
         self.bias = if self.intercept && s.rows > 0 {
-            s.mean_y - dot(&w, &s.mean_x)
+            scale_by(s.mean_y - dot(&w, &s.mean_x), s.y_scale)
         } else {
             0.0
         };
-        self.weights = w;
+        self.weights = w
+            .iter()
+            .zip(&s.x_scale)
+            .map(|(&w, &e)| scale_by(w, s.y_scale - e))
+            .collect();
         self.rank = rank;
     }
 }

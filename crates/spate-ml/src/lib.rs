@@ -140,6 +140,7 @@ pub use online::{OnlineModel, Round};
 pub use regression::Labeled;
 pub use scale::Standardizer;
 pub use sgd::{
-    GradientStats, LogisticLoss, Loss, Regularizer, SgdParams, SgdReport, SquaredLoss,
-    StreamingLinearRegressionWithSgd, StreamingLogisticRegressionWithSgd, StreamingSgd,
+    DIVERGENCE_FACTOR, GradientStats, LogisticLoss, Loss, Regularizer, SgdParams, SgdReport,
+    SquaredLoss, StreamingLinearRegressionWithSgd, StreamingLogisticRegressionWithSgd,
+    StreamingSgd,
 };

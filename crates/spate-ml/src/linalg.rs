@@ -4,6 +4,45 @@
 /// columns already chosen (`1 − R² ≤ COLLINEAR`).
 const COLLINEAR: f64 = 1e-11;
 
+/// Binary exponents of largest magnitudes that least squares summarizes as they are: products
+/// of two deviations (at least 2^-52 of the largest value when not zero) and their sums stay
+/// finite, normal `f64`s. Columns beyond are scaled by a power of two first.
+pub(crate) const UNSCALED_EXPONENTS: std::ops::RangeInclusive<i32> = -256..=256;
+
+/// `x · 2^e`, exact unless the result under- or overflows.
+#[inline]
+pub(crate) fn scale_by(mut x: f64, mut e: i32) -> f64 {
+    while e != 0 {
+        let step = e.clamp(-1022, 1023);
+        x *= f64::from_bits(((step + 1023) as u64) << 52);
+        e -= step;
+        if x == 0.0 || !x.is_finite() {
+            break;
+        }
+    }
+    x
+}
+
+/// The power-of-two scale for values whose largest magnitude is `largest`: 0 inside
+/// [`UNSCALED_EXPONENTS`], else the binary exponent of `largest`.
+pub(crate) fn scale_for(largest: f64) -> i32 {
+    if largest == 0.0 || !largest.is_finite() {
+        return 0;
+    }
+    let bits = largest.abs().to_bits();
+    let biased = (bits >> 52) as i32;
+    let e = if biased == 0 {
+        -1074 + (63 - bits.leading_zeros() as i32)
+    } else {
+        biased - 1023
+    };
+    if UNSCALED_EXPONENTS.contains(&e) {
+        0
+    } else {
+        e
+    }
+}
+
 /// Solve `A w = b` for a symmetric positive semi-definite `d × d` matrix `A` (row-major, only
 /// the upper triangle is read) by Cholesky with diagonal pivoting.
 ///

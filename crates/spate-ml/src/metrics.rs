@@ -1,6 +1,7 @@
 //! Rolling evaluation as mergeable (and retractable) summaries.
 
 use crate::error::{MlError, Result};
+use crate::linalg::{scale_by, scale_for};
 use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 use spate_core::{Merge, Retract};
@@ -14,6 +15,9 @@ const LOG_LOSS_EPS: f64 = 1e-15;
 /// inverse costs `O(pane)` per slide. The target's mean and sum of squares are kept centred
 /// (Chan's update), so R² stays accurate for targets with a large offset.
 ///
+/// Targets and errors of extreme magnitude (beyond about 1e77 or below 1e-77) are summed in
+/// units of a power of two, so the RMSE of predictions off by 1e200 is 1e200, not ∞.
+///
 /// # Contract
 /// Merge is commutative and associative up to rounding; `retract` undoes `merge` up to
 /// rounding. Pairs with a non-finite target or prediction are skipped and counted.
@@ -21,6 +25,8 @@ const LOG_LOSS_EPS: f64 = 1e-15;
 pub struct RegressionMetrics {
     count: u64,
     skipped: u64,
+    /// Binary exponent of the units of `mean_y`, `sae` (and, squared, `m2_y` and `sse`).
+    scale: i32,
     mean_y: f64,
     m2_y: f64,
     sse: f64,
@@ -42,12 +48,24 @@ impl RegressionMetrics {
                 targets: y_true.len(),
             });
         }
-        let mut m = Self::default();
+        let finite = |(&y, &p): (&f64, &f64)| y.is_finite() && p.is_finite();
+        let largest = y_true
+            .iter()
+            .zip(y_pred)
+            .filter(|&pair| finite(pair))
+            .fold(0.0_f64, |l, (&y, &p)| {
+                l.max(y.abs()).max((y - p).abs()).max(p.abs())
+            });
+        let mut m = Self {
+            scale: scale_for(largest),
+            ..Self::default()
+        };
         for (&y, &p) in y_true.iter().zip(y_pred) {
             if !(y.is_finite() && p.is_finite()) {
                 m.skipped += 1;
                 continue;
             }
+            let (y, p) = (scale_by(y, -m.scale), scale_by(p, -m.scale));
             m.count += 1;
             let delta = y - m.mean_y;
             m.mean_y += delta / m.count as f64;
@@ -57,6 +75,27 @@ impl RegressionMetrics {
             m.sae += e.abs();
         }
         Ok(m)
+    }
+
+    /// The same metrics in units of `2^scale`.
+    fn rescaled(&self, scale: i32) -> Self {
+        let d = self.scale - scale;
+        Self {
+            scale,
+            mean_y: scale_by(self.mean_y, d),
+            m2_y: scale_by(self.m2_y, 2 * d),
+            sse: scale_by(self.sse, 2 * d),
+            sae: scale_by(self.sae, d),
+            ..*self
+        }
+    }
+
+    /// Brings `self` and `other` to the larger of their scales; returns `other` in it.
+    fn align(&mut self, other: &Self) -> Self {
+        if other.scale > self.scale {
+            *self = self.rescaled(other.scale);
+        }
+        other.rescaled(self.scale)
     }
 
     /// Pairs summarized.
@@ -71,17 +110,17 @@ impl RegressionMetrics {
 
     /// Mean squared error (NaN when empty).
     pub fn mse(&self) -> f64 {
-        self.sse / self.count as f64
+        scale_by(self.sse / self.count as f64, 2 * self.scale)
     }
 
-    /// Root mean squared error (NaN when empty).
+    /// Root mean squared error (NaN when empty); finite even where the MSE is not.
     pub fn rmse(&self) -> f64 {
-        self.mse().sqrt()
+        scale_by((self.sse / self.count as f64).sqrt(), self.scale)
     }
 
     /// Mean absolute error (NaN when empty).
     pub fn mae(&self) -> f64 {
-        self.sae / self.count as f64
+        scale_by(self.sae / self.count as f64, self.scale)
     }
 
     /// Coefficient of determination `1 − SSE/SST` (NaN when empty; −∞ or NaN when the targets
@@ -97,6 +136,14 @@ impl Merge for RegressionMetrics {
         if other.count == 0 {
             return;
         }
+        if self.count == 0 {
+            *self = Self {
+                skipped: self.skipped,
+                ..*other
+            };
+            return;
+        }
+        let other = &self.align(other);
         let n = self.count + other.count;
         let delta = other.mean_y - self.mean_y;
         let (na, nb) = (self.count as f64, other.count as f64);
@@ -121,6 +168,7 @@ impl Retract for RegressionMetrics {
             };
             return;
         }
+        let other = &self.align(other);
         let n = self.count as f64;
         let (nb, na) = (other.count as f64, (self.count - other.count) as f64);
         let mean_a = (n * self.mean_y - nb * other.mean_y) / na;

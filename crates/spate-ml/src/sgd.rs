@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use spate_core::Merge;
 use std::fmt::Debug;
 
+/// A step's mean loss beyond this many times the batch's reference loss (the larger of the
+/// zero model's loss and the batch's first step's loss) means the steps diverge.
+pub const DIVERGENCE_FACTOR: f64 = 1e6;
+
 /// A differentiable loss of the margin `w·x + b`: what distinguishes linear from logistic SGD.
 pub trait Loss: Debug + Clone + Copy + PartialEq + Default + Serialize + DeserializeOwned {
     /// Whether `label` is a valid target (other rows are skipped and counted).
@@ -272,6 +276,10 @@ struct Pass {
     iteration: usize,
     /// Weights after the previous non-empty step of this batch (for the convergence test).
     previous: Option<Vec<f64>>,
+    /// Weights before the batch's first step: restored if the steps diverge.
+    start: Option<Vec<f64>>,
+    /// The loss a step must stay within [`DIVERGENCE_FACTOR`] times of.
+    reference_loss: f64,
     regularization: f64,
     report: SgdReport,
 }
@@ -281,6 +289,8 @@ impl Default for Pass {
         Self {
             iteration: 1,
             previous: None,
+            start: None,
+            reference_loss: 0.0,
             regularization: 0.0,
             report: SgdReport::default(),
         }
@@ -301,6 +311,12 @@ pub struct SgdReport {
     /// Mean loss over the last step's mini-batch plus the regularization term (Spark's
     /// `stochasticLossHistory` entry); NaN when no step was taken.
     pub loss: f64,
+    /// The steps diverged: a loss or a weight became non-finite, or a step's loss exceeded
+    /// [`DIVERGENCE_FACTOR`] times the batch's reference loss (the zero model's loss on the
+    /// same rows, or the batch's first step's loss if larger). The model then keeps the
+    /// weights it had before this batch and skips the batch's remaining steps; a smaller step
+    /// size is needed. `loss` is the loss that revealed it.
+    pub diverged: bool,
 }
 
 /// Per-partition gradient of one SGD iteration: sums over the sampled rows.
@@ -316,6 +332,9 @@ pub struct GradientStats {
     sampled: u64,
     gradient: Vec<f64>,
     loss: f64,
+    /// Loss of the all-zero model on the sampled rows: the scale a diverging loss is
+    /// measured against.
+    zero_loss: f64,
     incompatible: bool,
 }
 
@@ -363,6 +382,7 @@ impl Merge for GradientStats {
         self.skipped += other.skipped;
         self.sampled += other.sampled;
         self.loss += other.loss;
+        self.zero_loss += other.zero_loss;
     }
 }
 
@@ -426,7 +446,8 @@ impl<L: Loss> StreamingSgd<L> {
             && self.iterations > 0
             && self.weights.len() == len
             && self.pass.iteration >= 1
-            && self.pass.previous.as_ref().is_none_or(|p| p.len() == len);
+            && self.pass.previous.as_ref().is_none_or(|p| p.len() == len)
+            && self.pass.start.as_ref().is_none_or(|p| p.len() == len);
         if !fits {
             return Err(MlError::CorruptCheckpoint {
                 model: "StreamingSgd",
@@ -485,6 +506,15 @@ impl<L: Loss> StreamingSgd<L> {
         let mut report = std::mem::take(&mut self.pass).report;
         report.converged = converged;
         Round::Done(report)
+    }
+
+    /// Ends a batch whose steps diverged: back to the weights before it.
+    fn diverge(&mut self) -> Round<SgdReport> {
+        if let Some(start) = self.pass.start.take() {
+            self.weights = start;
+        }
+        self.pass.report.diverged = true;
+        self.finish(false)
     }
 }
 
@@ -598,6 +628,7 @@ impl<L: Loss> OnlineModel for StreamingSgd<L> {
                 return;
             }
             s.sampled += 1;
+            s.zero_loss += L::gradient(0.0, label).1;
             let (multiplier, loss) = L::gradient(dot(w, row) + b, label);
             for (g, v) in s.gradient.iter_mut().zip(row) {
                 *g += multiplier * v;
@@ -634,8 +665,19 @@ impl<L: Loss> OnlineModel for StreamingSgd<L> {
         if stats.sampled > 0 {
             let n = stats.sampled as f64;
             let gradient: Vec<f64> = stats.gradient.iter().map(|g| g / n).collect();
-            self.pass.report.loss = stats.loss / n + self.pass.regularization;
+            let loss = stats.loss / n + self.pass.regularization;
+            self.pass.report.loss = loss;
+            if self.pass.start.is_none() {
+                self.pass.start = Some(self.weights.clone());
+                self.pass.reference_loss = (stats.zero_loss / n).max(loss);
+            }
+            if !loss.is_finite() || loss > DIVERGENCE_FACTOR * self.pass.reference_loss {
+                return Ok(self.diverge());
+            }
             self.step(&gradient, i);
+            if self.weights.iter().any(|w| !w.is_finite()) {
+                return Ok(self.diverge());
+            }
             self.pass.regularization = self.regularizer.value(&self.weights);
             self.pass.report.steps += 1;
             if let Some(previous) = &self.pass.previous {

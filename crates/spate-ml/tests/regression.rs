@@ -436,3 +436,119 @@ fn corrupt_regression_checkpoints_are_errors() {
         "{err}"
     );
 }
+
+/// One case of `fixtures/extreme_regression.json` (see `gen_extreme_regression.py`: the
+/// exact least-squares solution of the same floats in rational arithmetic).
+#[derive(serde::Deserialize)]
+struct ExtremeCase {
+    name: String,
+    rows: Vec<Vec<f64>>,
+    targets: Vec<f64>,
+    weights: Vec<f64>,
+    intercept: f64,
+    zero_model_rmse: f64,
+    zero_model_mae: f64,
+}
+
+fn extreme_cases() -> Vec<ExtremeCase> {
+    #[derive(serde::Deserialize)]
+    struct Fixture {
+        cases: Vec<ExtremeCase>,
+    }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/extreme_regression.json"
+    ))
+    .unwrap();
+    let fixture: Fixture = serde_json::from_str(&text).unwrap();
+    assert_eq!(fixture.cases.len(), 4);
+    fixture.cases
+}
+
+fn assert_rel(case: &str, what: &str, got: f64, want: f64, rel: f64) {
+    assert!(
+        (got - want).abs() <= rel * want.abs(),
+        "{case}: {what} {got:e} vs exact {want:e}"
+    );
+}
+
+/// Before: on values near 1e200 the co-moments overflowed and the fit was x = 0, intercept
+/// 4e200 (exact: 2 and -1e200). Every column is now kept at its own power-of-two scale, so the
+/// weights match exact rational least squares, fed in uneven batches and partitions.
+#[test]
+fn least_squares_at_extreme_magnitudes_matches_exact_arithmetic() {
+    for case in extreme_cases() {
+        let d = case.rows[0].len();
+        let x = Array2::from_shape_vec(
+            (case.rows.len(), d),
+            case.rows.iter().flatten().copied().collect(),
+        )
+        .unwrap();
+        let y = Array1::from(case.targets.clone());
+        let mut model = StreamingLeastSquares::params(d).build().unwrap();
+        feed_ols(&mut model, &x, &y);
+        for (j, (&got, &want)) in model.weights().iter().zip(&case.weights).enumerate() {
+            assert_rel(&case.name, &format!("weight {j}"), got, want, 1e-9);
+        }
+        assert_rel(
+            &case.name,
+            "intercept",
+            model.intercept(),
+            case.intercept,
+            1e-9,
+        );
+        // The error of the all-zero prediction, in batches merged together.
+        let zeros = Array1::zeros(y.len());
+        let mut metrics = spate_ml::RegressionMetrics::default();
+        for (ys, ps) in y
+            .axis_chunks_iter(Axis(0), 71)
+            .zip(zeros.axis_chunks_iter(Axis(0), 71))
+        {
+            spate_core::Merge::merge(
+                &mut metrics,
+                &spate_ml::RegressionMetrics::from_predictions(ys, ps).unwrap(),
+            );
+        }
+        assert_rel(
+            &case.name,
+            "RMSE",
+            metrics.rmse(),
+            case.zero_model_rmse,
+            1e-12,
+        );
+        assert_rel(&case.name, "MAE", metrics.mae(), case.zero_model_mae, 1e-12);
+    }
+}
+
+/// Before: `--step-size 10` ended with weights ~1e27 and a larger step with NaN weights, both
+/// reported as a normal fit. Now a diverging batch is reported, and the model keeps the
+/// weights it had before that batch.
+#[test]
+fn diverging_sgd_is_reported_and_keeps_the_last_good_weights() {
+    let x = normal(300, 3, 11);
+    let y = linear_targets(&x, &[2.0, -1.0, 0.5], 3.0, 0.1, 12);
+    let mut good = StreamingLinearRegressionWithSgd::params(3)
+        .step_size(0.5)
+        .intercept(true)
+        .build()
+        .unwrap();
+    let report = good.update((x.view(), y.view())).unwrap();
+    assert!(!report.diverged);
+    let before = good.weights().to_owned();
+    for step in [10.0, 1e6] {
+        let mut model = StreamingLinearRegressionWithSgd::params(3)
+            .step_size(step)
+            .initial_weights(before.to_vec())
+            .build()
+            .unwrap();
+        let report = model.update((x.view(), y.view())).unwrap();
+        assert!(report.diverged, "step {step}: {report:?}");
+        assert_eq!(model.weights(), before.view(), "step {step}");
+    }
+    // Stable steps on the same data, batch after batch, never trip the detector.
+    for _ in 0..20 {
+        let report = good.update((x.view(), y.view())).unwrap();
+        assert!(!report.diverged, "step 0.5: {report:?}");
+    }
+    assert!((good.weights()[0] - 2.0).abs() < 0.05, "{}", good.weights());
+}

@@ -41,6 +41,8 @@ impl Scale {
 pub(crate) struct AxisConfig {
     pub(crate) scale: Scale,
     pub(crate) range: Option<(f64, f64)>,
+    /// Only whole numbers are labelled (batch numbers, counts): no tick at 2.5.
+    pub(crate) integer: bool,
 }
 
 impl AxisConfig {
@@ -116,7 +118,11 @@ impl AxisLayout {
         let target = target_ticks.max(2);
         match scale {
             Scale::Linear => {
-                let ticks = LinearTicks::new(lo, hi, target);
+                let ticks = if config.integer {
+                    LinearTicks::integer(lo, hi, target)
+                } else {
+                    LinearTicks::new(lo, hi, target)
+                };
                 AxisLayout {
                     lo,
                     hi,
@@ -253,6 +259,36 @@ impl LinearTicks {
     }
 }
 
+impl LinearTicks {
+    /// Ticks at whole numbers only: a step of at least 1, minor ticks at whole numbers too.
+    fn integer(lo: f64, hi: f64, target: usize) -> Self {
+        let ticks = LinearTicks::new(lo, hi, target);
+        let step = ticks
+            .major
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .next()
+            .unwrap_or(1.0);
+        if step >= 1.0 {
+            let minor = ticks
+                .minor
+                .into_iter()
+                .filter(|v| v.fract() == 0.0)
+                .collect();
+            return LinearTicks {
+                major: ticks.major,
+                minor,
+                decimals: ticks.decimals.map(|_| 0),
+            };
+        }
+        LinearTicks {
+            major: multiples(lo, hi, 1.0),
+            minor: Vec::new(),
+            decimals: Some(0),
+        }
+    }
+}
+
 /// The step of the form {1, 2, 5} × 10^k closest above `raw`, and its mantissa.
 fn nice_step(raw: f64) -> (f64, f64) {
     let raw = if raw.is_finite() && raw > 0.0 {
@@ -384,7 +420,11 @@ mod tests {
         let mut e = Extent::empty();
         e.add(lo);
         e.add(hi);
-        let cfg = AxisConfig { scale, range: None };
+        let cfg = AxisConfig {
+            scale,
+            range: None,
+            integer: false,
+        };
         AxisLayout::new(&cfg, e, 0.0, 6)
     }
 
@@ -494,10 +534,40 @@ mod tests {
     }
 
     #[test]
+    fn integer_axes_label_whole_numbers_only() {
+        let config = AxisConfig {
+            integer: true,
+            ..AxisConfig::default()
+        };
+        let mut extent = Extent::empty();
+        extent.add(1.0);
+        extent.add(4.0);
+        let layout = AxisLayout::new(&config, extent, 0.0, 8);
+        assert_eq!(layout.major, [1.0, 2.0, 3.0, 4.0]);
+        assert!(layout.minor.iter().all(|v| v.fract() == 0.0));
+        assert_eq!(layout.label(2.0), "2");
+        // Without the flag the same range gets half steps.
+        let plain = AxisLayout::new(&AxisConfig::default(), extent, 0.0, 8);
+        assert!(
+            plain.major.iter().any(|v| v.fract() != 0.0),
+            "{:?}",
+            plain.major
+        );
+        // A long range keeps its round steps.
+        let mut long = Extent::empty();
+        long.add(0.0);
+        long.add(1000.0);
+        let layout = AxisLayout::new(&config, long, 0.0, 6);
+        assert!(layout.major.iter().all(|v| v.fract() == 0.0));
+        assert!(layout.major.len() >= 3);
+    }
+
+    #[test]
     fn explicit_range_is_checked() {
         let bad = AxisConfig {
             scale: Scale::Log10,
             range: Some((0.0, 10.0)),
+            integer: false,
         };
         assert!(matches!(
             bad.check("y"),
@@ -506,6 +576,7 @@ mod tests {
         let bad = AxisConfig {
             scale: Scale::Linear,
             range: Some((1.0, f64::NAN)),
+            integer: false,
         };
         assert!(bad.check("x").is_err());
     }

@@ -73,14 +73,30 @@ impl Frame {
     /// Resolves both axes over the data extents, with tick counts suited to `size`.
     pub(crate) fn layout(
         &self,
+        extents: (Extent, Extent),
+        pads: (f64, f64),
+        size: (u32, u32),
+    ) -> (AxisLayout, AxisLayout) {
+        self.layout_with(extents, pads, size, false)
+    }
+
+    /// Like [`layout`](Self::layout); with `integer_x`, the x axis is labelled at whole
+    /// numbers only.
+    pub(crate) fn layout_with(
+        &self,
         (x, y): (Extent, Extent),
         (pad_x, pad_y): (f64, f64),
         (width, height): (u32, u32),
+        integer_x: bool,
     ) -> (AxisLayout, AxisLayout) {
         let target_x = (width / 110).clamp(3, 10) as usize;
         let target_y = (height / 55).clamp(4, 8) as usize;
+        let x_config = AxisConfig {
+            integer: integer_x || self.x.integer,
+            ..self.x
+        };
         (
-            AxisLayout::new(&self.x, x, pad_x, target_x),
+            AxisLayout::new(&x_config, x, pad_x, target_x),
             AxisLayout::new(&self.y, y, pad_y, target_y),
         )
     }
@@ -158,7 +174,7 @@ pub(crate) use frame_setters;
 /// How a legend entry is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Swatch {
-    Line,
+    Line(crate::line::Dash),
     Marker,
     /// A band fill, drawn this many times over to match the shade of the k-th nested band.
     Area(u8),
@@ -231,6 +247,17 @@ impl Cleaner {
 
     /// Plot-space runs of consecutive drawable points: a line is broken where a point was
     /// skipped rather than silently bridged across it.
+    /// The plot-space y of a reference line at `y`, widening the y extent to include it;
+    /// `None` when the axis cannot show it (non-finite, or ≤ 0 on a log axis).
+    pub(crate) fn reference_y(&mut self, y: f64) -> Option<f64> {
+        let v = self
+            .y
+            .forward(y)
+            .filter(|v| v.is_finite() && y.is_finite())?;
+        self.y_extent.add(v);
+        Some(v)
+    }
+
     pub(crate) fn segments(&mut self, points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
         let mut runs = vec![Vec::new()];
         for &(x, y) in points {
@@ -556,7 +583,26 @@ fn draw_legend_rows<DB: DrawingBackend>(
         let cy = y + i as i32 * LEGEND_ROW_PX + LEGEND_ROW_PX / 2;
         let c = e.color.to_plotters();
         let swatch = match e.swatch {
-            Swatch::Line => Rectangle::new([(x, cy - 2), (x + SWATCH_PX, cy + 2)], c.filled()),
+            Swatch::Line(dash) => {
+                let (on, off) = dash.pattern().unwrap_or((SWATCH_PX, 0));
+                let mut start = x;
+                while start < x + SWATCH_PX {
+                    let end = (start + on).min(x + SWATCH_PX);
+                    area.draw(&Rectangle::new(
+                        [(start, cy - 2), (end, cy + 2)],
+                        c.filled(),
+                    ))
+                    .map_err(draw_err)?;
+                    start = end + off;
+                }
+                area.draw(&Text::new(
+                    e.label.clone(),
+                    (x + SWATCH_PX + 8, cy),
+                    style.pos(anchor),
+                ))
+                .map_err(draw_err)?;
+                continue;
+            }
             Swatch::Marker => Rectangle::new(
                 [
                     (x + SWATCH_PX / 2 - 5, cy - 5),

@@ -77,7 +77,7 @@ mod text;
 pub use color::Rgb;
 pub use error::PlotError;
 pub use frame::LegendPosition;
-pub use line::{Band, LineChart, Series};
+pub use line::{Band, Dash, LineChart, Series};
 pub use output::{Format, MAX_SIDE, MIN_SIDE, RenderSummary, Rendered};
 pub use panels::Panels;
 pub use project::{Pca2, column_pair};

@@ -16,6 +16,8 @@ use crate::output::{Draw, RenderSummary, output_methods};
 /// series line stay visible through each other.
 pub(crate) const BAND_OPACITY: f64 = 0.18;
 const LINE_WIDTH: u32 = 2;
+/// The colour of reference lines.
+const REFERENCE: Rgb = Rgb(110, 110, 110);
 const MARKER_RADIUS: u32 = 3;
 
 /// A shaded range around a series, such as mean ± sd or a p05–p95 quantile band.
@@ -60,8 +62,43 @@ pub struct Series {
     name: String,
     points: Vec<(f64, f64)>,
     color: Option<Rgb>,
+    dash: Option<Dash>,
     bands: Vec<Band>,
     markers: bool,
+    step: bool,
+}
+
+/// How a series' line is drawn. By default the `i`-th series of a chart takes
+/// [`Dash::nth`]`(i)`, so lines that overlap stay distinguishable (also in grey print).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dash {
+    /// An unbroken line.
+    #[default]
+    Solid,
+    /// Dashes of 10 px, 6 px apart.
+    Dashed,
+    /// Dots of 3 px, 4 px apart.
+    Dotted,
+    /// Long dashes of 20 px, 5 px apart.
+    LongDashed,
+}
+
+impl Dash {
+    /// The style of the `i`-th series when none is set: solid, dashed, dotted, long dashes,
+    /// then again.
+    pub fn nth(i: usize) -> Dash {
+        [Dash::Solid, Dash::Dashed, Dash::Dotted, Dash::LongDashed][i % 4]
+    }
+
+    /// `(dash, gap)` lengths in pixels; `None` for a solid line.
+    pub(crate) fn pattern(self) -> Option<(i32, i32)> {
+        match self {
+            Dash::Solid => None,
+            Dash::Dashed => Some((10, 6)),
+            Dash::Dotted => Some((3, 4)),
+            Dash::LongDashed => Some((20, 5)),
+        }
+    }
 }
 
 impl Series {
@@ -101,6 +138,33 @@ impl Series {
         self.markers = markers;
         self
     }
+
+    /// Sets the line's dash style (default: [`Dash::nth`] of the series' position).
+    pub fn dash(mut self, dash: Dash) -> Self {
+        self.dash = Some(dash);
+        self
+    }
+
+    /// Draws the series as steps: each value holds until the next point's x (default: off).
+    /// For counts per batch, which do not vary between batches.
+    pub fn step(mut self, step: bool) -> Self {
+        self.step = step;
+        self
+    }
+
+    /// The points to draw: with `step`, a corner before every change of value.
+    fn drawn_points(&self) -> std::borrow::Cow<'_, [(f64, f64)]> {
+        if !self.step || self.points.len() < 2 {
+            return std::borrow::Cow::Borrowed(&self.points);
+        }
+        let mut out = Vec::with_capacity(2 * self.points.len());
+        for w in self.points.windows(2) {
+            out.push(w[0]);
+            out.push((w[1].0, w[0].1));
+        }
+        out.extend(self.points.last());
+        std::borrow::Cow::Owned(out)
+    }
 }
 
 /// A chart of lines over a shared x axis, for anything reported per batch: streaming
@@ -130,6 +194,7 @@ impl Series {
 pub struct LineChart {
     pub(crate) frame: Frame,
     series: Vec<Series>,
+    references: Vec<(String, f64)>,
 }
 
 /// A line chart resolved to plot space, ready to draw.
@@ -137,6 +202,8 @@ pub(crate) struct PreparedLines {
     x: AxisLayout,
     pub(crate) y: AxisLayout,
     lines: Vec<PreparedSeries>,
+    /// Plot-space y of each reference line.
+    references: Vec<f64>,
     legend: Vec<LegendEntry>,
     occupied: Vec<(f64, f64)>,
     pub(crate) summary: RenderSummary,
@@ -144,6 +211,7 @@ pub(crate) struct PreparedLines {
 
 struct PreparedSeries {
     color: Rgb,
+    dash: Dash,
     segments: Vec<Vec<(f64, f64)>>,
     bands: Vec<Vec<Vec<(f64, f64, f64)>>>,
     markers: bool,
@@ -155,12 +223,21 @@ impl LineChart {
         LineChart {
             frame: Frame::new(title.into()),
             series: Vec::new(),
+            references: Vec::new(),
         }
     }
 
     /// Adds a series; series are drawn and listed in the legend in the order added.
     pub fn series(mut self, series: Series) -> Self {
         self.series.push(series);
+        self
+    }
+
+    /// Adds a horizontal reference line at `y` across the whole chart, thin, dashed and grey,
+    /// listed in the legend as `label`: the batch interval on a delay chart, a tolerance on an
+    /// error chart. The y axis always includes it.
+    pub fn reference_line(mut self, label: impl Into<String>, y: f64) -> Self {
+        self.references.push((label.into(), y));
         self
     }
 
@@ -175,14 +252,16 @@ impl LineChart {
         let mut lines = Vec::with_capacity(self.series.len());
         for (i, s) in self.series.iter().enumerate() {
             let color = s.color.unwrap_or_else(|| Rgb::palette(i));
-            add_entry(&mut legend, &s.name, color, Swatch::Line);
+            let dash = s.dash.unwrap_or_else(|| Dash::nth(i));
+            add_entry(&mut legend, &s.name, color, Swatch::Line(dash));
             for (k, b) in s.bands.iter().enumerate() {
                 let layers = u8::try_from(k + 1).unwrap_or(u8::MAX);
                 add_entry(&mut legend, &b.label, color, Swatch::Area(layers));
             }
             lines.push(PreparedSeries {
                 color,
-                segments: cleaner.segments(&s.points),
+                dash,
+                segments: cleaner.segments(&s.drawn_points()),
                 bands: s
                     .bands
                     .iter()
@@ -192,18 +271,35 @@ impl LineChart {
             });
         }
         cleaner.require_data("line chart")?;
+        let mut references = Vec::new();
+        for (label, y) in &self.references {
+            if let Some(v) = cleaner.reference_y(*y) {
+                add_entry(&mut legend, label, REFERENCE, Swatch::Line(Dash::Dashed));
+                references.push(v);
+            }
+        }
         let pad_x = if self.series.iter().any(|s| s.markers) {
             0.02
         } else {
             0.0
         };
-        let (x, y) = self
-            .frame
-            .layout((cleaner.x_extent, cleaner.y_extent), (pad_x, 0.05), size);
+        // Batch numbers and other whole-number x values get whole-number ticks.
+        let integer_x = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .all(|x| !x.is_finite() || x.fract() == 0.0);
+        let (x, y) = self.frame.layout_with(
+            (cleaner.x_extent, cleaner.y_extent),
+            (pad_x, 0.05),
+            size,
+            integer_x,
+        );
         Ok(PreparedLines {
             x,
             y,
             lines,
+            references,
             legend,
             summary: cleaner.summary,
             occupied: cleaner.occupied,
@@ -250,13 +346,29 @@ impl LineChart {
                         }
                     }
                 }
+                for &y in &p.references {
+                    let (on, off) = Dash::Dashed.pattern().unwrap_or((10, 6));
+                    chart
+                        .draw_series(DashedLineSeries::new(
+                            [(p.x.lo, y), (p.x.hi, y)],
+                            on as u32,
+                            off as u32,
+                            REFERENCE.to_plotters().stroke_width(1),
+                        ))
+                        .map_err(draw_err)?;
+                }
                 for line in &p.lines {
                     let c = line.color.to_plotters();
                     for seg in &line.segments {
                         for run in rect.polyline(seg).into_iter().filter(|r| r.len() > 1) {
-                            chart
-                                .draw_series(LineSeries::new(run, c.stroke_width(LINE_WIDTH)))
-                                .map_err(draw_err)?;
+                            let style = c.stroke_width(LINE_WIDTH);
+                            match line.dash.pattern() {
+                                None => chart.draw_series(LineSeries::new(run, style)),
+                                Some((on, off)) => chart.draw_series(DashedLineSeries::new(
+                                    run, on as u32, off as u32, style,
+                                )),
+                            }
+                            .map_err(draw_err)?;
                         }
                         if line.markers || seg.len() == 1 {
                             chart

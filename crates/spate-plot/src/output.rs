@@ -186,11 +186,34 @@ pub(crate) fn render<C: Draw>(chart: &C, format: Format) -> Result<Rendered, Plo
 pub(crate) fn save<C: Draw>(chart: &C, path: &Path) -> Result<RenderSummary, PlotError> {
     let format = Format::from_path(path)?;
     let rendered = render(chart, format)?;
-    std::fs::write(path, &rendered.bytes).map_err(|source| PlotError::Io {
+    write_atomic(path, &rendered.bytes).map_err(|source| PlotError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     Ok(rendered.summary)
+}
+
+/// Writes `bytes` to `path` through a temporary in the same directory (random name, created
+/// exclusively, so a planted symbolic link cannot redirect the write), fsynced and renamed
+/// over `path`: a failed write (a full disk) leaves the previous image in place.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all())
 }
 
 /// Generates `save` and `render` for a chart type implementing [`Draw`].

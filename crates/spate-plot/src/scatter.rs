@@ -207,7 +207,12 @@ impl Draw for ScatterChart {
             .enumerate()
             .map(|(i, t)| {
                 let color = t.color.unwrap_or_else(|| Rgb::palette(i));
-                add_entry(&mut legend, &t.name, color, Swatch::Line);
+                add_entry(
+                    &mut legend,
+                    &t.name,
+                    color,
+                    Swatch::Line(crate::line::Dash::Solid),
+                );
                 (color, cleaner.segments(&t.points))
             })
             .collect();

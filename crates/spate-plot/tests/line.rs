@@ -1,4 +1,4 @@
-use spate_plot::{Band, Format, LegendPosition, LineChart, Rgb, Series};
+use spate_plot::{Band, Dash, Format, LegendPosition, LineChart, Rgb, Series};
 
 use crate::common::{
     assert_real_image, count_tags, fill, has_text, keep, pixels_near, pixels_of, read_png, stroke,
@@ -64,7 +64,8 @@ fn svg_has_one_polyline_per_series_and_the_title() {
     assert!(svg.starts_with("<svg"));
     assert!(svg.contains("width=\"640\"") && svg.contains("height=\"400\""));
     assert_eq!(count_tags(&svg, "polyline", &stroke(RED)), 1);
-    assert_eq!(count_tags(&svg, "polyline", &stroke(BLUE)), 1);
+    // The second series is dashed by default: one short polyline per dash.
+    assert!(count_tags(&svg, "polyline", &stroke(BLUE)) > 10);
     assert_eq!(count_tags(&svg, "circle", ""), 0);
     assert!(has_text(&svg, "Two levels"));
     assert!(has_text(&svg, "batch") && has_text(&svg, "value"));
@@ -259,11 +260,13 @@ fn many_labelled_lines_with_legend_at_the_right() {
     chart.save(&svg_path).unwrap();
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     for i in 0..20 {
-        assert_eq!(
-            count_tags(&svg, "polyline", &stroke(Rgb::palette(i))),
-            1,
-            "series {i}"
-        );
+        let lines = count_tags(&svg, "polyline", &stroke(Rgb::palette(i)));
+        // Solid lines are one polyline; dashed and dotted ones one per dash.
+        if Dash::nth(i) == Dash::Solid {
+            assert_eq!(lines, 1, "series {i}");
+        } else {
+            assert!(lines > 1, "series {i}: {lines}");
+        }
     }
     assert!(has_text(&svg, "node 1000") && has_text(&svg, "node 1019"));
 
@@ -314,4 +317,100 @@ fn fixed_range_clips_data_to_the_plot_area() {
     // The spike's marker is outside and not drawn; the line is cut into two runs.
     assert_eq!(count_tags(&svg, "circle", &fill(RED)), 4);
     assert_eq!(count_tags(&svg, "polyline", &stroke(RED)), 2);
+}
+
+/// Counts per batch drawn as steps hold their value until the next batch: the line has a
+/// corner (a vertical then a horizontal run) at every change instead of a slope.
+#[test]
+fn step_series_hold_each_value_until_the_next_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("steps.svg");
+    LineChart::new("components")
+        .x_range(0.0, 4.0)
+        .y_range(0.0, 4.0)
+        .legend(LegendPosition::Hidden)
+        .series(
+            Series::new("count", [(0.0, 1.0), (2.0, 3.0), (4.0, 3.0)])
+                .color(RED)
+                .step(true),
+        )
+        .save(&path)
+        .unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    // One polyline whose points go (0,1) → (2,1) → (2,3) → (4,3) → (4,3): every segment is
+    // horizontal or vertical.
+    let line = svg
+        .split("<polyline")
+        .find(|p| {
+            p.split('>')
+                .next()
+                .is_some_and(|a| a.contains(&stroke(RED)))
+        })
+        .expect("the step line");
+    let points = line
+        .split("points=\"")
+        .nth(1)
+        .and_then(|p| p.split('"').next())
+        .unwrap();
+    let xy: Vec<(i64, i64)> = points
+        .split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect();
+    assert!(xy.len() >= 4, "{xy:?}");
+    for w in xy.windows(2) {
+        assert!(w[0].0 == w[1].0 || w[0].1 == w[1].1, "sloped segment {w:?}");
+    }
+}
+
+/// A reference line (the batch interval on a delay chart) is drawn across the chart, listed
+/// in the legend, and widens the y axis to include it.
+#[test]
+fn a_reference_line_spans_the_chart_and_is_in_the_legend() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("delay.svg");
+    LineChart::new("scheduling delay")
+        .x_label("batch")
+        .series(Series::new(
+            "delay (ms)",
+            (1..=20).map(|b| (f64::from(b), 10.0)),
+        ))
+        .reference_line("batch interval", 1000.0)
+        .save(&path)
+        .unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(has_text(&svg, "batch interval"));
+    // Without the reference the axis would stop near 10; with it, 1000 is labelled.
+    assert!(has_text(&svg, "1000"), "{svg}");
+    assert!(count_tags(&svg, "polyline", "stroke=\"#6E6E6E\"") > 10);
+}
+
+/// Batch numbers get whole-number ticks: no "2.5" on a batch axis.
+#[test]
+fn whole_number_x_values_get_whole_number_ticks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batches.svg");
+    LineChart::new("")
+        .series(Series::new(
+            "rmse",
+            [(1.0, 0.5), (2.0, 0.4), (3.0, 0.45), (4.0, 0.3)],
+        ))
+        .save(&path)
+        .unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    for t in ["1", "2", "3", "4"] {
+        assert!(has_text(&svg, t), "tick {t} missing");
+    }
+    for t in ["1.5", "2.5", "3.5"] {
+        assert!(!has_text(&svg, t), "fractional tick {t} on a batch axis");
+    }
+    // Fractional x values keep fractional ticks.
+    LineChart::new("")
+        .series(Series::new("x", [(1.0, 0.5), (1.5, 0.4), (4.0, 0.3)]))
+        .save(&path)
+        .unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(has_text(&svg, "1.5") || has_text(&svg, "2.5"), "{svg}");
 }

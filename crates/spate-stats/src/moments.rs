@@ -12,6 +12,11 @@ const LANES: usize = 4;
 /// Rebase the shift once the mean has moved more than `sqrt(REBASE_RATIO)` standard deviations
 /// from it: beyond that, turning power sums into central moments would cancel too many bits.
 const REBASE_RATIO: f64 = 65_536.0;
+/// Blocks whose largest magnitude has a binary exponent in this range are summarized as they
+/// are: the fourth powers of their deviations (at least 2^-52 of the largest value when not
+/// zero) and their sums over a block stay normal, finite `f64`s. Other blocks are scaled by a
+/// power of two first.
+const UNSCALED_EXPONENTS: std::ops::RangeInclusive<i32> = -128..=192;
 
 /// Count, mean, variance, skewness, kurtosis, min and max of a stream of `f64`.
 ///
@@ -30,10 +35,19 @@ const REBASE_RATIO: f64 = 65_536.0;
 /// - the shift is rebased when the mean wanders more than 256 standard deviations away from it,
 ///   so drifting streams keep full accuracy.
 ///
+/// # Extreme magnitudes
+/// Every finite value can be summarized, from the smallest subnormal to `f64::MAX`: a block
+/// whose values are too large or too small for their fourth powers to be finite normal
+/// numbers (beyond about 1e58 or below 1e-38) is scaled by a power of two (exact) before it is
+/// summarized, and the summary keeps that exponent, so mean, standard deviation, skewness and
+/// kurtosis of values around 1e300 or 1e-200 are as accurate as around 1. Only results that
+/// are themselves beyond `f64` (the variance of values spread over 1e200, a sum past
+/// `f64::MAX`) are ±∞. Merging summaries of very different magnitudes keeps the larger scale;
+/// what the smaller one contributes below 2^-1074 of it is lost, which moves no statistic.
+///
 /// # Non-finite values
 /// NaN and ±∞ are skipped and counted in [`skipped_non_finite`](Moments::skipped_non_finite);
-/// they never panic and never poison the other statistics. Finite values so large that their
-/// fourth powers overflow (|x| ≳ 1e75) give infinite or NaN results, again without panicking.
+/// they never panic and never poison the other statistics.
 ///
 /// # Merge and retract
 /// Commutative and associative up to rounding of about 1e-30 relative in the internal sums;
@@ -47,8 +61,11 @@ const REBASE_RATIO: f64 = 65_536.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Moments {
     n: u64,
+    /// Binary exponent of the units `shift` and `sums` are kept in: a value `x` is held as
+    /// `x · 2^-scale`.
+    scale: i32,
     shift: f64,
-    /// Σ (x − shift)^k for k = 1..=4.
+    /// Σ (x − shift)^k for k = 1..=4, in units of `2^scale`.
     sums: [Dd; 4],
     /// Smallest value merged; a lower bound of the true minimum when `min_exact` is false.
     min: f64,
@@ -62,6 +79,7 @@ impl Default for Moments {
     fn default() -> Self {
         Moments {
             n: 0,
+            scale: 0,
             shift: 0.0,
             sums: [Dd::ZERO; 4],
             min: f64::INFINITY,
@@ -97,6 +115,40 @@ fn recenter(t: &[Dd; 4], n: u64, delta: Dd) -> [Dd; 4] {
         t3 + dt2.mul_f64(3.0) + d2t1.mul_f64(3.0) + d3.mul_f64(n),
         t4 + dt3.mul_f64(4.0) + d2t2.mul_f64(6.0) + d3t1.mul_f64(4.0) + d4.mul_f64(n),
     ]
+}
+
+/// `x · 2^e`, exact unless the result under- or overflows (unlike `x * 2f64.powi(e)`, whose
+/// power alone may overflow when the product would not).
+#[inline]
+pub(crate) fn scale_by(mut x: f64, mut e: i32) -> f64 {
+    while e != 0 {
+        let step = e.clamp(-1022, 1023);
+        x *= f64::from_bits(((step + 1023) as u64) << 52);
+        e -= step;
+        if x == 0.0 || !x.is_finite() {
+            break;
+        }
+    }
+    x
+}
+
+fn scale_dd(x: Dd, e: i32) -> Dd {
+    Dd {
+        hi: scale_by(x.hi, e),
+        lo: scale_by(x.lo, e),
+    }
+}
+
+/// The binary exponent of `x` (finite, non-zero): `2^e ≤ |x| < 2^(e+1)`.
+fn exponent(x: f64) -> i32 {
+    let bits = x.abs().to_bits();
+    let biased = (bits >> 52) as i32;
+    if biased == 0 {
+        // Subnormal: the leading bit of the fraction gives the exponent.
+        -1074 + (63 - bits.leading_zeros() as i32)
+    } else {
+        biased - 1023
+    }
 }
 
 /// Sum, min and max of a block; non-finite input shows up as a non-finite sum.
@@ -225,19 +277,57 @@ impl Moments {
         if block.is_empty() {
             return;
         }
-        let m = sum / block.len() as f64;
-        let c = second_pass(block, m);
-        let summary = Moments {
-            n: block.len() as u64,
-            shift: m,
-            sums: c.map(Dd::from_f64),
+        let largest = mn.abs().max(mx.abs());
+        let scale = if largest == 0.0 || UNSCALED_EXPONENTS.contains(&exponent(largest)) {
+            0
+        } else {
+            // Values in (−2, 2) after scaling: fourth powers and block sums stay finite.
+            exponent(largest)
+        };
+        let summary = if scale == 0 && sum.is_finite() {
+            Self::block_summary(block, sum, 0)
+        } else {
+            let mut buf = [0.0; BLOCK];
+            let scaled = &mut buf[..block.len()];
+            for (s, &x) in scaled.iter_mut().zip(block) {
+                *s = scale_by(x, -scale);
+            }
+            let (sum, _, _) = first_pass(scaled);
+            Self::block_summary(scaled, sum, scale)
+        };
+        self.merge(&Moments {
             min: mn,
             max: mx,
-            min_exact: true,
-            max_exact: true,
-            skipped_non_finite: 0,
-        };
-        self.merge(&summary);
+            ..summary
+        });
+    }
+
+    /// The summary of one block of finite values in units of `2^scale`, given their sum.
+    fn block_summary(values: &[f64], sum: f64, scale: i32) -> Moments {
+        let m = sum / values.len() as f64;
+        let c = second_pass(values, m);
+        Moments {
+            n: values.len() as u64,
+            scale,
+            shift: m,
+            sums: c.map(Dd::from_f64),
+            ..Moments::default()
+        }
+    }
+
+    /// The same summary in units of `2^scale` (`scale` at least the current one).
+    fn rescaled(&self, scale: i32) -> Moments {
+        let d = self.scale - scale;
+        if d == 0 {
+            return self.clone();
+        }
+        let mut out = self.clone();
+        out.scale = scale;
+        out.shift = scale_by(self.shift, d);
+        for (k, s) in out.sums.iter_mut().enumerate() {
+            *s = scale_dd(*s, d.saturating_mul(k as i32 + 1));
+        }
+        out
     }
 
     /// Number of (finite) values summarized.
@@ -261,48 +351,69 @@ impl Moments {
 
     /// Sum of the values, `None` when empty.
     pub fn sum(&self) -> Option<f64> {
-        (self.n > 0)
-            .then(|| (Dd::from_f64(self.shift).mul_f64(self.n as f64) + self.sums[0]).to_f64())
+        (self.n > 0).then(|| {
+            let scaled = (Dd::from_f64(self.shift).mul_f64(self.n as f64) + self.sums[0]).to_f64();
+            scale_by(scaled, self.scale)
+        })
     }
 
     /// The mean in double-double, so that differences of nearby large means (t-tests on
     /// values around 1e9) do not lose the digits a single `f64` mean rounds away.
     pub(crate) fn mean_dd(&self) -> Option<Dd> {
-        (self.n > 0).then(|| self.mean_offset() + Dd::from_f64(self.shift))
+        (self.n > 0).then(|| scale_dd(self.mean_offset() + Dd::from_f64(self.shift), self.scale))
     }
 
     /// Arithmetic mean, `None` when empty.
     pub fn mean(&self) -> Option<f64> {
-        (self.n > 0).then(|| (self.mean_offset() + Dd::from_f64(self.shift)).to_f64())
+        (self.n > 0).then(|| {
+            scale_by(
+                (self.mean_offset() + Dd::from_f64(self.shift)).to_f64(),
+                self.scale,
+            )
+        })
+    }
+
+    /// Σ (x − mean)² in units of `2^(2·scale)`.
+    fn scaled_squared_deviations(&self) -> f64 {
+        self.central_sums()[1].to_f64().max(0.0)
     }
 
     /// Σ (x − mean)², `None` when empty.
     pub fn sum_squared_deviations(&self) -> Option<f64> {
-        (self.n > 0).then(|| self.central_sums()[1].to_f64().max(0.0))
+        (self.n > 0).then(|| {
+            scale_by(
+                self.scaled_squared_deviations(),
+                self.scale.saturating_mul(2),
+            )
+        })
     }
 
     /// Variance with divisor `n` (numpy's default, Spark's `popVariance`); `None` when empty.
     pub fn population_variance(&self) -> Option<f64> {
-        self.sum_squared_deviations().map(|m2| m2 / self.n as f64)
+        self.population_std_dev().map(|sd| sd * sd)
     }
 
     /// Unbiased variance with divisor `n − 1` (Spark's `sampleVariance`); `None` below 2 values.
     pub fn sample_variance(&self) -> Option<f64> {
-        if self.n < 2 {
-            return None;
-        }
-        self.sum_squared_deviations()
-            .map(|m2| m2 / (self.n - 1) as f64)
+        self.sample_std_dev().map(|sd| sd * sd)
     }
 
-    /// Square root of [`population_variance`](Self::population_variance).
+    /// Square root of [`population_variance`](Self::population_variance), computed in the
+    /// summary's units, so it is finite even where the variance is not.
     pub fn population_std_dev(&self) -> Option<f64> {
-        self.population_variance().map(f64::sqrt)
+        (self.n > 0).then(|| self.std_dev_with_divisor(self.n as f64))
     }
 
     /// Square root of [`sample_variance`](Self::sample_variance).
     pub fn sample_std_dev(&self) -> Option<f64> {
-        self.sample_variance().map(f64::sqrt)
+        (self.n >= 2).then(|| self.std_dev_with_divisor((self.n - 1) as f64))
+    }
+
+    fn std_dev_with_divisor(&self, divisor: f64) -> f64 {
+        scale_by(
+            (self.scaled_squared_deviations() / divisor).sqrt(),
+            self.scale,
+        )
     }
 
     /// Population skewness `g1 = m3 / m2^1.5` (scipy `skew(bias=True)`); `None` when empty or
@@ -341,6 +452,14 @@ impl Moments {
         (self.n > 0 && self.max_exact).then_some(self.max)
     }
 
+    /// Brings `self` and `other` to the larger of their scales; returns `other` in it.
+    fn align(&mut self, other: &Moments) -> Moments {
+        if other.scale > self.scale {
+            *self = self.rescaled(other.scale);
+        }
+        other.rescaled(self.scale)
+    }
+
     /// Move the shift to the current mean when the two have drifted far apart.
     fn maybe_rebase(&mut self) {
         let n = self.n as f64;
@@ -372,6 +491,7 @@ impl Merge for Moments {
             self.skipped_non_finite = skipped;
             return;
         }
+        let other = self.align(other);
         let moved = recenter(&other.sums, other.n, Dd::diff(other.shift, self.shift));
         for (s, m) in self.sums.iter_mut().zip(moved) {
             *s = *s + m;
@@ -412,6 +532,7 @@ impl Retract for Moments {
             self.skipped_non_finite = skipped;
             return;
         }
+        let other = self.align(other);
         let moved = recenter(&other.sums, other.n, Dd::diff(other.shift, self.shift));
         for (s, m) in self.sums.iter_mut().zip(moved) {
             *s = *s - m;

@@ -225,3 +225,95 @@ fn window_with_retraction_matches_recomputation_after_a_million_slides() {
     }
     assert_eq!(checked, 101);
 }
+
+/// One case of `fixtures/extreme_moments.json` (see `gen_extreme_moments.py`: exact rational
+/// arithmetic on the same floats, rounded to f64 at the end).
+#[derive(serde::Deserialize)]
+struct ExtremeCase {
+    name: String,
+    values: Vec<f64>,
+    count: u64,
+    mean: f64,
+    population_sd: f64,
+    sample_sd: f64,
+    sum: Option<f64>,
+    skewness: Option<f64>,
+    kurtosis: Option<f64>,
+}
+
+/// Relative error up to `rel`, with an absolute floor of a few subnormal steps (results in
+/// the subnormal range have only as many bits as their magnitude allows).
+fn assert_rel(case: &str, what: &str, got: f64, want: f64, rel: f64) {
+    let err = (got - want).abs();
+    assert!(
+        err <= rel * want.abs() + 1e-322,
+        "{case}: {what} {got:e} vs exact {want:e} (relative error {:e})",
+        err / want.abs()
+    );
+}
+
+/// Before: values ≥ 1e150 gave sd 0 (their squares overflowed), 1e300 a NaN mean (the block
+/// sum overflowed), values near 1e-200 sd 0 (squares underflowed). Now every statistic matches
+/// exact rational arithmetic, whole and split into unevenly sized, separately merged batches.
+#[test]
+fn moments_at_extreme_magnitudes_match_exact_arithmetic() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/extreme_moments.json"
+    ))
+    .unwrap();
+    #[derive(serde::Deserialize)]
+    struct Fixture {
+        cases: Vec<ExtremeCase>,
+    }
+    let fixture: Fixture = serde_json::from_str(&text).unwrap();
+    assert_eq!(fixture.cases.len(), 8);
+    for case in &fixture.cases {
+        let whole = Moments::from_slice(&case.values);
+        let mut split = Moments::new();
+        for (i, chunk) in case.values.chunks(37).enumerate() {
+            // Alternate between updating in place and merging a separate summary.
+            if i % 2 == 0 {
+                split.update(chunk);
+            } else {
+                split.merge(&Moments::from_slice(chunk));
+            }
+        }
+        for (how, m) in [("whole", &whole), ("split", &split)] {
+            let name = format!("{} ({how})", case.name);
+            assert_eq!(m.count(), case.count, "{name}");
+            assert_rel(&name, "mean", m.mean().unwrap(), case.mean, 1e-13);
+            assert_rel(
+                &name,
+                "population sd",
+                m.population_std_dev().unwrap(),
+                case.population_sd,
+                1e-12,
+            );
+            assert_rel(
+                &name,
+                "sample sd",
+                m.sample_std_dev().unwrap(),
+                case.sample_sd,
+                1e-12,
+            );
+            match case.sum {
+                Some(sum) => assert_rel(&name, "sum", m.sum().unwrap(), sum, 1e-13),
+                None => assert!(m.sum().unwrap().is_infinite(), "{name}"),
+            }
+            let abs = |x: Option<f64>| x.unwrap().abs().max(1.0);
+            let skew = m.skewness().unwrap();
+            assert!(
+                (skew - case.skewness.unwrap()).abs() <= 1e-10 * abs(case.skewness),
+                "{name}: skewness {skew} vs {:?}",
+                case.skewness
+            );
+            let kurt = m.kurtosis().unwrap();
+            assert!(
+                (kurt - case.kurtosis.unwrap()).abs() <= 1e-10 * abs(case.kurtosis),
+                "{name}: kurtosis {kurt} vs {:?}",
+                case.kurtosis
+            );
+        }
+    }
+}

@@ -129,6 +129,16 @@ impl Checkpointer {
         self.write(inner, t).map(Some)
     }
 
+    /// Writes a checkpoint of the state after batch `t` unless the last one written is of
+    /// `t` already; returns how long it took in ms, if it wrote one.
+    pub fn write_pending(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<u64>> {
+        if self.batches_since == 0 {
+            return Ok(None);
+        }
+        self.batches_since = 0;
+        self.write(inner, t).map(Some)
+    }
+
     /// Writes a checkpoint of the state after batch `t` now; returns how long it took in ms.
     pub fn write(&mut self, inner: &Inner, t: BatchTime) -> Result<u64> {
         let started = std::time::Instant::now();

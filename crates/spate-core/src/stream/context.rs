@@ -541,6 +541,39 @@ impl StreamingContext {
         Ok(())
     }
 
+    /// Writes a checkpoint of the state after the last completed batch, unless the periodic
+    /// schedule already wrote it: for a program that stops before its input is exhausted (a
+    /// batch limit, a signal), so that a restart continues right after the last batch
+    /// instead of recomputing the batches since the last periodic checkpoint.
+    ///
+    /// Call it once the context has stopped ([`await_termination`](Self::await_termination)
+    /// returned). After a failed batch it writes nothing: the restart then recomputes from the
+    /// last checkpoint, which is the exactly-once path. Returns the batch checkpointed, if it
+    /// wrote one.
+    pub fn write_final_checkpoint(&self) -> Result<Option<BatchTime>> {
+        let last = {
+            let run = lock(&self.inner.run);
+            if run.lifecycle != Lifecycle::Stopped {
+                return Err(Error::Lifecycle {
+                    action: "write a final checkpoint",
+                    state: "not stopped yet (call it after await_termination)",
+                });
+            }
+            if run.failure.is_some() || run.failure_text.is_some() {
+                return Ok(None);
+            }
+            run.last_completed
+        };
+        let Some(t) = last else {
+            return Ok(None);
+        };
+        let written = match lock(&self.inner.checkpointer).as_mut() {
+            Some(checkpointer) => checkpointer.write_pending(&self.inner, t)?,
+            None => None,
+        };
+        Ok(written.map(|_| t))
+    }
+
     /// Blocks until the context stops; returns the error that stopped it, if any.
     pub fn await_termination(&self) -> Result<()> {
         let mut run = lock(&self.inner.run);
