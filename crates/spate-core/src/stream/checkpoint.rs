@@ -119,8 +119,8 @@ pub(crate) struct Checkpointer {
 
 impl Checkpointer {
     /// Called after every batch: writes a checkpoint when one is due; returns how long it
-    /// took in ms.
-    pub fn after_batch(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<u64>> {
+    /// took in ms and its size in bytes.
+    pub fn after_batch(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<(u64, u64)>> {
         self.batches_since += 1;
         if self.batches_since < self.config.every_batches {
             return Ok(None);
@@ -129,8 +129,9 @@ impl Checkpointer {
         self.write(inner, t).map(Some)
     }
 
-    /// Writes a checkpoint of the state after batch `t` now; returns how long it took in ms.
-    pub fn write(&mut self, inner: &Inner, t: BatchTime) -> Result<u64> {
+    /// Writes a checkpoint of the state after batch `t` now; returns how long it took in ms
+    /// and its size in bytes.
+    pub fn write(&mut self, inner: &Inner, t: BatchTime) -> Result<(u64, u64)> {
         let started = std::time::Instant::now();
         let data = snapshot(inner, t)?;
         let bytes = bincode::serialize(&data).map_err(|e| Error::Serialization {
@@ -152,7 +153,7 @@ impl Checkpointer {
             path = %path.display(),
             "checkpoint written"
         );
-        Ok(ms)
+        Ok((ms, bytes.len() as u64))
     }
 }
 
