@@ -163,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         h.model = Some(model);
         Ok(ssc)
     };
-    let run = args.stream.run(&args.input, build)?;
+    let run = args.stream.run("spate kmeans", &args.input, build)?;
 
     let h = lock(&handles);
     let (Some(summary), Some(trained)) = (&h.summary, &h.model) else {
@@ -322,6 +322,8 @@ pub struct StreamArgs {
     /// Do not print a line per batch.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub ui: crate::ui::UiArgs,
 }
 
 /// Input counts of one run of a job (this process only: a restarted job counts from its
@@ -393,6 +395,7 @@ impl StreamArgs {
     /// file is consumed, and returns what it read.
     pub fn run(
         &self,
+        command: &str,
         input: &Path,
         build: impl FnOnce() -> spate::Result<StreamingContext>,
     ) -> anyhow::Result<RunCounts> {
@@ -412,6 +415,7 @@ impl StreamArgs {
             None if !self.quiet => ssc.add_listener(BatchLog),
             None => {}
         }
+        self.ui.attach(&ssc, command)?;
         crate::common::run(&ssc, None)?;
         if let Some(bar) = &bar {
             bar.finish();

@@ -8,9 +8,10 @@ mod kmeans;
 mod pagerank;
 mod regress;
 mod stats;
+mod ui;
 mod wordcount;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Streaming analytics over micro-batch RDDs.
 #[derive(Parser)]
@@ -35,12 +36,17 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
+    ui::remember_settings(&command, &matches);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Wordcount(args) => wordcount::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Pagerank(args) => pagerank::run(args),
         Command::Kmeans(args) => kmeans::run(args),
         Command::Regress(args) => regress::run(args),
-    }
+    }?;
+    ui::linger();
+    Ok(())
 }

@@ -72,6 +72,8 @@ pub struct Args {
     /// Do not print a line per batch.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    ui: crate::ui::UiArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,6 +281,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(bar) = &bar {
         ssc.add_listener(Arc::clone(bar));
     }
+    args.ui.attach(&ssc, "spate pagerank")?;
     let started = Instant::now();
     crate::common::run(&ssc, args.max_batches)?;
     if let Some(bar) = &bar {

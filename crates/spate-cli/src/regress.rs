@@ -220,7 +220,7 @@ where
         *lock(&handles) = Some((summary, trained));
         Ok(ssc)
     };
-    let run = args.stream.run(&args.input, build)?;
+    let run = args.stream.run("spate regress", &args.input, build)?;
 
     let guard = lock(&handles);
     let Some((summary, trained)) = guard.as_ref() else {

@@ -60,6 +60,8 @@ pub struct Args {
     /// Do not print a line per batch.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    ui: crate::ui::UiArgs,
 }
 
 /// What every batch and window is summarized into: per column, moments and a quantile sketch.
@@ -111,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    args.ui.attach(&ssc, "spate stats")?;
     crate::common::run(&ssc, None)?;
 
     let batches = std::mem::take(&mut *lock(&batches)?);

@@ -65,6 +65,8 @@ pub struct Args {
     /// Do not print the top words per batch.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    ui: crate::ui::UiArgs,
 }
 
 enum Input {
@@ -116,6 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None if !args.quiet => ssc.add_listener(BatchLog),
         None => {}
     }
+    args.ui.attach(&ssc, "spate wordcount")?;
     let started = Instant::now();
     crate::common::run(&ssc, args.max_batches)?;
     if let Some(bar) = &bar {

@@ -6,4 +6,5 @@ mod pagerank;
 mod recovery;
 mod regress;
 mod stats;
+mod ui;
 mod wordcount;

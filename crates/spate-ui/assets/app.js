@@ -61,12 +61,16 @@
     return String(n).padStart(width, "0");
   }
 
-  /** A batch time: wall-clock time for epoch milliseconds, else seconds on the job's clock. */
+  /**
+   * A batch time: wall-clock time for epoch milliseconds (with milliseconds when the batch
+   * interval is not whole seconds), else seconds on the job's own clock.
+   */
   function formatTime(ms) {
     if (ms >= 1e11) {
       const d = new Date(ms);
       const base = pad(d.getHours(), 2) + ":" + pad(d.getMinutes(), 2) + ":" + pad(d.getSeconds(), 2);
-      return d.getMilliseconds() ? base + "." + pad(d.getMilliseconds(), 3) : base;
+      const subSecond = state.summary && state.summary.batch_interval_ms % 1000 !== 0;
+      return subSecond || d.getMilliseconds() ? base + "." + pad(d.getMilliseconds(), 3) : base;
     }
     const s = ms / 1000;
     return (Number.isInteger(s) ? s.toString() : s.toFixed(3).replace(/0+$/, "")) + " s";
@@ -250,6 +254,7 @@
     setText("card-state-bytes", formatBytes(s.last_checkpoint_bytes));
     setText("card-skipped", formatNumber(t.records_skipped) + " / " + formatNumber(t.records_late));
     const end = s.ended_unix_ms || Date.now();
+    setText("label-uptime", s.ended_unix_ms ? "Ran for" : "Running for");
     setText("card-uptime", formatDuration(Math.max(0, end - s.started_unix_ms)));
     setText("retained", "last " + formatNumber(state.batches.length) + " (of " + formatNumber(t.batches) + ")");
 

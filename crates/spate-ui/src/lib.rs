@@ -268,7 +268,7 @@ impl UiOptions {
         // and the board keeps it once.
         ssc.add_listener(Arc::clone(&board));
         board.seed(ssc.batch_history());
-        tracing::info!(url = %url_of(server.addr), "UI started");
+        tracing::debug!(url = %url_of(server.addr), "UI started");
         Ok(UiServer { board, server })
     }
 }

@@ -17,6 +17,7 @@
 //! | [`ml`] | `spate-ml` | streaming k-means and regression |
 //! | [`graph`] | `spate-graph` | incremental PageRank, components, triangles |
 //! | [`plot`] | `spate-plot` | charts to PNG and SVG |
+//! | `ui` (feature `ui`) | `spate-ui` | a live web UI, JSON API and Prometheus metrics of a running job |
 //!
 //! # Example
 //!
@@ -69,6 +70,8 @@ pub use spate_local as local;
 pub use spate_ml as ml;
 pub use spate_plot as plot;
 pub use spate_stats as stats;
+#[cfg(feature = "ui")]
+pub use spate_ui as ui;
 
 /// A context on the embedded runtime, one worker thread per core: the default way to run.
 pub fn local_context() -> Result<SpateContext> {
