@@ -6,6 +6,7 @@
 mod common;
 mod kmeans;
 mod pagerank;
+mod redis_io;
 mod regress;
 mod stats;
 mod ui;

@@ -3,9 +3,10 @@
 //! CSV per batch and the total counts.
 
 use crate::common::{BatchLog, Progress, interactive, parse_duration};
+use crate::redis_io::BatchSink;
 use anyhow::{Context, bail};
 use spate::Word;
-use spate::io::{CsvFileSink, DirectorySource, FileReplaySource, SocketTextSource};
+use spate::io::{DirectorySource, FileReplaySource, SocketTextSource};
 use spate::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,9 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     /// A text file (plain or .gz, replayed as a stream), a directory (its files, then new
-    /// files as they appear), or tcp://HOST:PORT (lines from a TCP server).
+    /// files as they appear), tcp://HOST:PORT (lines from a TCP server), or
+    /// redis://HOST:PORT/STREAM (the `line` field of each entry of a Redis stream; add
+    /// ?bounded=true to stop at the entry that is last when the job starts).
     #[arg(long)]
     input: String,
     /// Batch interval.
@@ -31,10 +34,11 @@ pub struct Args {
     /// How many top words to print per batch (0: none).
     #[arg(long, default_value_t = 20)]
     top: usize,
-    /// Directory for per-batch `counts-TIME.csv` files and `final.csv`.
+    /// Directory for per-batch `counts-TIME.csv` files and `final.csv`, or
+    /// redis://HOST:PORT/PREFIX for the hashes PREFIX:TIME and PREFIX:final.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Lines per batch when replaying a file.
+    /// Lines per batch when replaying a file (entries per batch from a Redis stream).
     #[arg(long, default_value_t = 1000)]
     lines_per_batch: u64,
     /// Replay a file at the pace of the batch interval instead of as fast as possible.
@@ -73,6 +77,7 @@ enum Input {
     File(PathBuf),
     Directory(PathBuf),
     Socket(String),
+    Redis(String),
 }
 
 impl Input {
@@ -82,6 +87,9 @@ impl Input {
                 bail!("--input tcp:// needs HOST:PORT, e.g. tcp://localhost:9999");
             }
             return Ok(Input::Socket(address.to_string()));
+        }
+        if crate::redis_io::is_redis(text) {
+            return Ok(Input::Redis(text.to_string()));
         }
         let path = PathBuf::from(text);
         let meta = std::fs::metadata(&path)
@@ -147,11 +155,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("top {} words overall:", args.top.min(ranked.len()));
         print_table(&ranked[..args.top.min(ranked.len())]);
     }
-    if let Some(dir) = &args.output {
-        remove_stale_temporaries(dir);
-        let path = dir.join("final.csv");
-        spate::io::write_csv_file(&path, &["word", "count"], &ranked)?;
-        eprintln!("wrote {}", path.display());
+    match args.output.as_deref().and_then(Path::to_str) {
+        Some(url) if crate::redis_io::is_redis(url) => {
+            let sink = spate::redis::RedisHashSink::open(url)?;
+            sink.write_named("final", &ranked)?;
+            eprintln!("wrote the totals to the hash {url}:final");
+        }
+        _ => {
+            if let Some(dir) = &args.output {
+                remove_stale_temporaries(dir);
+                let path = dir.join("final.csv");
+                spate::io::write_csv_file(&path, &["word", "count"], &ranked)?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
     }
     Ok(())
 }
@@ -165,6 +182,9 @@ fn build(
     let mut builder = StreamingContext::builder(sc).batch_interval(args.batch);
     builder = match input {
         Input::File(_) if !args.realtime => builder.clock(FastForwardClock::new()),
+        Input::Redis(url) if !args.realtime && crate::redis_io::is_bounded(url) => {
+            builder.clock(FastForwardClock::new())
+        }
         _ => builder.clock(SystemClock::new()),
     };
     if let Some(max) = args.max_records_per_batch {
@@ -191,6 +211,9 @@ fn build(
             ssc.source_stream(options.build()?)?
         }
         Input::Socket(address) => ssc.source_stream(SocketTextSource::options(address).build()?)?,
+        Input::Redis(url) => {
+            ssc.source_stream(crate::redis_io::line_source(url, args.lines_per_batch)?)?
+        }
     };
     let counts = lines
         .map_partitions_ref(spate::count_words)
@@ -201,7 +224,7 @@ fn build(
         .lock()
         .map_err(|_| spate::Error::Internal("totals lock poisoned".into()))? = Some(totals.clone());
     let sink = match &args.output {
-        Some(dir) => Some(CsvFileSink::new(dir, "counts", &["word", "count"])?),
+        Some(out) => Some(BatchSink::open(out, "counts", &["word", "count"])?),
         None => None,
     };
     let top = if args.quiet { 0 } else { args.top };
@@ -244,7 +267,7 @@ fn report(
     what: &str,
     ranked: &[(Word, u64)],
     top: usize,
-    sink: Option<&CsvFileSink>,
+    sink: Option<&BatchSink>,
 ) -> spate::Result<()> {
     if let Some(sink) = sink {
         sink.write_batch(time, ranked)?;

@@ -4,6 +4,7 @@ mod kmeans;
 mod kmeans_recovery;
 mod pagerank;
 mod recovery;
+mod redis;
 mod regress;
 mod stats;
 mod ui;
