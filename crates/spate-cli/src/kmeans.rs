@@ -6,6 +6,7 @@
 //! stream, the standardization prepass, and running a job with checkpoints.
 
 use crate::common::{BatchLog, Progress, interactive, parse_duration};
+use crate::redis_io::CsvInput;
 use anyhow::{Context, bail};
 use ndarray::Array2;
 use spate::ml::{Init, KMeansReport, Standardizer, StreamingKMeans, TimeUnit, TrainOn};
@@ -20,7 +21,8 @@ use std::time::{Duration, Instant};
 /// Streaming k-means on the numeric columns of a CSV file with a header.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// CSV file with a header line (plain or gzip).
+    /// CSV file with a header line (plain or gzip), or redis://HOST:PORT/STREAM?bounded=true:
+    /// a Redis stream of CSV rows (field `line`), the header first.
     #[arg(long)]
     input: PathBuf,
     /// Number of clusters.
@@ -379,16 +381,9 @@ impl StreamArgs {
         }
     }
 
-    /// The CSV file as a replayable stream of the `columns`, in that order.
-    pub fn csv_source(&self, path: &Path, columns: &[String]) -> spate::Result<CsvSource> {
-        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let mut options = CsvSource::options(path)
-            .columns(&names)
-            .rows_per_batch(self.batch_rows);
-        if let Some(d) = &self.dead_letter {
-            options = options.dead_letter(d);
-        }
-        Ok(options.build()?)
+    /// The CSV input as a replayable stream of the `columns`, in that order.
+    pub fn csv_source(&self, path: &Path, columns: &[String]) -> spate::Result<CsvInput> {
+        crate::redis_io::csv_input(path, columns, self.batch_rows, self.dead_letter.as_deref())
     }
 
     /// Builds the job (restoring it from --checkpoint if one is there), runs it until the
@@ -431,6 +426,9 @@ impl StreamArgs {
 /// The columns a `CsvSource` would pick by itself: every column whose values in the first
 /// rows are numbers or missing.
 pub fn numeric_columns(path: &Path) -> anyhow::Result<Vec<String>> {
+    if let Some(url) = crate::redis_io::redis_url(path) {
+        return Ok(crate::redis_io::RedisCsv::open(url)?.numeric_columns()?);
+    }
     let source = CsvSource::options(path)
         .build()
         .with_context(|| format!("reading the header of {}", path.display()))?;
@@ -450,11 +448,8 @@ pub fn prepass_standardizer(
     columns: &[String],
     batch_rows: u64,
 ) -> anyhow::Result<Standardizer> {
-    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let mut source = CsvSource::options(path)
-        .columns(&names)
-        .rows_per_batch(batch_rows)
-        .build()?;
+    let mut source = crate::redis_io::csv_input(path, columns, batch_rows, None)?;
+    source.start()?;
     let mut moments = vec![Moments::new(); columns.len()];
     let mut column = Vec::new();
     let t = BatchTime(0);

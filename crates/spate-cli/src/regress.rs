@@ -18,7 +18,8 @@ use std::time::Instant;
 /// Streaming linear regression of a CSV column on other numeric columns.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// CSV file with a header line (plain or gzip).
+    /// CSV file with a header line (plain or gzip), or redis://HOST:PORT/STREAM?bounded=true:
+    /// a Redis stream of CSV rows (field `line`), the header first.
     #[arg(long)]
     input: PathBuf,
     /// The column to predict.

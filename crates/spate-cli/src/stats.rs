@@ -7,6 +7,7 @@
 //! Rows that cannot be split into the header's fields are skipped whole and counted.
 
 use crate::common::BatchLog;
+use crate::redis_io::LineInput;
 use anyhow::{Context, bail};
 use spate::io::{CsvRowParser, FileReplaySource, SkipReason};
 use spate::plot::{Band, LineChart, Panels, Series};
@@ -27,7 +28,8 @@ const HEADER: &str = "scope,first_batch,last_batch,column,count,missing,mean,sd,
 /// per window and in total.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// CSV file with a header line (plain or gzip).
+    /// CSV file with a header line (plain or gzip), or redis://HOST:PORT/STREAM?bounded=true:
+    /// a Redis stream of CSV rows (field `line`), the header first.
     #[arg(long)]
     input: PathBuf,
     /// Columns to summarize, comma-separated (default: every numeric column).
@@ -362,10 +364,10 @@ fn plot(
 /// non-numeric field carried as NaN so that each column skips and counts it on its own; a row
 /// with the wrong number of fields (or an unclosed quote) is skipped whole and counted.
 ///
-/// A batch holds `batch_rows` lines of the file after the header. Replay (offsets) comes from
-/// the line source underneath.
+/// A batch holds `batch_rows` lines of the file after the header (or entries of a Redis
+/// stream after its header entry). Replay (offsets) comes from the line source underneath.
 struct CsvColumns {
-    lines: FileReplaySource,
+    lines: LineInput,
     /// One parser per selected column, in record order.
     parsers: Vec<CsvRowParser>,
     columns: Vec<String>,
@@ -374,6 +376,19 @@ struct CsvColumns {
 
 impl CsvColumns {
     fn open(path: &Path, columns: Option<&[String]>, batch_rows: u64) -> anyhow::Result<Self> {
+        if let Some(url) = crate::redis_io::redis_url(path) {
+            let csv = crate::redis_io::RedisCsv::open(url)?;
+            let columns = match columns {
+                Some(c) => c.to_vec(),
+                None => csv.numeric_columns()?,
+            };
+            return CsvColumns::new(
+                csv.header(),
+                columns,
+                LineInput::Redis(csv.lines(batch_rows)?),
+                url,
+            );
+        }
         // The CSV source resolves the columns: named ones must exist, otherwise every column
         // that is numeric in the first rows.
         let names: Option<Vec<&str>> = columns.map(|c| c.iter().map(String::as_str).collect());
@@ -391,17 +406,32 @@ impl CsvColumns {
             .records
             .pop()
             .with_context(|| format!("{} has no header line", path.display()))?;
+        let lines = FileReplaySource::options(path)
+            .lines_per_batch(batch_rows)
+            .build()?;
+        CsvColumns::new(
+            &header,
+            columns,
+            LineInput::File(lines),
+            &path.display().to_string(),
+        )
+    }
+
+    fn new(
+        header: &str,
+        columns: Vec<String>,
+        lines: LineInput,
+        input: &str,
+    ) -> anyhow::Result<Self> {
         let parsers = columns
             .iter()
-            .map(|c| CsvRowParser::new(&header, Some(&[c.as_str()]), b','))
+            .map(|c| CsvRowParser::new(header, Some(&[c.as_str()]), b','))
             .collect::<Result<_, _>>()?;
         Ok(CsvColumns {
-            lines: FileReplaySource::options(path)
-                .lines_per_batch(batch_rows)
-                .build()?,
+            lines,
             parsers,
             columns,
-            name: format!("csv-columns({})", path.display()),
+            name: format!("csv-columns({input})"),
         })
     }
 
@@ -440,8 +470,11 @@ impl Source for CsvColumns {
         max_records: Option<u64>,
     ) -> spate::Result<SourceBatch<Vec<f64>>> {
         let mut bytes = 0;
-        if self.lines.position().line == 0 {
-            bytes += self.lines.next_batch(time, Some(1))?.bytes;
+        // A file's first line is its header (a Redis stream's rows start after it).
+        if let LineInput::File(file) = &mut self.lines
+            && file.position().line == 0
+        {
+            bytes += file.next_batch(time, Some(1))?.bytes;
         }
         let lines = self.lines.next_batch(time, max_records)?;
         let mut skipped = lines.skipped;

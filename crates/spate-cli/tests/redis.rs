@@ -275,3 +275,70 @@ fn malformed_entries_are_skipped_and_counted_and_bad_urls_refused() {
         assert!(stderr.contains(says), "{input}: {stderr}");
     }
 }
+
+/// Runs `spate ARGS` and returns its stdout; fails the test if the command fails.
+fn spate_ok(args: &[&std::ffi::OsStr]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_spate"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_csv_commands_read_a_redis_stream_as_they_read_the_file() {
+    let Some(server) = LocalRedis::start_or_skip("redis CSV commands") else {
+        return;
+    };
+    let mut con = connect(&server);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/elec2-first4032.csv");
+    let lines: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    fill(&mut con, "elec2", &lines);
+    let url = server.url("elec2") + "?bounded=true";
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name).into_os_string();
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let jobs: [(&str, Vec<std::ffi::OsString>); 3] = [
+        ("stats", vec![os("--window"), os("3")]),
+        ("kmeans", vec![os("--k"), os("3"), os("--standardize")]),
+        ("regress", vec![os("--target"), os("nswprice")]),
+    ];
+    for (command, extra) in jobs {
+        let mut results = Vec::new();
+        for (input, name) in [(path.clone().into_os_string(), "file"), (os(&url), "redis")] {
+            let output = out(&format!("{command}-{name}.csv"));
+            let mut args = vec![os(command), os("--quiet"), os("--input"), input];
+            args.extend([
+                os("--batch-rows"),
+                os("500"),
+                os("--output"),
+                output.clone(),
+            ]);
+            args.extend(extra.iter().cloned());
+            let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+            let stdout = spate_ok(&refs);
+            results.push((std::fs::read_to_string(&output).unwrap(), stdout));
+        }
+        assert!(!results[0].0.is_empty(), "{command}");
+        assert_eq!(results[0].0, results[1].0, "{command}: output files differ");
+    }
+
+    // The CSV commands end with their input: an unbounded stream is refused up front.
+    let output = Command::new(env!("CARGO_BIN_EXE_spate"))
+        .args(["stats", "--input", &server.url("elec2"), "--output"])
+        .arg(out("never.csv"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("?bounded=true"), "{stderr}");
+}
