@@ -123,6 +123,7 @@ macro_rules! delegate_source {
 }
 
 /// Text records: the lines of a file, or the entries of a Redis stream.
+#[allow(clippy::large_enum_variant)] // one value per job: its size does not matter
 pub enum LineInput {
     /// A file replayed line by line.
     File(FileReplaySource),
@@ -133,6 +134,7 @@ pub enum LineInput {
 delegate_source!(LineInput, String, File, Redis);
 
 /// Numeric CSV records: the rows of a CSV file, or of a Redis stream.
+#[allow(clippy::large_enum_variant)] // one value per job: its size does not matter
 pub enum CsvInput {
     /// A CSV file with its header line.
     File(CsvSource),
@@ -323,9 +325,8 @@ pub fn csv_input(
                 "--dead-letter works with file inputs; a Redis input's skipped entries are counted and logged",
             ));
         }
-        return Ok(CsvInput::Redis(
-            RedisCsv::open(url)?.rows(columns, rows_per_batch)?,
-        ));
+        let rows = RedisCsv::open(url)?.rows(columns, rows_per_batch)?;
+        return Ok(CsvInput::Redis(rows));
     }
     let names: Vec<&str> = columns.iter().map(String::as_str).collect();
     let mut options = CsvSource::options(input)
