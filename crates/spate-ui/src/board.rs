@@ -165,46 +165,34 @@ impl Board {
         serde_json::to_vec(&batches).unwrap_or_else(|e| json_error(&e))
     }
 
-    /// The `/api/summary` document.
+    /// The `/api/summary` document. Averages are summed under the lock (no copy of the
+    /// ring); serialization happens after it is released.
     pub(crate) fn summary_json(&self) -> Vec<u8> {
-        let (batches, totals, status, error, ended_unix_ms) = {
+        let summary = {
             let live = self.live();
-            (
-                live.batches.iter().cloned().collect::<Vec<_>>(),
-                live.totals,
-                live.status,
-                live.error.clone(),
-                live.ended_unix_ms,
-            )
-        };
-        let n = batches.len() as f64;
-        let mean = |f: fn(&BatchInfo) -> f64| {
-            if batches.is_empty() {
-                0.0
-            } else {
-                batches.iter().map(f).sum::<f64>() / n
+            let n = live.batches.len().max(1) as f64;
+            let mean = |f: fn(&BatchInfo) -> f64| live.batches.iter().map(f).sum::<f64>() / n;
+            Summary {
+                title: &self.job.title,
+                status: live.status,
+                error: live.error.clone(),
+                started_unix_ms: self.started_unix_ms,
+                ended_unix_ms: live.ended_unix_ms,
+                batch_interval_ms: self.job.batch_interval_ms,
+                totals: live.totals,
+                retained_batches: live.batches.len(),
+                retained_limit: self.job.retained,
+                last_batch: live.batches.back().cloned(),
+                last_checkpoint_bytes: live.batches.iter().rev().find_map(|b| b.checkpoint_bytes),
+                averages: Averages {
+                    input_rate: mean(|b| b.input_rate),
+                    records_in: mean(|b| b.records_in as f64),
+                    processing_time_ms: mean(|b| b.processing_time_ms as f64),
+                    scheduling_delay_ms: mean(|b| b.scheduling_delay_ms as f64),
+                    total_delay_ms: mean(|b| b.total_delay_ms as f64),
+                },
+                config: &self.job.config,
             }
-        };
-        let summary = Summary {
-            title: &self.job.title,
-            status,
-            error,
-            started_unix_ms: self.started_unix_ms,
-            ended_unix_ms,
-            batch_interval_ms: self.job.batch_interval_ms,
-            totals,
-            retained_batches: batches.len(),
-            retained_limit: self.job.retained,
-            last_batch: batches.last().cloned(),
-            last_checkpoint_bytes: batches.iter().rev().find_map(|b| b.checkpoint_bytes),
-            averages: Averages {
-                input_rate: mean(|b| b.input_rate),
-                records_in: mean(|b| b.records_in as f64),
-                processing_time_ms: mean(|b| b.processing_time_ms as f64),
-                scheduling_delay_ms: mean(|b| b.scheduling_delay_ms as f64),
-                total_delay_ms: mean(|b| b.total_delay_ms as f64),
-            },
-            config: &self.job.config,
         };
         serde_json::to_vec(&summary).unwrap_or_else(|e| json_error(&e))
     }

@@ -95,8 +95,9 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1:4040";
 /// How many recent batches the UI keeps unless told otherwise.
 pub const DEFAULT_RETAINED_BATCHES: usize = 1000;
 
-/// The most batches the UI can be asked to keep (each takes about 120 bytes).
-pub const MAX_RETAINED_BATCHES: usize = 1_000_000;
+/// The most batches the UI can be asked to keep (each takes about 130 bytes; a full
+/// `/api/batches` copies them all, briefly holding the lock the batch thread also takes).
+pub const MAX_RETAINED_BATCHES: usize = 100_000;
 
 /// What can go wrong starting the UI.
 #[derive(Debug, thiserror::Error)]
@@ -226,7 +227,7 @@ impl UiOptions {
             return Err(UiError::InvalidOption {
                 name: "retained_batches",
                 value: self.retained.to_string(),
-                reason: "must be between 1 and 1,000,000",
+                reason: "must be between 1 and 100,000",
             });
         }
         let addr = parse_address(&self.address)?;
