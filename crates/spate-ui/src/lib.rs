@@ -168,6 +168,9 @@ pub fn parse_address(text: &str) -> Result<SocketAddr, UiError> {
     if let Ok(port) = trimmed.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
     }
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("is not a port (0 to 65535)"));
+    }
     if trimmed.starts_with(':') {
         return Err(bad("has no host"));
     }
@@ -386,7 +389,7 @@ mod tests {
                 .ip()
                 .is_loopback()
         );
-        for bad in ["", ":4040", "localhost", "127.0.0.1:99999", "host name:1"] {
+        for bad in ["", ":4040", "localhost", "127.0.0.1:99999", "host name:1", "99999"] {
             let err = parse_address(bad).expect_err(bad);
             assert!(err.to_string().contains("HOST:PORT"), "{err}");
         }
