@@ -389,7 +389,14 @@ mod tests {
                 .ip()
                 .is_loopback()
         );
-        for bad in ["", ":4040", "localhost", "127.0.0.1:99999", "host name:1", "99999"] {
+        for bad in [
+            "",
+            ":4040",
+            "localhost",
+            "127.0.0.1:99999",
+            "host name:1",
+            "99999",
+        ] {
             let err = parse_address(bad).expect_err(bad);
             assert!(err.to_string().contains("HOST:PORT"), "{err}");
         }
