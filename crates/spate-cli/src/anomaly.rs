@@ -128,13 +128,7 @@ impl ScoreFile {
 pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     let job = &args.job;
     crate::common::init_logging(job, crate::csv_job::progress_bar(job));
-    let input = job
-        .input_path()
-        .context("--input must be a CSV file")?
-        .to_path_buf();
-    if input.is_dir() || !input.exists() {
-        bail!("--input {}: no such file", input.display());
-    }
+    let input = job.csv_input("anomaly", false)?;
     let output = job.required_output()?.to_path_buf();
     for plot in [&args.plot, &args.save_model].into_iter().flatten() {
         if plot.is_dir() {

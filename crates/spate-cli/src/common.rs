@@ -120,6 +120,7 @@ pub fn run(ssc: &spate::StreamingContext, job: &JobArgs) -> anyhow::Result<RunEn
     if interrupted() {
         anyhow::bail!("interrupted before the stream started");
     }
+    job.ui.attach(ssc, &crate::ui::title())?;
     ssc.start()?;
     let base = ssc.recovered_from().unwrap_or(ssc.zero_time()).0;
     let interval = ssc.batch_interval().as_millis() as u64;

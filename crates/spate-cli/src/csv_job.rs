@@ -53,15 +53,17 @@ pub fn progress_bar(job: &JobArgs) -> bool {
 }
 
 /// The CSV file as a replayable stream of the `columns`, in that order.
-pub fn csv_source(job: &JobArgs, path: &Path, columns: &[String]) -> spate::Result<CsvSource> {
-    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let mut options = CsvSource::options(path)
-        .columns(&names)
-        .rows_per_batch(job.records_per_batch);
-    if let Some(d) = &job.dead_letter {
-        options = options.dead_letter(d);
-    }
-    Ok(options.build()?)
+pub fn csv_source(
+    job: &JobArgs,
+    path: &Path,
+    columns: &[String],
+) -> spate::Result<crate::redis_io::CsvInput> {
+    crate::redis_io::csv_input(
+        path,
+        columns,
+        job.records_per_batch,
+        job.dead_letter.as_deref(),
+    )
 }
 
 /// Builds the job (restoring it from --checkpoint if one is there), runs it until the file
@@ -106,12 +108,9 @@ pub fn prepass_standardizer(
     columns: &[String],
     batch_rows: u64,
 ) -> anyhow::Result<Standardizer> {
-    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let mut source = CsvSource::options(path)
-        .columns(&names)
-        .rows_per_batch(batch_rows)
-        .build()
+    let mut source = crate::redis_io::csv_input(path, columns, batch_rows, None)
         .with_context(|| format!("reading {}", path.display()))?;
+    source.start()?;
     let mut moments = vec![Moments::new(); columns.len()];
     let mut column = Vec::new();
     let t = BatchTime(0);

@@ -19,6 +19,7 @@
 
 use crate::common::parse_duration;
 use anyhow::{Context, bail};
+use spate::io::CsvRowParser;
 use spate::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -95,6 +96,8 @@ pub struct JobArgs {
     /// lines at info, the libraries' at warn; RUST_LOG overrides both).
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<tracing::Level>,
+    #[command(flatten)]
+    pub ui: crate::ui::UiArgs,
 }
 
 /// How a path given to a job is used.
@@ -115,6 +118,30 @@ impl JobArgs {
     /// The input as a local path, unless it is a network address (`tcp://…`, `redis://…`).
     pub fn input_path(&self) -> Option<&Path> {
         (!self.input.contains("://")).then(|| Path::new(&self.input))
+    }
+
+    /// The input of a CSV command: an existing file, or (where `redis` is true) a bounded
+    /// Redis stream of CSV rows, `redis://HOST:PORT/STREAM?bounded=true`, returned as a path
+    /// for the readers in `redis_io`.
+    pub fn csv_input(&self, command: &str, redis: bool) -> anyhow::Result<PathBuf> {
+        if crate::redis_io::is_redis(&self.input) {
+            if !redis {
+                bail!(
+                    "--input {}: spate {command} reads CSV files; Redis inputs are read by \
+                     wordcount, stats, kmeans and regress",
+                    self.input
+                );
+            }
+            return Ok(PathBuf::from(&self.input));
+        }
+        let input = self
+            .input_path()
+            .context("--input must be a CSV file")?
+            .to_path_buf();
+        if input.is_dir() || !input.exists() {
+            bail!("--input {}: no such file", input.display());
+        }
+        Ok(input)
     }
 
     /// Refuses `--dead-letter` for a command whose input reader keeps no dead-letter file.
@@ -517,6 +544,19 @@ const SAMPLE_ROWS: u64 = 100;
 /// garbled values is not). With `None`, every column whose values in the first rows are all
 /// numbers or missing.
 pub fn csv_columns(path: &Path, wanted: Option<&[String]>) -> anyhow::Result<Vec<String>> {
+    if let Some(url) = crate::redis_io::redis_url(path) {
+        let csv = crate::redis_io::RedisCsv::open(url)?;
+        return match wanted {
+            None => Ok(csv.numeric_columns()?),
+            Some(wanted) => {
+                let header = CsvRowParser::new(csv.header(), None, b',')?
+                    .header()
+                    .to_vec();
+                check_header(path, &header, wanted)?;
+                Ok(wanted.to_vec())
+            }
+        };
+    }
     let source = CsvSource::options(path).build().map_err(|e| match e {
         spate::io::IoError::BadHeader { reason, .. } => {
             anyhow::anyhow!("{}: {reason}", path.display())
@@ -565,6 +605,13 @@ pub fn csv_columns(path: &Path, wanted: Option<&[String]>) -> anyhow::Result<Vec
 /// Checks that every name in `wanted` is a column of the CSV file `path` (any type), with a
 /// "did you mean" when one is not.
 pub fn csv_header_has(path: &Path, wanted: &[String]) -> anyhow::Result<()> {
+    if let Some(url) = crate::redis_io::redis_url(path) {
+        let csv = crate::redis_io::RedisCsv::open(url)?;
+        let header = CsvRowParser::new(csv.header(), None, b',')?
+            .header()
+            .to_vec();
+        return check_header(path, &header, wanted);
+    }
     let source = CsvSource::options(path).build().map_err(|e| match e {
         spate::io::IoError::BadHeader { reason, .. } => {
             anyhow::anyhow!("{}: {reason}", path.display())

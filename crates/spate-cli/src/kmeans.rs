@@ -133,10 +133,7 @@ struct PlotData {
 pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     let job = &args.job;
     crate::common::init_logging(job, crate::csv_job::progress_bar(job));
-    let input = job
-        .input_path()
-        .context("--input must be a CSV file")?
-        .to_path_buf();
+    let input = job.csv_input("kmeans", true)?;
     let output = job.required_output()?.to_path_buf();
     if let Some(plot) = &args.plot {
         spate::plot::Format::from_path(plot)
@@ -145,9 +142,6 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     let mut outputs = vec![Output::File("--output", &output)];
     if let Some(plot) = &args.plot {
         outputs.push(Output::File("--plot", plot));
-    }
-    if input.is_dir() || !input.exists() {
-        bail!("--input {}: no such file", input.display());
     }
     let columns = csv_columns(&input, args.columns.as_deref())?;
     let identity = Identity::of("kmeans", job)

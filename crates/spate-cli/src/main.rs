@@ -12,12 +12,14 @@ mod csv_job;
 mod job;
 mod kmeans;
 mod pagerank;
+mod redis_io;
 mod regress;
 mod stats;
 mod thin;
+mod ui;
 mod wordcount;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use common::RunEnd;
 
 /// Streaming analytics over micro-batch RDDs.
@@ -54,7 +56,10 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
+    ui::remember_settings(&command, &matches);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     common::handle_signals();
     let result = match cli.command {
         Command::Wordcount(args) => wordcount::run(args),
@@ -66,7 +71,7 @@ fn main() {
         Command::Anomaly(args) => anomaly::run(args),
     };
     match result {
-        Ok(RunEnd::Finished) => {}
+        Ok(RunEnd::Finished) => ui::linger(),
         Ok(RunEnd::Interrupted) => std::process::exit(130),
         Err(e) => {
             common::note(&format!("error: {}", message(&e)));

@@ -129,13 +129,7 @@ struct Errors {
 pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     let job = &args.job;
     crate::common::init_logging(job, crate::csv_job::progress_bar(job));
-    let input = job
-        .input_path()
-        .context("--input must be a CSV file")?
-        .to_path_buf();
-    if input.is_dir() || !input.exists() {
-        bail!("--input {}: no such file", input.display());
-    }
+    let input = job.csv_input("regress", true)?;
     let output = job.required_output()?.to_path_buf();
     if let Some(plot) = &args.plot {
         spate::plot::Format::from_path(plot)

@@ -8,6 +8,7 @@
 
 use crate::common::{RunEnd, errln, outln, runtime_name};
 use crate::job::{Identity, JobArgs, Output, Span, csv_columns};
+use crate::redis_io::LineInput;
 use anyhow::{Context, bail};
 use spate::io::{CsvRowParser, FileReplaySource};
 use spate::plot::{Band, LineChart, Panels, Series};
@@ -77,13 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
              without --checkpoint"
         );
     }
-    let input = job
-        .input_path()
-        .context("--input must be a CSV file")?
-        .to_path_buf();
-    if input.is_dir() || !input.exists() {
-        bail!("--input {}: no such file", input.display());
-    }
+    let input = job.csv_input("stats", true)?;
     let output = job.required_output()?.to_path_buf();
     job.refuse_dead_letter("stats")?;
     if let Some(plot) = &args.plot {
@@ -423,26 +418,39 @@ fn plot(
 /// A batch holds `batch_rows` lines of the file after the header; each line is split once,
 /// whatever the number of columns. Replay (offsets) comes from the line source underneath.
 struct CsvColumns {
-    lines: FileReplaySource,
+    lines: LineInput,
     parser: CsvRowParser,
     name: String,
 }
 
 impl CsvColumns {
     fn open(path: &Path, columns: &[String], batch_rows: u64) -> anyhow::Result<Self> {
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        if let Some(url) = crate::redis_io::redis_url(path) {
+            // A Redis stream's rows start after its header entry.
+            let csv = crate::redis_io::RedisCsv::open(url)?;
+            let parser = CsvRowParser::new(csv.header(), Some(&names), b',')
+                .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+            return Ok(CsvColumns {
+                lines: LineInput::Redis(csv.lines(batch_rows)?),
+                parser,
+                name: format!("csv-columns({url})"),
+            });
+        }
         let mut first = FileReplaySource::options(path).lines_per_batch(1).build()?;
         let header = first
             .next_batch(BatchTime(0), None)?
             .records
             .pop()
             .with_context(|| format!("{} has no header line", path.display()))?;
-        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
         let parser = CsvRowParser::new(&header, Some(&names), b',')
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(CsvColumns {
-            lines: FileReplaySource::options(path)
-                .lines_per_batch(batch_rows)
-                .build()?,
+            lines: LineInput::File(
+                FileReplaySource::options(path)
+                    .lines_per_batch(batch_rows)
+                    .build()?,
+            ),
             parser,
             name: format!("csv-columns({})", path.display()),
         })
@@ -466,8 +474,11 @@ impl Source for CsvColumns {
         max_records: Option<u64>,
     ) -> spate::Result<SourceBatch<Vec<f64>>> {
         let mut bytes = 0;
-        if self.lines.position().line == 0 {
-            bytes += self.lines.next_batch(time, Some(1))?.bytes;
+        // A file's first line is its header.
+        if let LineInput::File(file) = &mut self.lines
+            && file.position().line == 0
+        {
+            bytes += file.next_batch(time, Some(1))?.bytes;
         }
         let lines = self.lines.next_batch(time, max_records)?;
         let mut skipped = lines.skipped;

@@ -4,9 +4,10 @@
 
 use crate::common::{RunEnd, errln, interactive, outln, runtime_name};
 use crate::job::{Identity, JobArgs, Output, Span};
+use crate::redis_io::BatchSink;
 use anyhow::{Context, bail};
 use spate::Word;
-use spate::io::{CsvFileSink, DirectorySource, FileReplaySource, SocketTextSource};
+use spate::io::{DirectorySource, FileReplaySource, SocketTextSource};
 use spate::prelude::*;
 use spate::stats::SpaceSaving;
 use std::collections::HashMap;
@@ -64,6 +65,7 @@ enum Input {
     File(PathBuf),
     Directory(PathBuf),
     Socket(String),
+    Redis(String),
 }
 
 impl Input {
@@ -74,9 +76,13 @@ impl Input {
             }
             return Ok(Input::Socket(address.to_string()));
         }
+        if crate::redis_io::is_redis(text) {
+            return Ok(Input::Redis(text.to_string()));
+        }
         if let Some((scheme, _)) = text.split_once("://") {
             bail!(
-                "--input {text}: unknown scheme `{scheme}://`; give a file, a directory or tcp://HOST:PORT"
+                "--input {text}: unknown scheme `{scheme}://`; give a file, a directory, \
+                 tcp://HOST:PORT or redis://HOST:PORT/STREAM"
             );
         }
         let path = PathBuf::from(text);
@@ -168,9 +174,10 @@ fn is_output_name(name: &str) -> bool {
 pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     let job = &args.job;
     let input = Input::parse(&job.input)?;
-    if matches!(input, Input::Socket(_)) && job.dead_letter.is_some() {
+    if matches!(input, Input::Socket(_) | Input::Redis(_)) && job.dead_letter.is_some() {
         bail!(
-            "--dead-letter is for file and directory inputs; a socket's skipped lines are only counted"
+            "--dead-letter is for file and directory inputs; a socket's or a Redis stream's \
+             skipped lines are only counted"
         );
     }
     let bar = interactive() && !job.quiet && matches!(input, Input::File(_));
@@ -195,6 +202,7 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     let outputs: Vec<Output<'_>> = job
         .output
         .iter()
+        .filter(|out| crate::redis_io::redis_url(out).is_none())
         .map(|dir| Output::Directory("--output", dir, is_output_name))
         .collect();
     let _prepared = job.prepare(&identity, &outputs)?;
@@ -253,7 +261,19 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         outln!("top {shown} words overall:");
         print_table(&ranked[..shown]);
     }
-    if let Some(dir) = &job.output {
+    if let Some(url) = job.output.as_deref().and_then(crate::redis_io::redis_url) {
+        let sink = spate::redis::RedisHashSink::open(url)?;
+        let counts: Vec<(&Word, u64)> = ranked.iter().map(|(w, n, _)| (w, *n)).collect();
+        sink.write_named("final", &counts)?;
+        errln!(
+            "wrote the totals to the hash {url}:final{}",
+            if approximate {
+                " (the most frequent words only: more than --max-distinct distinct)"
+            } else {
+                ""
+            }
+        );
+    } else if let Some(dir) = &job.output {
         let path = dir.join("final.csv");
         spate::io::remove_stale_temporaries_of(&path)?;
         if approximate {
@@ -281,7 +301,11 @@ fn build(
     totals_handle: &Arc<Mutex<Option<ManagedState<Totals>>>>,
 ) -> spate::Result<StreamingContext> {
     let job = &args.job;
-    let fast_forward = matches!(input, Input::File(_)) && !job.realtime;
+    let fast_forward = match input {
+        Input::File(_) => !job.realtime,
+        Input::Redis(url) => !job.realtime && crate::redis_io::is_bounded(url),
+        _ => false,
+    };
     let mut builder = job.context_builder(sc, fast_forward);
     if let Some(max) = args.max_records_per_batch {
         builder = builder.max_records_per_batch(max);
@@ -308,6 +332,9 @@ fn build(
             ssc.source_stream(options.build()?)?
         }
         Input::Socket(address) => ssc.source_stream(SocketTextSource::options(address).build()?)?,
+        Input::Redis(url) => {
+            ssc.source_stream(crate::redis_io::line_source(url, job.records_per_batch)?)?
+        }
     };
     let counts = lines
         .map_partitions_ref(spate::count_words)
@@ -318,7 +345,7 @@ fn build(
         .lock()
         .map_err(|_| spate::Error::Internal("totals lock poisoned".into()))? = Some(totals.clone());
     let sink = match &job.output {
-        Some(dir) => Some(CsvFileSink::new(dir, "counts", &["word", "count"])?),
+        Some(out) => Some(BatchSink::open(out, "counts", &["word", "count"])?),
         None => None,
     };
     let top = if job.quiet { 0 } else { args.top };
@@ -356,7 +383,7 @@ fn report(
     what: &str,
     ranked: &[(Word, u64)],
     top: usize,
-    sink: Option<&CsvFileSink>,
+    sink: Option<&BatchSink>,
 ) -> spate::Result<()> {
     if let Some(sink) = sink {
         sink.write_batch(time, ranked)?;

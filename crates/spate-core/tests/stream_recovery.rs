@@ -271,3 +271,38 @@ fn a_final_checkpoint_lets_a_stopped_run_continue_after_its_last_batch() {
     assert!(ssc.await_termination().is_err());
     assert_eq!(ssc.write_final_checkpoint().unwrap(), None);
 }
+
+#[test]
+fn batch_metrics_report_each_checkpoint_and_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out: Outputs = Arc::default();
+    let sc = SpateContext::sequential(2);
+    let config = CheckpointConfig::every(3).keep(100);
+    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+        program(&sc, input(), Arc::clone(&out), Arc::new(AtomicU64::new(0)))
+    })
+    .unwrap();
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    let history = ssc.batch_history();
+    assert_eq!(history.len(), 40);
+    for info in &history {
+        let batch = info.batch_time.0 / 1000;
+        assert_eq!(
+            info.checkpoint_ms.is_some(),
+            batch % 3 == 0,
+            "batch {batch}: a checkpoint after every third batch"
+        );
+        assert_eq!(
+            info.checkpoint_bytes.is_some(),
+            info.checkpoint_ms.is_some()
+        );
+        if let Some(bytes) = info.checkpoint_bytes {
+            let file = dir
+                .path()
+                .join(format!("checkpoint-{:020}.ckpt", info.batch_time.0));
+            let content = spate_core::codec::read_verified(&file).unwrap();
+            assert_eq!(bytes, content.len() as u64, "{}", file.display());
+        }
+    }
+}

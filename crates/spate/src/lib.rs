@@ -18,6 +18,8 @@
 //! | [`learn`] | `spate-learn` | River-class online classifiers, anomaly detection, online preprocessing, prequential evaluation |
 //! | [`graph`] | `spate-graph` | incremental PageRank, components, triangles |
 //! | [`plot`] | `spate-plot` | charts to PNG and SVG |
+//! | `ui` (feature `ui`) | `spate-ui` | a live web UI, JSON API and Prometheus metrics of a running job |
+//! | `redis` (feature `redis`) | `spate-redis` | Redis Streams source (offsets in checkpoints) and an idempotent per-batch sink |
 //!
 //! # Example
 //!
@@ -70,7 +72,11 @@ pub use spate_learn as learn;
 pub use spate_local as local;
 pub use spate_ml as ml;
 pub use spate_plot as plot;
+#[cfg(feature = "redis")]
+pub use spate_redis as redis;
 pub use spate_stats as stats;
+#[cfg(feature = "ui")]
+pub use spate_ui as ui;
 
 /// A context on the embedded runtime, one worker thread per core: the default way to run.
 pub fn local_context() -> Result<SpateContext> {

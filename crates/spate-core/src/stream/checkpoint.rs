@@ -119,8 +119,8 @@ pub(crate) struct Checkpointer {
 
 impl Checkpointer {
     /// Called after every batch: writes a checkpoint when one is due; returns how long it
-    /// took in ms.
-    pub fn after_batch(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<u64>> {
+    /// took in ms and its size in bytes.
+    pub fn after_batch(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<(u64, u64)>> {
         self.batches_since += 1;
         if self.batches_since < self.config.every_batches {
             return Ok(None);
@@ -130,8 +130,8 @@ impl Checkpointer {
     }
 
     /// Writes a checkpoint of the state after batch `t` unless the last one written is of
-    /// `t` already; returns how long it took in ms, if it wrote one.
-    pub fn write_pending(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<u64>> {
+    /// `t` already; returns how long it took in ms and its size in bytes, if it wrote one.
+    pub fn write_pending(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<(u64, u64)>> {
         if self.batches_since == 0 {
             return Ok(None);
         }
@@ -139,8 +139,9 @@ impl Checkpointer {
         self.write(inner, t).map(Some)
     }
 
-    /// Writes a checkpoint of the state after batch `t` now; returns how long it took in ms.
-    pub fn write(&mut self, inner: &Inner, t: BatchTime) -> Result<u64> {
+    /// Writes a checkpoint of the state after batch `t` now; returns how long it took in ms
+    /// and its size in bytes.
+    pub fn write(&mut self, inner: &Inner, t: BatchTime) -> Result<(u64, u64)> {
         let started = std::time::Instant::now();
         let data = snapshot(inner, t)?;
         let bytes = bincode::serialize(&data).map_err(|e| Error::Serialization {
@@ -162,7 +163,7 @@ impl Checkpointer {
             path = %path.display(),
             "checkpoint written"
         );
-        Ok(ms)
+        Ok((ms, bytes.len() as u64))
     }
 }
 

@@ -821,7 +821,7 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
     for node in &nodes {
         node.forget_old(t);
     }
-    let checkpoint_ms = match lock(&inner.checkpointer).as_mut() {
+    let checkpoint = match lock(&inner.checkpointer).as_mut() {
         Some(checkpointer) => checkpointer.after_batch(inner, t)?,
         None => None,
     };
@@ -841,7 +841,8 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
         total_delay_ms: scheduling_delay_ms + processing_time_ms,
         state_size,
         rate_limit: limit,
-        checkpoint_ms,
+        checkpoint_ms: checkpoint.map(|(ms, _)| ms),
+        checkpoint_bytes: checkpoint.map(|(_, bytes)| bytes),
     })
 }
 

@@ -35,6 +35,11 @@ pub struct BatchInfo {
     pub rate_limit: Option<u64>,
     /// Milliseconds spent writing a checkpoint after this batch, if one was written.
     pub checkpoint_ms: Option<u64>,
+    /// Bytes of the checkpoint written after this batch, if one was written: the serialized
+    /// state of every stateful operator, window pane and managed state, plus source offsets.
+    /// The exact size of the job's state as stored, known only when a checkpoint is written.
+    #[serde(default)]
+    pub checkpoint_bytes: Option<u64>,
 }
 
 /// Receives streaming events. All methods default to doing nothing.
