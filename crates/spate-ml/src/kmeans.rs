@@ -54,7 +54,10 @@ pub enum Init {
     /// Batches are buffered until at least `buffer_points` finite points arrived; then the
     /// centers are seeded by greedy k-means++ over the buffer and the buffered batches are
     /// replayed, in order and one batch at a time, through the ordinary update, so the decay
-    /// semantics are the same as if the centers had existed from the start.
+    /// semantics are the same as if the centers had existed from the start. The dying-cluster
+    /// rule is applied only after the last replayed batch: a center seeded from a point of a
+    /// later batch (a time-ordered stream) has weight 0 until that batch is replayed, and is
+    /// not dying.
     KMeansPlusPlus {
         /// Finite points to buffer before seeding (at least `k`).
         buffer_points: usize,
@@ -580,8 +583,15 @@ impl StreamingKMeans {
         Ok(stats)
     }
 
-    /// Spark's update for one batch, from its per-cluster sums and counts.
-    fn step(&mut self, sums: &[f64], counts: &[u64], report: &mut KMeansReport) {
+    /// Spark's update for one batch, from its per-cluster sums and counts; `replace_dying`
+    /// applies Spark's dying-cluster rule after it.
+    fn step(
+        &mut self,
+        sums: &[f64],
+        counts: &[u64],
+        replace_dying: bool,
+        report: &mut KMeansReport,
+    ) {
         let d = self.dim;
         let points: u64 = counts.iter().sum();
         let discount = match self.time_unit {
@@ -605,6 +615,9 @@ impl StreamingKMeans {
         }
         report.points += points;
         report.batches += 1;
+        if !replace_dying {
+            return;
+        }
         if let Some(split) = self.split_dying() {
             report.splits.push(split);
         }
@@ -660,7 +673,12 @@ impl StreamingKMeans {
         self.centers = kmeans_plus_plus(&buffer, self.dim, self.k, &mut rng);
         self.weights = vec![0.0; self.k];
         self.phase = Phase::Ready;
-        for rows in &batches {
+        // Every seed is a buffered point, but one taken from a later batch has weight 0
+        // until that batch is replayed: on a time-ordered stream the dying-cluster rule
+        // would overwrite it with a split of an earlier cluster. The rule therefore applies
+        // only once the whole buffer is absorbed.
+        let last = batches.len().saturating_sub(1);
+        for (i, rows) in batches.iter().enumerate() {
             let mut stats = KMeansStats {
                 dim: self.dim,
                 k: self.k,
@@ -675,7 +693,7 @@ impl StreamingKMeans {
                 &mut stats,
             );
             report.cost += stats.cost;
-            self.step(&stats.sums, &stats.counts, report);
+            self.step(&stats.sums, &stats.counts, i == last, report);
         }
         Ok(())
     }
@@ -704,14 +722,14 @@ impl OnlineModel for StreamingKMeans {
         }
         if stats.is_empty() {
             let (sums, counts) = (vec![0.0; self.k * self.dim], vec![0; self.k]);
-            self.step(&sums, &counts, &mut report);
+            self.step(&sums, &counts, true, &mut report);
         } else {
             if (stats.dim, stats.k) != (self.dim, self.k) {
                 return Err(MlError::IncompatibleStats);
             }
             report.cost = stats.cost;
             report.skipped = stats.skipped;
-            self.step(&stats.sums, &stats.counts, &mut report);
+            self.step(&stats.sums, &stats.counts, true, &mut report);
         }
         Ok(Round::Done(report))
     }
