@@ -670,7 +670,7 @@ impl StreamingKMeans {
         let batches = std::mem::take(&mut warm_up.batches);
         let buffer: Vec<f64> = batches.concat();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
-        self.centers = kmeans_plus_plus(&buffer, self.dim, self.k, &mut rng);
+        self.centers = kmeans_plus_plus(&buffer, None, self.dim, self.k, &mut rng);
         self.weights = vec![0.0; self.k];
         self.phase = Phase::Ready;
         // Every seed is a buffered point, but one taken from a later batch has weight 0
@@ -736,7 +736,7 @@ impl OnlineModel for StreamingKMeans {
 }
 
 /// Rows of a standard-layout slice; a view that is not contiguous was copied by the caller.
-fn row_chunks(data: Option<&[f64]>, d: usize) -> std::slice::ChunksExact<'_, f64> {
+pub(crate) fn row_chunks(data: Option<&[f64]>, d: usize) -> std::slice::ChunksExact<'_, f64> {
     data.expect("as_standard_layout gives a contiguous slice")
         .chunks_exact(d)
 }
@@ -812,7 +812,7 @@ fn add_row(stats: &mut KMeansStats, c: usize, dist: f64, row: &[f64], d: usize) 
 
 /// Index of and squared distance to the nearest center; distance +inf when none is finite.
 #[inline]
-fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
+pub(crate) fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
     let mut best = (0, f64::INFINITY);
     for (c, center) in centers.chunks_exact(d).enumerate() {
         let dist = squared_distance(row, center);
@@ -826,7 +826,7 @@ fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
 /// Squared Euclidean distance with four independent accumulators, so the compiler can keep
 /// them in SIMD lanes without reassociating a single sum.
 #[inline(always)]
-fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
     let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
     let (ra, rb) = (a4.remainder(), b4.remainder());
@@ -843,40 +843,38 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's `2 + ln k` local trials).
+/// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's `2 + ln k` local trials),
+/// over weighted rows when `weights` is given (a point of weight `w` counts `w` times).
 ///
 /// With fewer distinct points than `k` the extra centers duplicate existing ones; the dying
 /// cluster rule later moves them.
-fn kmeans_plus_plus(rows: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Vec<f64> {
+pub(crate) fn kmeans_plus_plus(
+    rows: &[f64],
+    weights: Option<&[f64]>,
+    d: usize,
+    k: usize,
+    rng: &mut impl Rng,
+) -> Vec<f64> {
     let n = rows.len() / d;
     let row = |i: usize| &rows[i * d..(i + 1) * d];
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
     let trials = 2 + (k as f64).ln().floor() as usize;
-    let first = rng.random_range(0..n);
+    let first = match weights {
+        None => rng.random_range(0..n),
+        Some(w) => sample_proportional(w, rng).unwrap_or(0),
+    };
     let mut centers = row(first).to_vec();
     let mut dists: Vec<f64> = (0..n)
-        .map(|i| squared_distance(row(i), row(first)))
+        .map(|i| weight(i) * squared_distance(row(i), row(first)))
         .collect();
     let mut candidate_dists = vec![0.0; n];
     for _ in 1..k {
-        let total: f64 = dists.iter().sum();
         let mut best: Option<(usize, f64, Vec<f64>)> = None;
         for _ in 0..trials {
-            let pick = if total > 0.0 {
-                let target = rng.random::<f64>() * total;
-                let mut acc = 0.0;
-                dists
-                    .iter()
-                    .position(|&x| {
-                        acc += x;
-                        acc > target
-                    })
-                    .unwrap_or(n - 1)
-            } else {
-                rng.random_range(0..n)
-            };
+            let pick = sample_proportional(&dists, rng).unwrap_or_else(|| rng.random_range(0..n));
             let mut potential = 0.0;
             for (i, (cd, &old)) in candidate_dists.iter_mut().zip(&dists).enumerate() {
-                *cd = old.min(squared_distance(row(i), row(pick)));
+                *cd = old.min(weight(i) * squared_distance(row(i), row(pick)));
                 potential += *cd;
             }
             if best.as_ref().is_none_or(|b| potential < b.1) {
@@ -889,6 +887,26 @@ fn kmeans_plus_plus(rows: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Vec
         }
     }
     centers
+}
+
+/// An index drawn with probability proportional to `masses` (non-negative); `None` when
+/// they sum to 0.
+pub(crate) fn sample_proportional(masses: &[f64], rng: &mut impl Rng) -> Option<usize> {
+    let total: f64 = masses.iter().sum();
+    if total.is_nan() || total <= 0.0 {
+        return None;
+    }
+    let target = rng.random::<f64>() * total;
+    let mut acc = 0.0;
+    Some(
+        masses
+            .iter()
+            .position(|&x| {
+                acc += x;
+                acc > target
+            })
+            .unwrap_or(masses.len() - 1),
+    )
 }
 
 #[cfg(test)]
@@ -909,7 +927,7 @@ mod tests {
     fn kmeans_plus_plus_picks_distinct_far_points() {
         let rows = [0.0, 0.0, 0.1, 0.0, 100.0, 100.0, 100.1, 100.0];
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        let centers = kmeans_plus_plus(&rows, 2, 2, &mut rng);
+        let centers = kmeans_plus_plus(&rows, None, 2, 2, &mut rng);
         assert!((centers[0] - centers[2]).abs() > 50.0);
     }
 }

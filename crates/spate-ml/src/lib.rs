@@ -1,4 +1,4 @@
-//! Online machine learning for Spate: streaming k-means and streaming regression.
+//! Online machine learning for Spate: streaming and one-pass k-means, streaming regression.
 //!
 //! Every model here is a plain struct holding its state, trained one micro-batch at a time and
 //! independent of any runtime. Training is split like rayon's fold + reduce (see
@@ -16,6 +16,7 @@
 //! | model | Spark counterpart | `Stats` | rounds per batch |
 //! |---|---|---|---|
 //! | [`StreamingKMeans`] | `StreamingKMeans` | [`KMeansStats`]: per-cluster sums | 1 |
+//! | [`CoresetKMeans`], [`WindowedCoresetKMeans`] | — (StreamKM++ one-pass k-means) | [`KMeansCoreset`]: bounded weighted summary | 1 |
 //! | [`StreamingLinearRegressionWithSgd`] | `StreamingLinearRegressionWithSGD` | [`GradientStats`] | `iterations` |
 //! | [`StreamingLogisticRegressionWithSgd`] | `StreamingLogisticRegressionWithSGD` | [`GradientStats`] | `iterations` |
 //! | [`StreamingLeastSquares`] | — (exact OLS, or RLS with forgetting) | [`LeastSquaresStats`]: centred co-moments | 1 |
@@ -108,7 +109,9 @@
 //!
 //! # Where next
 //!
-//! [`StreamingKMeans`] for the exact update rule and the k-means++ warm-up; [`StreamingSgd`]
+//! [`StreamingKMeans`] for the exact update rule and the k-means++ warm-up; [`CoresetKMeans`]
+//! for one pass over a time-ordered stream with near-batch quality in bounded memory (and
+//! [`WindowedCoresetKMeans`] for the last batches only); [`StreamingSgd`]
 //! for Spark's SGD semantics and mini-batch sampling; [`StreamingLeastSquares`] for exact and
 //! forgetting least squares; [`TrainedModel`] for predictions and rolling evaluation on
 //! streams; [`Standardizer`] to standardize features; `docs/benchmarks.md` for throughput
@@ -116,6 +119,8 @@
 //! programs on real data.
 
 mod checkpoint;
+mod coreset;
+mod coreset_kmeans;
 mod dstream;
 mod error;
 mod kmeans;
@@ -127,6 +132,11 @@ mod regression;
 mod scale;
 mod sgd;
 
+pub use coreset::KMeansCoreset;
+pub use coreset_kmeans::{
+    CoresetKMeans, CoresetKMeansParams, CoresetReport, DEFAULT_LEVELS, DEFAULT_POINTS_PER_CLUSTER,
+    KMeansCenters, WindowedCoresetKMeans,
+};
 pub use dstream::{EvaluateOn, LabeledBlock, PredictOn, RowBlock, TrainOn, TrainedModel};
 pub use error::{MlError, Result};
 pub use kmeans::{

@@ -1,6 +1,6 @@
 //! StreamingKMeans against closed forms, Spark's rules, linfa and naive recomputation.
 
-use crate::common::{blobs, max_abs_diff, naive_cost, normal};
+use crate::common::{blobs, max_abs_diff, naive_cost, normal, time_ordered_blobs};
 use linfa::DatasetBase;
 use linfa::traits::{Fit, FitWith};
 use linfa_clustering::{IncrKMeansError, KMeans, KMeansInit};
@@ -446,32 +446,6 @@ fn corrupt_checkpoints_and_tampered_stats_are_errors() {
     let mut merged = stats.clone();
     merged.merge(&tampered);
     assert_eq!(model.apply(merged).unwrap_err(), MlError::IncompatibleStats);
-}
-
-/// The blobs of [`blobs`] sorted by their true cluster: a time-ordered stream in which each
-/// blob arrives in its own run of batches.
-fn time_ordered_blobs(n: usize, k: usize, d: usize, seed: u64) -> (Array2<f64>, Array2<f64>) {
-    let (points, truth) = blobs(n, k, d, 20.0, seed);
-    let nearest = |row: ndarray::ArrayView1<'_, f64>| {
-        (0..k)
-            .min_by(|&a, &b| {
-                let da: f64 = row
-                    .iter()
-                    .zip(truth.row(a))
-                    .map(|(x, y)| (x - y).powi(2))
-                    .sum();
-                let db: f64 = row
-                    .iter()
-                    .zip(truth.row(b))
-                    .map(|(x, y)| (x - y).powi(2))
-                    .sum();
-                da.total_cmp(&db)
-            })
-            .unwrap()
-    };
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| nearest(points.row(i)));
-    (points.select(Axis(0), &order), truth)
 }
 
 /// Issue 22 §1: two batches holding one blob each, the k-means++ buffer spanning both. The

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod coreset;
 mod dstream;
 mod kmeans;
 mod laws;
