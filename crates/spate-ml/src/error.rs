@@ -202,6 +202,12 @@ pub enum MlError {
     /// none).
     #[error("no finite point has been summarized yet: there is nothing to cluster")]
     EmptySummary,
+    /// An error reported by linfa while a model was used through linfa's traits.
+    #[error("linfa: {message}")]
+    Linfa {
+        /// linfa's message.
+        message: String,
+    },
 }
 
 /// Shorthand for results in this crate.

@@ -107,6 +107,30 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # With linfa
+//!
+//! The models implement linfa's traits, so they drop into code written for linfa: the
+//! parameter builders implement `FitWith` (one more batch, from a `DatasetBase`) and the
+//! one-pass clusterer `Fit`; fitted models implement `PredictInplace`, hence `Predict`, to
+//! cluster indices (`Array1<usize>`, [`NO_CLUSTER`] where there is none) or targets
+//! (`Array1<f64>`). In code that names a model's type, call `Predict::predict(&model, &x)`:
+//! the models' own `predict` methods, which return typed errors, take precedence over trait
+//! methods.
+//!
+//! ```
+//! use linfa::prelude::*;
+//! use ndarray::{Array1, array};
+//! use spate_ml::StreamingLeastSquares;
+//!
+//! let batch = Dataset::new(array![[1.0], [2.0], [3.0]], array![3.0, 5.0, 7.0]);
+//! let model = StreamingLeastSquares::params(1).fit_with(None, &batch)?;
+//! let more = Dataset::new(array![[4.0]], array![9.0]);
+//! let model = StreamingLeastSquares::params(1).fit_with(Some(model), &more)?;
+//! let predicted: Array1<f64> = Predict::predict(&model, &array![[10.0]]);
+//! assert!((predicted[0] - 21.0).abs() < 1e-9);
+//! # Ok::<(), spate_ml::MlError>(())
+//! ```
+//!
 //! # Where next
 //!
 //! [`StreamingKMeans`] for the exact update rule and the k-means++ warm-up; [`CoresetKMeans`]
@@ -126,6 +150,7 @@ mod error;
 mod kmeans;
 mod least_squares;
 mod linalg;
+mod linfa_interop;
 mod metrics;
 mod online;
 mod regression;
@@ -145,6 +170,7 @@ pub use kmeans::{
 pub use least_squares::{
     LeastSquaresParams, LeastSquaresReport, LeastSquaresStats, StreamingLeastSquares,
 };
+pub use linfa_interop::NO_CLUSTER;
 pub use metrics::{ClassificationMetrics, RegressionMetrics};
 pub use online::{OnlineModel, Round};
 pub use regression::Labeled;

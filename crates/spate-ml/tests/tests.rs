@@ -8,5 +8,10 @@ mod coreset;
 mod dstream;
 mod kmeans;
 mod laws;
+mod linfa;
 mod metrics;
 mod regression;
+mod sklearn;
+
+#[path = "fixtures/kmeans/datasets.rs"]
+mod kmeans_datasets;
