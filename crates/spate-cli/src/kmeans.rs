@@ -61,8 +61,24 @@ pub struct Args {
     /// cluster, with the centers' trajectories over the batches of this run.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// `streaming`: Spark's update, centers move with every batch. `coreset`: one pass into
+    /// a bounded summary (StreamKM++), centers extracted at the end, close to batch k-means.
+    #[arg(long, value_enum, default_value_t = Method::Streaming)]
+    method: Method,
+    /// With --method coreset: weighted points per summary bucket (default 200·k).
+    #[arg(long)]
+    coreset_size: Option<usize>,
+    /// With --method coreset: cluster only the last this many batches.
+    #[arg(long)]
+    window_batches: Option<usize>,
     #[command(flatten)]
     stream: StreamArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Streaming,
+    Coreset,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -106,6 +122,29 @@ struct PlotData {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.k == 0 {
         bail!("--k 0: k-means needs at least one cluster");
+    }
+    if args.method == Method::Coreset {
+        let given = [
+            (args.decay.is_some(), "--decay"),
+            (args.half_life.is_some(), "--half-life"),
+            (args.init_points.is_some(), "--init-points"),
+        ];
+        return crate::kmeans_coreset::run(crate::kmeans_coreset::Job {
+            input: &args.input,
+            k: args.k,
+            columns: args.columns.as_deref(),
+            seed: args.seed,
+            standardize: args.standardize,
+            output: &args.output,
+            plot: args.plot.as_deref(),
+            stream: &args.stream,
+            coreset_size: args.coreset_size,
+            window_batches: args.window_batches,
+            streaming_only: given.iter().filter(|g| g.0).map(|g| g.1).collect(),
+        });
+    }
+    if args.coreset_size.is_some() || args.window_batches.is_some() {
+        bail!("--coreset-size and --window-batches apply to --method coreset");
     }
     let columns = match &args.columns {
         Some(c) => c.clone(),

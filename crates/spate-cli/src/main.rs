@@ -5,6 +5,7 @@
 
 mod common;
 mod kmeans;
+mod kmeans_coreset;
 mod pagerank;
 mod regress;
 mod stats;
@@ -28,7 +29,7 @@ enum Command {
     Stats(stats::Args),
     /// Streaming PageRank over an edge-list file, with a proven error bound per batch.
     Pagerank(pagerank::Args),
-    /// Streaming k-means over the numeric columns of a CSV file.
+    /// Streaming or one-pass (coreset) k-means over the numeric columns of a CSV file.
     Kmeans(kmeans::Args),
     /// Streaming linear regression of one CSV column on others (exact OLS or SGD).
     Regress(regress::Args),

@@ -1,6 +1,7 @@
 //! The `spate` binary end to end, as a user runs it.
 
 mod kmeans;
+mod kmeans_coreset;
 mod kmeans_recovery;
 mod pagerank;
 mod recovery;

@@ -711,6 +711,11 @@ impl WindowedCoresetKMeans {
         self.window
     }
 
+    /// `m`, the most weighted points a pane keeps.
+    pub fn coreset_size(&self) -> usize {
+        self.shape.size
+    }
+
     /// Finite points of the batches now in the window.
     pub fn window_points(&self) -> u64 {
         self.panes.iter().map(KMeansCoreset::points).sum()
