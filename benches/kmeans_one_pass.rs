@@ -130,8 +130,9 @@ fn coreset_cost(m: &CoresetKMeans, x: &Array2<f64>) -> f64 {
 
 fn cost(root: &Path) -> Result<(), Box<dyn Error>> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let refs =
-        datasets::references(&manifest.join("../crates/spate-ml/tests/fixtures/kmeans/sklearn_shared.csv"));
+    let refs = datasets::references(
+        &manifest.join("../crates/spate-ml/tests/fixtures/kmeans/sklearn_shared.csv"),
+    );
     println!(
         "| dataset | rows × columns | k | scikit-learn `KMeans` | `CoresetKMeans` | ratio | \
          `StreamingKMeans` ratio | `MiniBatchKMeans` ratio | summary points | one pass |"
@@ -140,12 +141,18 @@ fn cost(root: &Path) -> Result<(), Box<dyn Error>> {
     let mut curves = Vec::new();
     for dataset in datasets::shared() {
         let path = root.join(dataset.file);
-        let (mut x, _) = datasets::read(&path, &dataset)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let (mut x, _) =
+            datasets::read(&path, &dataset).map_err(|e| format!("{}: {e}", path.display()))?;
         datasets::standardize(&mut x);
         for r in refs.iter().filter(|r| r.dataset == dataset.name) {
             if r.rows != x.nrows() {
-                return Err(format!("{}: {} rows, the fixture says {}", r.dataset, x.nrows(), r.rows).into());
+                return Err(format!(
+                    "{}: {} rows, the fixture says {}",
+                    r.dataset,
+                    x.nrows(),
+                    r.rows
+                )
+                .into());
             }
             let k = r.k;
             let reference = r.kmeans_best.min(r.kmeans1_best);
