@@ -9,7 +9,7 @@
 
 use crate::coreset::KMeansCoreset;
 use crate::error::{MlError, Result};
-use crate::kmeans::{kmeans_plus_plus, nearest, row_chunks};
+use crate::kmeans::{kmeans_plus_plus, nearest, nearest_to_point, nearest_to_rows, row_chunks};
 use crate::online::{OnlineModel, Round};
 use ndarray::{ArrayView1, ArrayView2};
 use rand::SeedableRng;
@@ -345,12 +345,7 @@ impl KMeansCenters {
     /// [`MlError::DimensionMismatch`] or [`MlError::NonFinitePoint`].
     pub fn predict(&self, point: ArrayView1<'_, f64>) -> Result<usize> {
         self.check_dim(point.len())?;
-        let (index, dist) = nearest(&point.to_vec(), &self.centers, self.dim);
-        if dist.is_finite() {
-            Ok(index)
-        } else {
-            Err(MlError::NonFinitePoint)
-        }
+        nearest_to_point(point, &self.centers, self.dim)
     }
 
     /// Nearest center of every row; `None` for rows holding NaN or infinity.
@@ -359,13 +354,7 @@ impl KMeansCenters {
     /// [`MlError::DimensionMismatch`].
     pub fn predict_batch(&self, rows: ArrayView2<'_, f64>) -> Result<Vec<Option<usize>>> {
         self.check_dim(rows.ncols())?;
-        let rows = rows.as_standard_layout();
-        Ok(row_chunks(rows.as_slice(), self.dim)
-            .map(|row| {
-                let (index, dist) = nearest(row, &self.centers, self.dim);
-                dist.is_finite().then_some(index)
-            })
-            .collect())
+        Ok(nearest_to_rows(rows, &self.centers, self.dim))
     }
 
     /// Sum of squared distances of the finite rows to their nearest center (k-means cost).

@@ -495,13 +495,7 @@ impl StreamingKMeans {
     /// [`MlError::NonFinitePoint`].
     pub fn predict(&self, point: ArrayView1<'_, f64>) -> Result<usize> {
         self.check_ready(point.len())?;
-        let row = point.to_vec();
-        let (index, dist) = nearest(&row, &self.centers, self.dim);
-        if dist.is_finite() {
-            Ok(index)
-        } else {
-            Err(MlError::NonFinitePoint)
-        }
+        nearest_to_point(point, &self.centers, self.dim)
     }
 
     /// Nearest center of every row; `None` for rows holding NaN or infinity.
@@ -510,13 +504,7 @@ impl StreamingKMeans {
     /// [`MlError::NotInitialized`] or [`MlError::DimensionMismatch`].
     pub fn predict_batch(&self, rows: ArrayView2<'_, f64>) -> Result<Vec<Option<usize>>> {
         self.check_ready(rows.ncols())?;
-        let rows = rows.as_standard_layout();
-        Ok(row_chunks(rows.as_slice(), self.dim)
-            .map(|row| {
-                let (index, dist) = nearest(row, &self.centers, self.dim);
-                dist.is_finite().then_some(index)
-            })
-            .collect())
+        Ok(nearest_to_rows(rows, &self.centers, self.dim))
     }
 
     /// Sum of squared distances of the finite rows to their nearest center (k-means cost).
@@ -808,6 +796,39 @@ fn add_row(stats: &mut KMeansStats, c: usize, dist: f64, row: &[f64], d: usize) 
     for (s, x) in stats.sums[c * d..(c + 1) * d].iter_mut().zip(row) {
         *s += x;
     }
+}
+
+/// Index of the center nearest to `point`, which has the centers' dimension.
+///
+/// # Errors
+/// [`MlError::NonFinitePoint`] when the point holds NaN or infinity.
+pub(crate) fn nearest_to_point(
+    point: ArrayView1<'_, f64>,
+    centers: &[f64],
+    d: usize,
+) -> Result<usize> {
+    let (index, dist) = nearest(&point.to_vec(), centers, d);
+    if dist.is_finite() {
+        Ok(index)
+    } else {
+        Err(MlError::NonFinitePoint)
+    }
+}
+
+/// Index of the center nearest to every row (rows have the centers' dimension); `None` for a
+/// row holding NaN or infinity.
+pub(crate) fn nearest_to_rows(
+    rows: ArrayView2<'_, f64>,
+    centers: &[f64],
+    d: usize,
+) -> Vec<Option<usize>> {
+    let rows = rows.as_standard_layout();
+    row_chunks(rows.as_slice(), d)
+        .map(|row| {
+            let (index, dist) = nearest(row, centers, d);
+            dist.is_finite().then_some(index)
+        })
+        .collect()
 }
 
 /// Index of and squared distance to the nearest center; distance +inf when none is finite.
