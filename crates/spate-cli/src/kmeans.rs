@@ -4,7 +4,7 @@
 
 use crate::common::{RunEnd, errln, outln, runtime_name};
 use crate::csv_job::{exact, prepass_standardizer};
-use crate::job::{Identity, JobArgs, Output, csv_columns};
+use crate::job::{Identity, JobArgs, Output, Span, csv_columns};
 use anyhow::{Context, bail};
 use ndarray::Array2;
 use spate::ml::{Init, KMeansReport, StreamingKMeans, TimeUnit, TrainOn};
@@ -72,6 +72,23 @@ pub struct Args {
     /// cluster, with the centers' trajectories over the batches of this run.
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+    /// `streaming`: Spark's update, centers move with every batch. `coreset`: one pass into
+    /// a bounded summary (StreamKM++), centers extracted at the end, close to batch k-means.
+    #[arg(long, value_enum, default_value_t = Method::Streaming)]
+    method: Method,
+    /// With --method coreset: weighted points per summary bucket (default 200·k).
+    #[arg(long, value_name = "M")]
+    coreset_size: Option<usize>,
+    /// With --method coreset: cluster only the last N batches (a number of batches, or a
+    /// multiple of --batch such as 30s).
+    #[arg(long, value_name = "N", alias = "window-batches", value_parser = Span::parse)]
+    window: Option<Span>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Streaming,
+    Coreset,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -144,6 +161,14 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         outputs.push(Output::File("--plot", plot));
     }
     let columns = csv_columns(&input, args.columns.as_deref())?;
+    let window = match args.window {
+        Some(w) if args.method == Method::Coreset => Some(w.batches("--window", job.batch)?),
+        Some(_) => bail!("--window applies to --method coreset"),
+        None => None,
+    };
+    if args.method == Method::Streaming && args.coreset_size.is_some() {
+        bail!("--coreset-size applies to --method coreset");
+    }
     let identity = Identity::of("kmeans", job)
         .with("-k", args.k)
         .with("--columns", columns.join(","))
@@ -153,8 +178,31 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         .with("--init", args.init)
         .with_option("--init-points", args.init_points)
         .with("--seed", args.seed)
-        .with("--standardize", args.standardize);
+        .with("--standardize", args.standardize)
+        .with("--method", format!("{:?}", args.method).to_lowercase())
+        .with_option("--coreset-size", args.coreset_size)
+        .with_option("--window", window);
     let _prepared = job.prepare(&identity, &outputs)?;
+    if args.method == Method::Coreset {
+        let given = [
+            (args.decay.is_some(), "--decay"),
+            (args.half_life.is_some(), "--half-life"),
+            (args.init_points.is_some(), "--init-points"),
+        ];
+        return crate::kmeans_coreset::run(crate::kmeans_coreset::Job {
+            job,
+            input: &input,
+            k: args.k as usize,
+            columns: &columns,
+            seed: args.seed,
+            standardize: args.standardize,
+            output: &output,
+            plot: args.plot.as_deref(),
+            coreset_size: args.coreset_size,
+            window_batches: window.map(|w| w as usize),
+            streaming_only: given.iter().filter(|g| g.0).map(|g| g.1).collect(),
+        });
+    }
     let started = Instant::now();
     let params = params(&args, columns.len())?;
     let standardizer = if args.standardize {

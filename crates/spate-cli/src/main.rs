@@ -11,6 +11,7 @@ mod common;
 mod csv_job;
 mod job;
 mod kmeans;
+mod kmeans_coreset;
 mod pagerank;
 mod redis_io;
 mod regress;

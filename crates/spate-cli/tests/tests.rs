@@ -3,6 +3,7 @@
 mod classify;
 mod classify_recovery;
 mod kmeans;
+mod kmeans_coreset;
 mod kmeans_recovery;
 mod pagerank;
 mod polish;

@@ -7,6 +7,7 @@
 //! says [`Round::Done`]. The model lives in a [`ManagedState`], so it is saved in every
 //! checkpoint and restored by `StreamingContext::get_or_create`.
 
+use crate::coreset_kmeans::{CoresetKMeans, WindowedCoresetKMeans};
 use crate::error::{MlError, Result as MlResult};
 use crate::kmeans::StreamingKMeans;
 use crate::least_squares::StreamingLeastSquares;
@@ -169,8 +170,9 @@ impl LabeledBlock {
 
 /// An [`OnlineModel`] that can be trained on a DStream (Spark's `trainOn`).
 ///
-/// Implemented by every model of this crate: [`StreamingKMeans`] on `Vec<f64>` records,
-/// the regressions on `(features, target)` records.
+/// Implemented by every model of this crate: the clustering models ([`StreamingKMeans`],
+/// [`CoresetKMeans`], [`WindowedCoresetKMeans`]) on `Vec<f64>` records, the regressions on
+/// `(features, target)` records.
 pub trait TrainOn: OnlineModel<Report: Data> + Data {
     /// One record of the training stream.
     type Record: Data;
@@ -234,7 +236,8 @@ pub trait PredictOn: TrainOn {
     type Prediction: Data;
 
     /// Predictions for a block of feature rows; `None` where the model cannot predict (a
-    /// k-means model still buffering for k-means++, a row with NaN for k-means).
+    /// k-means model still buffering for k-means++, a coreset model before its first point,
+    /// a row with NaN for k-means).
     ///
     /// # Errors
     /// [`MlError::DimensionMismatch`] when the rows do not have the model's features.
@@ -553,33 +556,50 @@ impl<M: EvaluateOn> TrainedModel<M> {
 
 // ---------------------------------------------------------------- the models
 
-impl TrainOn for StreamingKMeans {
-    type Record = Vec<f64>;
-    type Block = RowBlock;
-    const NAME: &'static str = "StreamingKMeans";
+/// `TrainOn` and `PredictOn` for a clustering model on `Vec<f64>` records; `None` predictions
+/// while the model cannot predict yet.
+macro_rules! clustering_model {
+    ($model:ty, $name:literal, $ready:expr) => {
+        impl TrainOn for $model {
+            type Record = Vec<f64>;
+            type Block = RowBlock;
+            const NAME: &'static str = $name;
 
-    fn to_block(records: &[Vec<f64>]) -> RowBlock {
-        RowBlock::from_rows(records)
-    }
+            fn to_block(records: &[Vec<f64>]) -> RowBlock {
+                RowBlock::from_rows(records)
+            }
 
-    fn block_view(block: &RowBlock) -> MlResult<Option<ArrayView2<'_, f64>>> {
-        if block.is_empty() {
-            return Ok(None);
+            fn block_view(block: &RowBlock) -> MlResult<Option<ArrayView2<'_, f64>>> {
+                if block.is_empty() {
+                    return Ok(None);
+                }
+                block.view().map(Some)
+            }
         }
-        block.view().map(Some)
-    }
+
+        impl PredictOn for $model {
+            type Prediction = usize;
+
+            fn predict_rows(&self, rows: ArrayView2<'_, f64>) -> MlResult<Vec<Option<usize>>> {
+                let ready: fn(&$model) -> bool = $ready;
+                if !ready(self) {
+                    return Ok(vec![None; rows.nrows()]);
+                }
+                self.predict_batch(rows)
+            }
+        }
+    };
 }
 
-impl PredictOn for StreamingKMeans {
-    type Prediction = usize;
-
-    fn predict_rows(&self, rows: ArrayView2<'_, f64>) -> MlResult<Vec<Option<usize>>> {
-        if !self.is_initialized() {
-            return Ok(vec![None; rows.nrows()]);
-        }
-        self.predict_batch(rows)
-    }
-}
+clustering_model!(
+    StreamingKMeans,
+    "StreamingKMeans",
+    StreamingKMeans::is_initialized
+);
+clustering_model!(CoresetKMeans, "CoresetKMeans", |m| !m.coreset().is_empty());
+clustering_model!(WindowedCoresetKMeans, "WindowedCoresetKMeans", |m| m
+    .summary_points()
+    > 0);
 
 /// `TrainOn` for a model on `(features, target)` records, and `PredictOn` / `EvaluateOn`
 /// through its `predict` and `evaluate`.

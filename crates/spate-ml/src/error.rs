@@ -168,6 +168,46 @@ pub enum MlError {
         "statistics do not fit this model: they were merged from partitions of different shapes or made by another model"
     )]
     IncompatibleStats,
+    /// A coreset size below `max(k, 2)` or above the supported maximum.
+    #[error("coreset size {size} must be between max(k, 2) = {} and {max} (k = {k})", (*k).max(2))]
+    InvalidCoresetSize {
+        /// The requested coreset size.
+        size: usize,
+        /// The number of clusters.
+        k: usize,
+        /// The largest supported size.
+        max: usize,
+    },
+    /// A number of coreset levels of 0 or above the supported maximum.
+    #[error("{levels} coreset levels: give between 1 and {max}")]
+    InvalidLevels {
+        /// The requested number of levels.
+        levels: usize,
+        /// The largest supported number.
+        max: usize,
+    },
+    /// Zero restarts of the center extraction.
+    #[error("the center extraction needs at least 1 restart")]
+    InvalidRestarts,
+    /// Zero Lloyd iterations for the center extraction.
+    #[error("the center extraction needs at least 1 Lloyd iteration")]
+    InvalidMaxIterations,
+    /// A window of zero batches.
+    #[error("a window of {batches} batches: give at least 1")]
+    InvalidWindow {
+        /// The requested window length in batches.
+        batches: usize,
+    },
+    /// Centers asked of a model that has not seen a finite point yet (or whose window holds
+    /// none).
+    #[error("no finite point has been summarized yet: there is nothing to cluster")]
+    EmptySummary,
+    /// An error reported by linfa while a model was used through linfa's traits.
+    #[error("linfa: {message}")]
+    Linfa {
+        /// linfa's message.
+        message: String,
+    },
 }
 
 /// Shorthand for results in this crate.

@@ -54,7 +54,10 @@ pub enum Init {
     /// Batches are buffered until at least `buffer_points` finite points arrived; then the
     /// centers are seeded by greedy k-means++ over the buffer and the buffered batches are
     /// replayed, in order and one batch at a time, through the ordinary update, so the decay
-    /// semantics are the same as if the centers had existed from the start.
+    /// semantics are the same as if the centers had existed from the start. The dying-cluster
+    /// rule is applied only after the last replayed batch: a center seeded from a point of a
+    /// later batch (a time-ordered stream) has weight 0 until that batch is replayed, and is
+    /// not dying.
     KMeansPlusPlus {
         /// Finite points to buffer before seeding (at least `k`).
         buffer_points: usize,
@@ -492,13 +495,7 @@ impl StreamingKMeans {
     /// [`MlError::NonFinitePoint`].
     pub fn predict(&self, point: ArrayView1<'_, f64>) -> Result<usize> {
         self.check_ready(point.len())?;
-        let row = point.to_vec();
-        let (index, dist) = nearest(&row, &self.centers, self.dim);
-        if dist.is_finite() {
-            Ok(index)
-        } else {
-            Err(MlError::NonFinitePoint)
-        }
+        nearest_to_point(point, &self.centers, self.dim)
     }
 
     /// Nearest center of every row; `None` for rows holding NaN or infinity.
@@ -507,13 +504,7 @@ impl StreamingKMeans {
     /// [`MlError::NotInitialized`] or [`MlError::DimensionMismatch`].
     pub fn predict_batch(&self, rows: ArrayView2<'_, f64>) -> Result<Vec<Option<usize>>> {
         self.check_ready(rows.ncols())?;
-        let rows = rows.as_standard_layout();
-        Ok(row_chunks(rows.as_slice(), self.dim)
-            .map(|row| {
-                let (index, dist) = nearest(row, &self.centers, self.dim);
-                dist.is_finite().then_some(index)
-            })
-            .collect())
+        Ok(nearest_to_rows(rows, &self.centers, self.dim))
     }
 
     /// Sum of squared distances of the finite rows to their nearest center (k-means cost).
@@ -580,8 +571,15 @@ impl StreamingKMeans {
         Ok(stats)
     }
 
-    /// Spark's update for one batch, from its per-cluster sums and counts.
-    fn step(&mut self, sums: &[f64], counts: &[u64], report: &mut KMeansReport) {
+    /// Spark's update for one batch, from its per-cluster sums and counts; `replace_dying`
+    /// applies Spark's dying-cluster rule after it.
+    fn step(
+        &mut self,
+        sums: &[f64],
+        counts: &[u64],
+        replace_dying: bool,
+        report: &mut KMeansReport,
+    ) {
         let d = self.dim;
         let points: u64 = counts.iter().sum();
         let discount = match self.time_unit {
@@ -605,6 +603,9 @@ impl StreamingKMeans {
         }
         report.points += points;
         report.batches += 1;
+        if !replace_dying {
+            return;
+        }
         if let Some(split) = self.split_dying() {
             report.splits.push(split);
         }
@@ -657,10 +658,15 @@ impl StreamingKMeans {
         let batches = std::mem::take(&mut warm_up.batches);
         let buffer: Vec<f64> = batches.concat();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
-        self.centers = kmeans_plus_plus(&buffer, self.dim, self.k, &mut rng);
+        self.centers = kmeans_plus_plus(&buffer, None, self.dim, self.k, &mut rng);
         self.weights = vec![0.0; self.k];
         self.phase = Phase::Ready;
-        for rows in &batches {
+        // Every seed is a buffered point, but one taken from a later batch has weight 0
+        // until that batch is replayed: on a time-ordered stream the dying-cluster rule
+        // would overwrite it with a split of an earlier cluster. The rule therefore applies
+        // only once the whole buffer is absorbed.
+        let last = batches.len().saturating_sub(1);
+        for (i, rows) in batches.iter().enumerate() {
             let mut stats = KMeansStats {
                 dim: self.dim,
                 k: self.k,
@@ -675,7 +681,7 @@ impl StreamingKMeans {
                 &mut stats,
             );
             report.cost += stats.cost;
-            self.step(&stats.sums, &stats.counts, report);
+            self.step(&stats.sums, &stats.counts, i == last, report);
         }
         Ok(())
     }
@@ -704,21 +710,21 @@ impl OnlineModel for StreamingKMeans {
         }
         if stats.is_empty() {
             let (sums, counts) = (vec![0.0; self.k * self.dim], vec![0; self.k]);
-            self.step(&sums, &counts, &mut report);
+            self.step(&sums, &counts, true, &mut report);
         } else {
             if (stats.dim, stats.k) != (self.dim, self.k) {
                 return Err(MlError::IncompatibleStats);
             }
             report.cost = stats.cost;
             report.skipped = stats.skipped;
-            self.step(&stats.sums, &stats.counts, &mut report);
+            self.step(&stats.sums, &stats.counts, true, &mut report);
         }
         Ok(Round::Done(report))
     }
 }
 
 /// Rows of a standard-layout slice; a view that is not contiguous was copied by the caller.
-fn row_chunks(data: Option<&[f64]>, d: usize) -> std::slice::ChunksExact<'_, f64> {
+pub(crate) fn row_chunks(data: Option<&[f64]>, d: usize) -> std::slice::ChunksExact<'_, f64> {
     data.expect("as_standard_layout gives a contiguous slice")
         .chunks_exact(d)
 }
@@ -792,9 +798,42 @@ fn add_row(stats: &mut KMeansStats, c: usize, dist: f64, row: &[f64], d: usize) 
     }
 }
 
+/// Index of the center nearest to `point`, which has the centers' dimension.
+///
+/// # Errors
+/// [`MlError::NonFinitePoint`] when the point holds NaN or infinity.
+pub(crate) fn nearest_to_point(
+    point: ArrayView1<'_, f64>,
+    centers: &[f64],
+    d: usize,
+) -> Result<usize> {
+    let (index, dist) = nearest(&point.to_vec(), centers, d);
+    if dist.is_finite() {
+        Ok(index)
+    } else {
+        Err(MlError::NonFinitePoint)
+    }
+}
+
+/// Index of the center nearest to every row (rows have the centers' dimension); `None` for a
+/// row holding NaN or infinity.
+pub(crate) fn nearest_to_rows(
+    rows: ArrayView2<'_, f64>,
+    centers: &[f64],
+    d: usize,
+) -> Vec<Option<usize>> {
+    let rows = rows.as_standard_layout();
+    row_chunks(rows.as_slice(), d)
+        .map(|row| {
+            let (index, dist) = nearest(row, centers, d);
+            dist.is_finite().then_some(index)
+        })
+        .collect()
+}
+
 /// Index of and squared distance to the nearest center; distance +inf when none is finite.
 #[inline]
-fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
+pub(crate) fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
     let mut best = (0, f64::INFINITY);
     for (c, center) in centers.chunks_exact(d).enumerate() {
         let dist = squared_distance(row, center);
@@ -808,7 +847,7 @@ fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
 /// Squared Euclidean distance with four independent accumulators, so the compiler can keep
 /// them in SIMD lanes without reassociating a single sum.
 #[inline(always)]
-fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
     let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
     let (ra, rb) = (a4.remainder(), b4.remainder());
@@ -825,40 +864,38 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's `2 + ln k` local trials).
+/// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's `2 + ln k` local trials),
+/// over weighted rows when `weights` is given (a point of weight `w` counts `w` times).
 ///
 /// With fewer distinct points than `k` the extra centers duplicate existing ones; the dying
 /// cluster rule later moves them.
-fn kmeans_plus_plus(rows: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Vec<f64> {
+pub(crate) fn kmeans_plus_plus(
+    rows: &[f64],
+    weights: Option<&[f64]>,
+    d: usize,
+    k: usize,
+    rng: &mut impl Rng,
+) -> Vec<f64> {
     let n = rows.len() / d;
     let row = |i: usize| &rows[i * d..(i + 1) * d];
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
     let trials = 2 + (k as f64).ln().floor() as usize;
-    let first = rng.random_range(0..n);
+    let first = match weights {
+        None => rng.random_range(0..n),
+        Some(w) => sample_proportional(w, rng).unwrap_or(0),
+    };
     let mut centers = row(first).to_vec();
     let mut dists: Vec<f64> = (0..n)
-        .map(|i| squared_distance(row(i), row(first)))
+        .map(|i| weight(i) * squared_distance(row(i), row(first)))
         .collect();
     let mut candidate_dists = vec![0.0; n];
     for _ in 1..k {
-        let total: f64 = dists.iter().sum();
         let mut best: Option<(usize, f64, Vec<f64>)> = None;
         for _ in 0..trials {
-            let pick = if total > 0.0 {
-                let target = rng.random::<f64>() * total;
-                let mut acc = 0.0;
-                dists
-                    .iter()
-                    .position(|&x| {
-                        acc += x;
-                        acc > target
-                    })
-                    .unwrap_or(n - 1)
-            } else {
-                rng.random_range(0..n)
-            };
+            let pick = sample_proportional(&dists, rng).unwrap_or_else(|| rng.random_range(0..n));
             let mut potential = 0.0;
             for (i, (cd, &old)) in candidate_dists.iter_mut().zip(&dists).enumerate() {
-                *cd = old.min(squared_distance(row(i), row(pick)));
+                *cd = old.min(weight(i) * squared_distance(row(i), row(pick)));
                 potential += *cd;
             }
             if best.as_ref().is_none_or(|b| potential < b.1) {
@@ -871,6 +908,26 @@ fn kmeans_plus_plus(rows: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Vec
         }
     }
     centers
+}
+
+/// An index drawn with probability proportional to `masses` (non-negative); `None` when
+/// they sum to 0.
+pub(crate) fn sample_proportional(masses: &[f64], rng: &mut impl Rng) -> Option<usize> {
+    let total: f64 = masses.iter().sum();
+    if total.is_nan() || total <= 0.0 {
+        return None;
+    }
+    let target = rng.random::<f64>() * total;
+    let mut acc = 0.0;
+    Some(
+        masses
+            .iter()
+            .position(|&x| {
+                acc += x;
+                acc > target
+            })
+            .unwrap_or(masses.len() - 1),
+    )
 }
 
 #[cfg(test)]
@@ -891,7 +948,7 @@ mod tests {
     fn kmeans_plus_plus_picks_distinct_far_points() {
         let rows = [0.0, 0.0, 0.1, 0.0, 100.0, 100.0, 100.1, 100.0];
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        let centers = kmeans_plus_plus(&rows, 2, 2, &mut rng);
+        let centers = kmeans_plus_plus(&rows, None, 2, 2, &mut rng);
         assert!((centers[0] - centers[2]).abs() > 50.0);
     }
 }

@@ -1,4 +1,4 @@
-//! Online machine learning for Spate: streaming k-means and streaming regression.
+//! Online machine learning for Spate: streaming and one-pass k-means, streaming regression.
 //!
 //! Every model here is a plain struct holding its state, trained one micro-batch at a time and
 //! independent of any runtime. Training is split like rayon's fold + reduce (see
@@ -16,6 +16,7 @@
 //! | model | Spark counterpart | `Stats` | rounds per batch |
 //! |---|---|---|---|
 //! | [`StreamingKMeans`] | `StreamingKMeans` | [`KMeansStats`]: per-cluster sums | 1 |
+//! | [`CoresetKMeans`], [`WindowedCoresetKMeans`] | — (StreamKM++ one-pass k-means) | [`KMeansCoreset`]: bounded weighted summary | 1 |
 //! | [`StreamingLinearRegressionWithSgd`] | `StreamingLinearRegressionWithSGD` | [`GradientStats`] | `iterations` |
 //! | [`StreamingLogisticRegressionWithSgd`] | `StreamingLogisticRegressionWithSGD` | [`GradientStats`] | `iterations` |
 //! | [`StreamingLeastSquares`] | — (exact OLS, or RLS with forgetting) | [`LeastSquaresStats`]: centred co-moments | 1 |
@@ -106,9 +107,35 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # With linfa
+//!
+//! The models implement linfa's traits, so they drop into code written for linfa: the
+//! parameter builders implement `FitWith` (one more batch, from a `DatasetBase`) and the
+//! one-pass clusterer `Fit`; fitted models implement `PredictInplace`, hence `Predict`, to
+//! cluster indices (`Array1<usize>`, [`NO_CLUSTER`] where there is none) or targets
+//! (`Array1<f64>`). In code that names a model's type, call `Predict::predict(&model, &x)`:
+//! the models' own `predict` methods, which return typed errors, take precedence over trait
+//! methods.
+//!
+//! ```
+//! use linfa::prelude::*;
+//! use ndarray::{Array1, array};
+//! use spate_ml::StreamingLeastSquares;
+//!
+//! let batch = Dataset::new(array![[1.0], [2.0], [3.0]], array![3.0, 5.0, 7.0]);
+//! let model = StreamingLeastSquares::params(1).fit_with(None, &batch)?;
+//! let more = Dataset::new(array![[4.0]], array![9.0]);
+//! let model = StreamingLeastSquares::params(1).fit_with(Some(model), &more)?;
+//! let predicted: Array1<f64> = Predict::predict(&model, &array![[10.0]]);
+//! assert!((predicted[0] - 21.0).abs() < 1e-9);
+//! # Ok::<(), spate_ml::MlError>(())
+//! ```
+//!
 //! # Where next
 //!
-//! [`StreamingKMeans`] for the exact update rule and the k-means++ warm-up; [`StreamingSgd`]
+//! [`StreamingKMeans`] for the exact update rule and the k-means++ warm-up; [`CoresetKMeans`]
+//! for one pass over a time-ordered stream with near-batch quality in bounded memory (and
+//! [`WindowedCoresetKMeans`] for the last batches only); [`StreamingSgd`]
 //! for Spark's SGD semantics and mini-batch sampling; [`StreamingLeastSquares`] for exact and
 //! forgetting least squares; [`TrainedModel`] for predictions and rolling evaluation on
 //! streams; [`Standardizer`] to standardize features; `docs/benchmarks.md` for throughput
@@ -116,17 +143,25 @@
 //! programs on real data.
 
 mod checkpoint;
+mod coreset;
+mod coreset_kmeans;
 mod dstream;
 mod error;
 mod kmeans;
 mod least_squares;
 mod linalg;
+mod linfa_interop;
 mod metrics;
 mod online;
 mod regression;
 mod scale;
 mod sgd;
 
+pub use coreset::KMeansCoreset;
+pub use coreset_kmeans::{
+    CoresetKMeans, CoresetKMeansParams, CoresetReport, DEFAULT_LEVELS, DEFAULT_POINTS_PER_CLUSTER,
+    KMeansCenters, WindowedCoresetKMeans,
+};
 pub use dstream::{EvaluateOn, LabeledBlock, PredictOn, RowBlock, TrainOn, TrainedModel};
 pub use error::{MlError, Result};
 pub use kmeans::{
@@ -135,6 +170,7 @@ pub use kmeans::{
 pub use least_squares::{
     LeastSquaresParams, LeastSquaresReport, LeastSquaresStats, StreamingLeastSquares,
 };
+pub use linfa_interop::NO_CLUSTER;
 pub use metrics::{ClassificationMetrics, RegressionMetrics};
 pub use online::{OnlineModel, Round};
 pub use regression::Labeled;

@@ -1,6 +1,6 @@
 //! Deterministic synthetic data shared by the tests.
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -35,6 +35,37 @@ pub(crate) fn blobs(
         }
     }
     (points, centers)
+}
+
+/// The blobs of [`blobs`] sorted by their true cluster: a time-ordered stream in which each
+/// blob arrives in its own run of batches.
+pub(crate) fn time_ordered_blobs(
+    n: usize,
+    k: usize,
+    d: usize,
+    seed: u64,
+) -> (Array2<f64>, Array2<f64>) {
+    let (points, truth) = blobs(n, k, d, 20.0, seed);
+    let nearest = |row: ndarray::ArrayView1<'_, f64>| {
+        (0..k)
+            .min_by(|&a, &b| {
+                let da: f64 = row
+                    .iter()
+                    .zip(truth.row(a))
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum();
+                let db: f64 = row
+                    .iter()
+                    .zip(truth.row(b))
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum();
+                da.total_cmp(&db)
+            })
+            .unwrap()
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| nearest(points.row(i)));
+    (points.select(Axis(0), &order), truth)
 }
 
 /// Sum of squared distances of every row to its nearest center, computed naively.

@@ -8,9 +8,9 @@ use spate_core::stream::{CheckpointConfig, FastForwardClock, ReplaySource, Strea
 use spate_core::{BatchTime, Data, Error, Merge, Retract, SpateContext, Window};
 use spate_local::RayonExecutor;
 use spate_ml::{
-    ClassificationMetrics, EvaluateOn, KMeansReport, OnlineModel, PredictOn, RegressionMetrics,
-    StreamingKMeans, StreamingLeastSquares, StreamingLinearRegressionWithSgd,
-    StreamingLogisticRegressionWithSgd, TimeUnit, TrainOn, TrainedModel,
+    ClassificationMetrics, CoresetKMeans, EvaluateOn, KMeansReport, OnlineModel, PredictOn,
+    RegressionMetrics, StreamingKMeans, StreamingLeastSquares, StreamingLinearRegressionWithSgd,
+    StreamingLogisticRegressionWithSgd, TimeUnit, TrainOn, TrainedModel, WindowedCoresetKMeans,
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -366,6 +366,72 @@ fn kmeans_through_a_stream_equals_update_partitions() {
             }
         }
     }
+}
+
+/// The coreset models through a stream: the same model, reports and predictions (made with
+/// the model before each batch) as `update_partitions` on the same partitions.
+fn check_clustering<M>(label: &str, model: M)
+where
+    M: TrainOn<Record = Vec<f64>>
+        + PredictOn<Prediction = usize>
+        + PartialEq
+        + std::fmt::Debug
+        + for<'a> OnlineModel<Batch<'a> = ArrayView2<'a, f64>>,
+    M::Report: PartialEq + std::fmt::Debug,
+{
+    let batches = point_batches(3, 8);
+    for (executor, sc) in executors() {
+        for partitions in [1, 2, 7] {
+            let what = format!("{label} on {executor} with {partitions} partitions");
+            let ssc = context(&sc, partitions);
+            let points = ssc
+                .source_stream(ReplaySource::new(batches.clone()))
+                .unwrap();
+            let (predictions, reports) = (Sink::default(), Sink::default());
+            let trained = model.clone().train_on(&points).unwrap();
+            trained
+                .predict_on(&points)
+                .foreach_rdd(collect_into(&predictions))
+                .unwrap();
+            trained
+                .reports()
+                .foreach_rdd(collect_one(&reports))
+                .unwrap();
+            ssc.start().unwrap();
+            ssc.await_termination().unwrap();
+            let mut reference = model.clone();
+            let mut want_reports = Vec::new();
+            for (b, batch) in batches.iter().enumerate() {
+                let want: Vec<usize> = if batch.is_empty() {
+                    Vec::new()
+                } else {
+                    reference
+                        .predict_rows(matrix(batch).view())
+                        .unwrap()
+                        .into_iter()
+                        .flatten()
+                        .collect()
+                };
+                assert_eq!(predictions.lock().unwrap()[b], want, "{what}: batch {b}");
+                let owned: Vec<Array2<f64>> =
+                    chunks(batch, partitions).into_iter().map(matrix).collect();
+                let views: Vec<ArrayView2<f64>> = owned.iter().map(|m| m.view()).collect();
+                want_reports.push(reference.update_partitions(&views).unwrap());
+            }
+            assert_eq!(trained.latest_model(), reference, "{what}: model");
+            assert_eq!(*reports.lock().unwrap(), want_reports, "{what}: reports");
+        }
+    }
+}
+
+#[test]
+fn coreset_kmeans_through_a_stream_equals_update_partitions() {
+    let params = || CoresetKMeans::params(4).coreset_size(40).levels(3).seed(5);
+    check_clustering("coreset k-means", params().build().unwrap());
+    check_clustering(
+        "windowed coreset k-means",
+        WindowedCoresetKMeans::new(params(), 3).unwrap(),
+    );
 }
 
 #[test]

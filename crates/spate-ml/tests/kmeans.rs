@@ -1,6 +1,6 @@
 //! StreamingKMeans against closed forms, Spark's rules, linfa and naive recomputation.
 
-use crate::common::{blobs, max_abs_diff, naive_cost, normal};
+use crate::common::{blobs, max_abs_diff, naive_cost, normal, time_ordered_blobs};
 use linfa::DatasetBase;
 use linfa::traits::{Fit, FitWith};
 use linfa_clustering::{IncrKMeansError, KMeans, KMeansInit};
@@ -446,4 +446,48 @@ fn corrupt_checkpoints_and_tampered_stats_are_errors() {
     let mut merged = stats.clone();
     merged.merge(&tampered);
     assert_eq!(model.apply(merged).unwrap_err(), MlError::IncompatibleStats);
+}
+
+/// Issue 22 §1: two batches holding one blob each, the k-means++ buffer spanning both. The
+/// seeds land one per blob; replaying the first batch must not count the second blob's center
+/// (weight 0 until its batch is replayed) as dying and overwrite it with a split.
+#[test]
+fn kmeans_plus_plus_over_time_ordered_batches_keeps_one_center_per_blob() {
+    let first = array![[0.0, 0.0], [0.2, 0.1], [-0.1, 0.1], [0.1, -0.2]];
+    let second = &first + 50.0;
+    let mut model = StreamingKMeans::params(2)
+        .kmeans_plus_plus(8)
+        .seed(3)
+        .build()
+        .unwrap();
+    assert_eq!(model.update(first.view()).unwrap().batches, 0);
+    let report = model.update(second.view()).unwrap();
+    assert_eq!((report.batches, report.points), (2, 8));
+    assert!(report.splits.is_empty(), "{:?}", report.splits);
+    let centers = model.centers();
+    let near = |x: f64| centers.rows().into_iter().any(|c| (c[0] - x).abs() < 1.0);
+    assert!(near(0.05) && near(50.05), "centers {centers}");
+    assert_eq!(model.weights().to_vec(), vec![4.0, 4.0]);
+}
+
+/// The same on a longer time-ordered stream: 5 blobs arriving one after another, the warm-up
+/// buffer spanning all of them. One pass ends with one center per blob, so its cost is that
+/// of the true centers (within 1%).
+#[test]
+fn kmeans_plus_plus_on_time_ordered_blobs_finds_every_blob() {
+    let (k, d) = (5, 4);
+    let (points, truth) = time_ordered_blobs(10_000, k, d, 8);
+    for seed in 0..3 {
+        let mut model = StreamingKMeans::params(k)
+            .kmeans_plus_plus(points.nrows())
+            .seed(seed)
+            .build()
+            .unwrap();
+        for batch in points.axis_chunks_iter(Axis(0), 500) {
+            model.update(batch).unwrap();
+        }
+        let cost = model.cost(points.view()).unwrap();
+        let ideal = naive_cost(&points, &truth);
+        assert!(cost <= 1.01 * ideal, "seed {seed}: {cost} vs {ideal}");
+    }
 }

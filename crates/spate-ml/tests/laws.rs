@@ -5,8 +5,8 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
 use proptest::prelude::*;
 use spate_core::Merge;
 use spate_ml::{
-    KMeansStats, LeastSquaresStats, OnlineModel, StreamingKMeans, StreamingLeastSquares,
-    StreamingLinearRegressionWithSgd, StreamingLogisticRegressionWithSgd,
+    CoresetKMeans, KMeansCoreset, KMeansStats, LeastSquaresStats, OnlineModel, StreamingKMeans,
+    StreamingLeastSquares, StreamingLinearRegressionWithSgd, StreamingLogisticRegressionWithSgd,
 };
 
 /// Cut `0..n` at the given fractions into contiguous, possibly empty, partitions.
@@ -45,8 +45,56 @@ fn close(a: &KMeansStats, b: &KMeansStats) -> bool {
         && (a.cost() - b.cost()).abs() <= 1e-9 * a.cost().abs()
 }
 
+/// What every merge of coreset summaries keeps exactly, whatever the grouping and order: the
+/// points and skipped rows, weights that add up to the points, and the memory bound.
+fn coreset_invariants(c: &KMeansCoreset, points: u64, skipped: u64) -> Result<(), TestCaseError> {
+    prop_assert_eq!((c.points(), c.skipped()), (points, skipped));
+    let (rows, weights) = c.weighted_points();
+    prop_assert_eq!(weights.sum(), points as f64);
+    prop_assert!(weights.iter().all(|&w| w >= 1.0));
+    prop_assert!(c.len() <= c.capacity());
+    prop_assert_eq!(rows.nrows(), c.len());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Merging coreset summaries is randomized, so not exactly associative or commutative; but
+    /// every grouping and order keeps the counts, the total weight and the bound, and the
+    /// empty summary is an identity.
+    #[test]
+    fn coreset_merges_keep_counts_weights_and_bounds_in_any_grouping(
+        seed in 0u64..1000,
+        f in proptest::collection::vec(0.0f64..1.0, 3),
+    ) {
+        let (mut points, _) = blobs(2500, 3, 4, 5.0, seed);
+        points[(7, 2)] = f64::NAN;
+        let model = CoresetKMeans::params(3).coreset_size(20).levels(2).seed(seed).build().unwrap();
+        let c = cuts(points.nrows(), &f);
+        let s: Vec<KMeansCoreset> =
+            parts(points.view(), &c).into_iter().map(|p| model.summarize(p).unwrap()).collect();
+        let mut left = s[0].clone();
+        for x in &s[1..] {
+            left.merge(x);
+        }
+        let mut pairs = s[0].clone();
+        pairs.merge(&s[1]);
+        let mut rest = s[2].clone();
+        rest.merge(&s[3]);
+        pairs.merge(&rest);
+        let mut reversed = s[3].clone();
+        for x in s[..3].iter().rev() {
+            reversed.merge(x);
+        }
+        for merged in [&left, &pairs, &reversed] {
+            coreset_invariants(merged, 2499, 1)?;
+        }
+        let mut with_identity = KMeansCoreset::default();
+        with_identity.merge(&left);
+        with_identity.merge(&KMeansCoreset::default());
+        prop_assert_eq!(&with_identity, &left);
+    }
 
     #[test]
     fn kmeans_stats_merge_is_associative_commutative_with_identity(

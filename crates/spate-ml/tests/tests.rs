@@ -4,8 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod coreset;
 mod dstream;
 mod kmeans;
 mod laws;
+mod linfa;
 mod metrics;
 mod regression;
+mod sklearn;
+
+#[path = "fixtures/kmeans/datasets.rs"]
+mod kmeans_datasets;
