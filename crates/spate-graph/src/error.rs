@@ -83,6 +83,23 @@ pub enum GraphError {
         /// The rejected weight.
         weight: f64,
     },
+    /// Two nodes of a petgraph graph carry the same node id.
+    #[error("node id {node} appears on two petgraph nodes; node ids must be unique")]
+    DuplicateNode {
+        /// The repeated id.
+        node: u64,
+    },
+    /// A petgraph edge of multiplicity 0, or parallel edges whose multiplicities sum past
+    /// `u32::MAX`.
+    #[error(
+        "edge {src} -> {dst}: multiplicity must be between 1 and 4294967295 (summed over parallel edges)"
+    )]
+    EdgeMultiplicity {
+        /// Source node.
+        src: u64,
+        /// Destination node.
+        dst: u64,
+    },
     /// A graph with more nodes or edges than 32-bit indices can address.
     #[error("graph too large: {what} exceeds {max}")]
     TooLarge {

@@ -72,6 +72,7 @@ mod dstream;
 mod error;
 mod event;
 mod graph;
+mod interop;
 mod io;
 mod nodes;
 pub mod pagerank;
@@ -91,6 +92,7 @@ pub use dstream::{
 pub use error::{GraphError, MalformedReason};
 pub use event::{BatchCounts, EdgeEvent, EdgeOp, NodeId};
 pub use graph::DirectedGraph;
+pub use interop::{PetgraphSnapshot, SummedEdge, node_indices};
 pub use io::{
     Columns, EdgeList, EdgeListFormat, EdgeListReader, EdgeRecord, MalformedLine, ParseStats,
 };

@@ -6,6 +6,7 @@ mod common;
 mod components;
 mod degrees;
 mod dstream;
+mod interop;
 mod pagerank_incremental;
 mod pagerank_static;
 mod parser;
