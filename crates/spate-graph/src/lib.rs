@@ -45,8 +45,8 @@
 //! * [`pagerank`]: [`PageRank`] (exact static solver over a [`CsrGraph`], the networkx
 //!   definition) and [`IncrementalPageRank`] (residual push with a certificate, falling back
 //!   to warm-started power iteration by a cost model; personalized; windowed).
-//! * [`ConnectedComponents`]: weakly connected components (union-find for inserts, re-scan of
-//!   the affected component for deletes).
+//! * [`ConnectedComponents`]: weakly connected components (petgraph's union-find for inserts,
+//!   a search of the affected components for deletes).
 //! * [`DegreeStats`]: degree distributions, strengths and top-k degree.
 //! * [`TriangleCount`] (exact) and [`SampledTriangles`] (fixed memory, unbiased).
 //! * [`DirectedGraph`]: the dynamic weighted multigraph the directed algorithms maintain;
@@ -76,6 +76,7 @@ mod interop;
 mod io;
 mod nodes;
 pub mod pagerank;
+mod sets;
 mod source;
 mod topk;
 mod triangles;
