@@ -100,6 +100,29 @@ pub enum GraphError {
         /// Destination node.
         dst: u64,
     },
+    /// Shortest paths without a source node.
+    #[error("no source nodes: shortest paths need at least one source")]
+    NoSources,
+    /// A recompute threshold that is negative or NaN.
+    #[error("recompute fraction {value} must be >= 0 (0 always recomputes, infinity never does)")]
+    RecomputeFraction {
+        /// The rejected value.
+        value: f64,
+    },
+    /// An edge with a negative weight given to weighted shortest paths.
+    #[error(
+        "edge {src} -> {dst} has negative weight {weight}: weighted shortest paths need \
+         weights >= 0 (Dijkstra's algorithm is wrong with negative edges); map the weights \
+         to non-negative lengths first, or use hop counts"
+    )]
+    NegativeWeight {
+        /// Source node.
+        src: u64,
+        /// Destination node.
+        dst: u64,
+        /// The rejected weight.
+        weight: f64,
+    },
     /// A graph with more nodes or edges than 32-bit indices can address.
     #[error("graph too large: {what} exceeds {max}")]
     TooLarge {

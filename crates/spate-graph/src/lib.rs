@@ -72,10 +72,12 @@ mod dstream;
 mod error;
 mod event;
 mod graph;
+mod inout;
 mod interop;
 mod io;
 mod nodes;
 pub mod pagerank;
+mod paths;
 mod sets;
 mod source;
 mod topk;
@@ -100,6 +102,10 @@ pub use io::{
 pub use pagerank::{
     CostModel, IncrementalPageRank, IncrementalPageRankParams, PageRank, PageRankParams,
     PageRankReport, PageRankResult, Ranks, UpdateMethod, UpdateStrategy,
+};
+pub use paths::{
+    DEFAULT_RECOMPUTE_ABOVE, Metric, PathsMethod, ShortestPaths, ShortestPathsParams,
+    ShortestPathsReport,
 };
 pub use source::{EdgeListSource, EdgeListSourceOptions, EdgeOrder};
 pub use triangles::{

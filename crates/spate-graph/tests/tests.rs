@@ -10,6 +10,7 @@ mod interop;
 mod pagerank_incremental;
 mod pagerank_static;
 mod parser;
+mod paths;
 mod triangles;
 mod undirected;
 
