@@ -403,6 +403,14 @@ impl InOutGraph {
         }
     }
 
+    /// The slots of nodes that got their first edge in the batch (some may have lost it again).
+    pub(crate) fn added(&self) -> impl Iterator<Item = u32> + '_ {
+        self.touched
+            .iter()
+            .filter(|&&(_, live_before)| !live_before)
+            .map(|&(i, _)| i)
+    }
+
     /// Frees the batch's touched nodes left without edges (their arcs must be gone), writing
     /// their slots into `released`, and completes `counts` (nodes added and removed, nodes,
     /// edges).

@@ -78,6 +78,7 @@ mod io;
 mod nodes;
 pub mod pagerank;
 mod paths;
+mod scc;
 mod sets;
 mod source;
 mod topk;
@@ -104,9 +105,10 @@ pub use pagerank::{
     PageRankReport, PageRankResult, Ranks, UpdateMethod, UpdateStrategy,
 };
 pub use paths::{
-    DEFAULT_RECOMPUTE_ABOVE, Metric, PathsMethod, ShortestPaths, ShortestPathsParams,
+    DEFAULT_RECOMPUTE_ABOVE, Metric, RepairMethod, ShortestPaths, ShortestPathsParams,
     ShortestPathsReport,
 };
+pub use scc::{SccReport, StronglyConnectedComponents, StronglyConnectedComponentsParams};
 pub use source::{EdgeListSource, EdgeListSourceOptions, EdgeOrder};
 pub use triangles::{
     SampledTriangles, SampledTrianglesParams, TriangleCount, TriangleCountParams, TrianglesReport,

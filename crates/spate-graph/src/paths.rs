@@ -43,12 +43,12 @@ impl Metric {
     }
 }
 
-/// How a batch's update was done.
+/// How a batch's update was done, by [`ShortestPaths`] and [`StronglyConnectedComponents`](crate::StronglyConnectedComponents).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PathsMethod {
+pub enum RepairMethod {
     /// Only what the batch could change was repaired.
     Incremental,
-    /// The batch touched more than the recompute threshold allows: distances from scratch.
+    /// The batch touched more than a repair is worth: the result from scratch.
     Recompute,
 }
 
@@ -157,7 +157,7 @@ pub struct ShortestPathsReport {
     /// What the batch did to the graph.
     pub counts: BatchCounts,
     /// Repaired or recomputed.
-    pub method: PathsMethod,
+    pub method: RepairMethod,
     /// Nodes at a finite distance after the batch, sources included.
     pub reachable: usize,
     /// Nodes whose distance changed (including to and from unreachable).
@@ -390,9 +390,9 @@ impl ShortestPaths {
                 invalidated: 0,
                 scanned: self.recompute_tracked(),
             };
-            PathsMethod::Recompute
+            RepairMethod::Recompute
         } else {
-            PathsMethod::Incremental
+            RepairMethod::Incremental
         };
         self.state.pair_changes = changes;
         // The changes, while the ids of nodes about to leave are still known.

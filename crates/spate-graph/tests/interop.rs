@@ -4,7 +4,8 @@
 use crate::common::{Reference, StreamShape, random_stream};
 use petgraph::stable_graph::StableDiGraph;
 use spate_graph::{
-    DirectedGraph, EdgeEvent, GraphError, NodeId, PetgraphSnapshot, SummedEdge, node_indices,
+    DirectedGraph, EdgeEvent, GraphError, Metric, NodeId, PetgraphSnapshot, ShortestPaths,
+    StronglyConnectedComponents, SummedEdge, node_indices,
 };
 use std::collections::BTreeMap;
 
@@ -175,4 +176,107 @@ fn unusable_petgraph_graphs_are_typed_errors() {
     let err = DirectedGraph::from_stable_graph(&g).expect_err("duplicate");
     assert!(matches!(err, GraphError::DuplicateNode { node: 5 }));
     assert!(err.to_string().contains("node id 5"), "{err}");
+}
+
+/// A random stream as the crate's tests use, keeping at most one live instance per edge
+/// (so an edge's summed weight, which the snapshot carries, is also its cheapest instance).
+fn simple_stream(seed: u64, weighted: bool) -> Vec<Vec<EdgeEvent>> {
+    let mut live: BTreeMap<(NodeId, NodeId), f64> = BTreeMap::new();
+    random_stream(
+        seed,
+        StreamShape {
+            nodes: 90,
+            batches: 25,
+            batch: 50,
+            delete: 0.3,
+            weighted,
+        },
+    )
+    .into_iter()
+    .map(|batch| {
+        batch
+            .into_iter()
+            .filter(|e| match e.op {
+                spate_graph::EdgeOp::Insert => live.insert((e.src, e.dst), e.weight).is_none(),
+                spate_graph::EdgeOp::Delete => {
+                    live.get(&(e.src, e.dst)) == Some(&e.weight)
+                        && live.remove(&(e.src, e.dst)).is_some()
+                }
+            })
+            .collect()
+    })
+    .collect()
+}
+
+#[test]
+fn petgraph_tarjan_on_the_snapshot_finds_the_same_strong_components() {
+    let batches = random_stream(
+        32,
+        StreamShape {
+            nodes: 70,
+            batches: 30,
+            batch: 40,
+            delete: 0.3,
+            weighted: true,
+        },
+    );
+    let mut graph = DirectedGraph::new();
+    let mut scc = StronglyConnectedComponents::params()
+        .build()
+        .expect("valid");
+    let mut nontrivial_seen = 0;
+    for (i, batch) in batches.iter().enumerate() {
+        graph.apply(batch);
+        scc.update(batch);
+        let snapshot = graph.to_stable_graph();
+        let mut theirs: Vec<Vec<NodeId>> = petgraph::algo::tarjan_scc(&snapshot)
+            .into_iter()
+            .map(|c| {
+                let mut ids: Vec<NodeId> = c.into_iter().map(|n| snapshot[n]).collect();
+                ids.sort_unstable();
+                ids
+            })
+            .collect();
+        theirs.sort_unstable_by_key(|c| c[0]);
+        assert_eq!(scc.components(), theirs, "batch {i}");
+        nontrivial_seen += scc.nontrivial().len();
+    }
+    assert!(nontrivial_seen > 0);
+}
+
+#[test]
+fn petgraph_dijkstra_on_the_snapshot_finds_the_same_distances() {
+    for (metric, weighted) in [(Metric::Hops, false), (Metric::Weighted, true)] {
+        let sources = [0, 5 * 1_000_003];
+        let mut graph = DirectedGraph::new();
+        let mut paths = ShortestPaths::params()
+            .sources(sources)
+            .metric(metric)
+            .build()
+            .expect("valid");
+        for (i, batch) in simple_stream(33, weighted).iter().enumerate() {
+            graph.apply(batch);
+            paths.update(batch).expect("non-negative");
+            let snapshot = graph.to_stable_graph();
+            let index = node_indices(&snapshot);
+            let mut theirs: BTreeMap<NodeId, f64> = sources.iter().map(|&s| (s, 0.0)).collect();
+            for s in sources {
+                let Some(&start) = index.get(&s) else {
+                    continue;
+                };
+                let lengths = petgraph::algo::dijkstra(&snapshot, start, None, |e| match metric {
+                    Metric::Hops => 1.0,
+                    Metric::Weighted => e.weight().weight,
+                });
+                for (n, d) in lengths {
+                    let slot = theirs.entry(snapshot[n]).or_insert(f64::INFINITY);
+                    *slot = slot.min(d);
+                }
+            }
+            let ours: BTreeMap<NodeId, f64> = paths.distances().into_iter().collect();
+            // Weights are multiples of 1/8: sums are exact whatever the order.
+            assert_eq!(ours, theirs, "{metric:?} batch {i}");
+        }
+        assert!(paths.reachable_count() > 10, "{metric:?}");
+    }
 }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use spate_graph::{
-    EdgeEvent, EdgeOp, GraphError, Metric, NodeId, PathsMethod, ShortestPaths, ShortestPathsParams,
+    EdgeEvent, EdgeOp, GraphError, Metric, NodeId, RepairMethod, ShortestPaths, ShortestPathsParams,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -79,7 +79,7 @@ fn follow(
     sources: &[NodeId],
     batches: &[Vec<EdgeEvent>],
     window: Option<usize>,
-) -> Vec<PathsMethod> {
+) -> Vec<RepairMethod> {
     let mut params = params.sources(sources.iter().copied()).metric(metric);
     if let Some(w) = window {
         params = params.window_batches(w);
@@ -161,7 +161,7 @@ fn incremental_hops_are_exact_after_every_batch_with_deletes() {
         &batches,
         None,
     );
-    assert!(methods.iter().all(|&m| m == PathsMethod::Incremental));
+    assert!(methods.iter().all(|&m| m == RepairMethod::Incremental));
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn incremental_weighted_distances_are_exact_after_every_batch_with_deletes() {
         &batches,
         None,
     );
-    assert!(methods.iter().all(|&m| m == PathsMethod::Incremental));
+    assert!(methods.iter().all(|&m| m == RepairMethod::Incremental));
 }
 
 #[test]
@@ -188,11 +188,11 @@ fn recompute_and_the_default_threshold_agree_with_the_model() {
             &batches,
             None,
         );
-        assert!(always.iter().all(|&m| m == PathsMethod::Recompute));
+        assert!(always.iter().all(|&m| m == RepairMethod::Recompute));
         let default = follow(ShortestPaths::params(), metric, &sources(), &batches, None);
         // Small batches on a grown graph are repaired, the first ones recomputed.
-        assert!(default.contains(&PathsMethod::Incremental), "{metric:?}");
-        assert!(default.contains(&PathsMethod::Recompute), "{metric:?}");
+        assert!(default.contains(&RepairMethod::Incremental), "{metric:?}");
+        assert!(default.contains(&RepairMethod::Recompute), "{metric:?}");
     }
 }
 

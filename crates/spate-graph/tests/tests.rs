@@ -11,6 +11,7 @@ mod pagerank_incremental;
 mod pagerank_static;
 mod parser;
 mod paths;
+mod scc;
 mod triangles;
 mod undirected;
 
