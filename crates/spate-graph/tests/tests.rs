@@ -12,6 +12,7 @@ mod pagerank_static;
 mod parser;
 mod paths;
 mod scc;
+mod traversal;
 mod triangles;
 mod undirected;
 
