@@ -90,8 +90,9 @@ pub use components::{ComponentsReport, ConnectedComponents, ConnectedComponentsP
 pub use csr::CsrGraph;
 pub use degrees::{DegreeKind, DegreeStats, DegreeStatsParams, DegreesReport};
 pub use dstream::{
-    ComponentsBatch, DEFAULT_TOP, DegreesBatch, PageRankBatch, TrackOn, Tracked, TrackedBatch,
-    TrackedComponents, TrackedDegrees, TrackedPageRank, TrackedTriangles, TrianglesBatch,
+    ComponentsBatch, DEFAULT_TOP, DegreesBatch, PageRankBatch, SccBatch, ShortestPathsBatch,
+    TrackOn, Tracked, TrackedBatch, TrackedComponents, TrackedDegrees, TrackedPageRank, TrackedScc,
+    TrackedShortestPaths, TrackedTriangles, TrianglesBatch,
 };
 pub use error::{GraphError, MalformedReason};
 pub use event::{BatchCounts, EdgeEvent, EdgeOp, NodeId};

@@ -219,6 +219,22 @@ fn checkpoint_roundtrip_continues_identically() {
     }
 }
 
+#[test]
+fn a_corrupt_checkpoint_is_rejected() {
+    let mut scc = StronglyConnectedComponents::params()
+        .build()
+        .expect("valid");
+    scc.update(&[EdgeEvent::insert(1, 2), EdgeEvent::insert(2, 1)]);
+    let json = serde_json::to_value(&scc).expect("ser");
+    let mut dangling = json.clone();
+    dangling["graph"]["edges"][0][1] = 7.into();
+    let err = serde_json::from_value::<StronglyConnectedComponents>(dangling).expect_err("bad");
+    assert!(err.to_string().contains("endpoint"), "{err}");
+    let mut weightless = json;
+    weightless["graph"]["edges"][0][2] = serde_json::json!([]);
+    assert!(serde_json::from_value::<StronglyConnectedComponents>(weightless).is_err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 

@@ -34,4 +34,8 @@ fn states_and_events_are_data() {
     data::<spate_graph::TrianglesReport>();
     data::<spate_graph::DirectedGraph>();
     data::<spate_graph::EdgeWindow>();
+    data::<spate_graph::ShortestPaths>();
+    data::<spate_graph::ShortestPathsReport>();
+    data::<spate_graph::StronglyConnectedComponents>();
+    data::<spate_graph::SccReport>();
 }
