@@ -38,19 +38,75 @@ pub(crate) struct Arc {
     pub(crate) length: f64,
 }
 
-/// The live instances of one directed edge, and where its arcs sit.
-#[derive(Clone, Debug)]
-struct Pair {
-    /// Weights of the live instances (empty once the last is deleted).
-    weights: Vec<f64>,
-    /// Position in `out[src]` and `inc[dst]`, while the edge has arcs.
-    arc: Option<(u32, u32)>,
+/// The live instance weights of one edge: the first inline, further ones (parallel
+/// instances, rarer) in a vector, so a new edge allocates nothing.
+#[derive(Clone, Debug, Default)]
+struct Weights {
+    first: f64,
+    more: Vec<f64>,
+    count: u32,
 }
 
-impl Pair {
-    fn cheapest(&self) -> Option<f64> {
-        self.weights.iter().copied().reduce(f64::min)
+impl Weights {
+    fn is_empty(&self) -> bool {
+        self.count == 0
     }
+
+    fn cheapest(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.more.iter().copied().fold(self.first, f64::min))
+    }
+
+    fn push(&mut self, w: f64) {
+        if self.count == 0 {
+            self.first = w;
+        } else {
+            self.more.push(w);
+        }
+        self.count += 1;
+    }
+
+    /// Whether an instance matches `w` (relative tolerance 1e-12).
+    fn find(&self, w: f64) -> Option<usize> {
+        let matches = |x: f64| (x - w).abs() <= x * 1e-12;
+        if self.count == 0 {
+            None
+        } else if matches(self.first) {
+            Some(0)
+        } else {
+            self.more.iter().position(|&x| matches(x)).map(|i| i + 1)
+        }
+    }
+
+    /// Removes the instance at `at` (from [`Self::find`]).
+    fn remove(&mut self, at: usize) {
+        if at == 0 {
+            if let Some(w) = self.more.pop() {
+                self.first = w;
+            }
+        } else {
+            self.more.swap_remove(at - 1);
+        }
+        self.count -= 1;
+    }
+
+    fn to_vec(&self) -> Vec<f64> {
+        let mut all = Vec::with_capacity(self.count as usize);
+        if self.count > 0 {
+            all.push(self.first);
+            all.extend_from_slice(&self.more);
+        }
+        all
+    }
+}
+
+/// The live instances of one directed edge, and where its arcs sit.
+#[derive(Clone, Debug, Default)]
+struct Pair {
+    weights: Weights,
+    /// Position in `out[src]` and `inc[dst]`, while the edge has arcs.
+    arc: Option<(u32, u32)>,
+    /// The batch that last listed it as changed.
+    changed_at: u64,
 }
 
 /// An edge whose cheapest live instance changed in a batch (or may have: it lists every
@@ -107,7 +163,7 @@ impl From<InOutGraph> for InOutRepr {
             .pairs
             .into_iter()
             .filter(|(_, p)| !p.weights.is_empty())
-            .map(|((u, v), p)| (u, v, p.weights))
+            .map(|((u, v), p)| (u, v, p.weights.to_vec()))
             .collect();
         edges.sort_unstable_by_key(|e| (e.0, e.1));
         InOutRepr {
@@ -152,8 +208,11 @@ impl TryFrom<InOutRepr> for InOutGraph {
                 });
             }
             let n = weights.len() as u64;
-            let pair = Pair { weights, arc: None };
-            let cheapest = pair.cheapest();
+            let mut pair = Pair::default();
+            for w in weights {
+                pair.weights.push(w);
+            }
+            let cheapest = pair.weights.cheapest();
             if g.pairs.insert((u, v), pair).is_some() {
                 return Err(GraphError::CorruptState {
                     what: "duplicate edge",
@@ -275,7 +334,6 @@ impl InOutGraph {
         changes.clear();
         self.touched.clear();
         self.stamp += 1;
-        let mut changed: FxHashMap<(u32, u32), usize> = FxHashMap::default();
         let mut c = BatchCounts::default();
         for e in events {
             c.events += 1;
@@ -303,44 +361,34 @@ impl InOutGraph {
                         c.missing_deletes += 1;
                         continue;
                     }
-                    if !pair
-                        .weights
-                        .iter()
-                        .any(|&w| (w - e.weight).abs() <= w * 1e-12)
-                    {
+                    if pair.weights.find(e.weight).is_none() {
                         c.rejected += 1;
                         continue;
                     }
                     (self.touch(e.src), self.touch(e.dst))
                 }
             };
-            let pair = self.pairs.entry((u, v)).or_insert(Pair {
-                weights: Vec::new(),
-                arc: None,
-            });
-            let before = pair.cheapest();
-            changed.entry((u, v)).or_insert_with(|| {
+            let stamp = self.stamp;
+            let pair = self.pairs.entry((u, v)).or_default();
+            if pair.changed_at != stamp {
+                pair.changed_at = stamp;
                 changes.push(PairChange {
                     src: u,
                     dst: v,
-                    before,
-                    after: before,
+                    before: pair.weights.cheapest(),
+                    after: None,
                 });
-                changes.len() - 1
-            });
+            }
             match e.op {
                 EdgeOp::Insert => {
                     pair.weights.push(e.weight);
-                    self.edges += usize::from(pair.weights.len() == 1);
+                    self.edges += usize::from(pair.weights.count == 1);
                     c.inserted += 1;
                 }
                 EdgeOp::Delete => {
-                    let at = pair
-                        .weights
-                        .iter()
-                        .position(|&w| (w - e.weight).abs() <= w * 1e-12)
-                        .unwrap_or(0);
-                    pair.weights.swap_remove(at);
+                    if let Some(at) = pair.weights.find(e.weight) {
+                        pair.weights.remove(at);
+                    }
                     self.edges -= usize::from(pair.weights.is_empty());
                     c.deleted += 1;
                 }
@@ -352,7 +400,10 @@ impl InOutGraph {
             }
         }
         for ch in changes.iter_mut() {
-            ch.after = self.pairs.get(&(ch.src, ch.dst)).and_then(Pair::cheapest);
+            ch.after = self
+                .pairs
+                .get(&(ch.src, ch.dst))
+                .and_then(|p| p.weights.cheapest());
         }
         c
     }

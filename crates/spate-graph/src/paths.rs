@@ -192,6 +192,8 @@ struct State {
     heap: BinaryHeap<Entry>,
     pair_changes: Vec<PairChange>,
     released: Vec<u32>,
+    /// Nodes at a finite distance, kept from the batches' changes.
+    reachable: usize,
 }
 
 const NONE: u32 = u32::MAX;
@@ -397,27 +399,33 @@ impl ShortestPaths {
         self.state.pair_changes = changes;
         // The changes, while the ids of nodes about to leave are still known.
         self.changes.clear();
+        let mut reachable = self.state.reachable;
         for &(slot, before) in &self.state.touched {
             let after = self.state.dist[slot as usize];
             if after != before {
                 let id = self.graph.index().id(slot);
                 self.changes.push((id, after.is_finite().then_some(after)));
+                reachable =
+                    reachable + usize::from(after.is_finite()) - usize::from(before.is_finite());
             }
         }
         self.changes.sort_unstable_by_key(|c| c.0);
         let mut released = std::mem::take(&mut self.state.released);
         self.graph.release_isolated(&mut released, &mut counts);
         for &slot in &released {
+            // A node without edges is unreachable already (it is no source).
+            reachable -= usize::from(self.state.dist[slot as usize].is_finite());
             self.state.dist[slot as usize] = f64::INFINITY;
             self.state.parent[slot as usize] = NONE;
         }
         self.state.released = released;
+        self.state.reachable = reachable;
         self.batches += 1;
         Ok(ShortestPathsReport {
             batch: self.batches,
             counts,
             method,
-            reachable: self.reachable_count(),
+            reachable,
             changed: self.changes.len(),
             invalidated: work.invalidated,
             scanned_edges: work.scanned,
@@ -589,8 +597,11 @@ impl ShortestPaths {
     fn recompute_tracked(&mut self) -> usize {
         let mut before = std::mem::take(&mut self.state.dist);
         before.resize(self.graph.capacity(), f64::INFINITY);
+        // The reachable count follows the recorded changes, as after a repair.
+        let reachable = self.state.reachable;
         let scanned = self.recompute();
         let s = &mut self.state;
+        s.reachable = reachable;
         for (x, (&b, &a)) in before.iter().zip(&s.dist).enumerate() {
             if a != b && s.changed_at[x] != s.stamp {
                 s.changed_at[x] = s.stamp;
@@ -665,6 +676,7 @@ impl ShortestPaths {
                 }
             }
         }
+        self.state.reachable = self.state.dist.iter().filter(|d| d.is_finite()).count();
         scanned
     }
 
@@ -729,14 +741,10 @@ impl ShortestPaths {
         )
     }
 
-    /// Nodes at a finite distance, sources included. O(n).
+    /// Nodes at a finite distance, sources included. O(1).
     #[must_use]
     pub fn reachable_count(&self) -> usize {
-        self.graph
-            .index()
-            .iter()
-            .filter(|&(i, _)| self.state.dist[i as usize].is_finite())
-            .count()
+        self.state.reachable
     }
 
     /// The sources, sorted.

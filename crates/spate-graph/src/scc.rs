@@ -7,8 +7,12 @@ use crate::inout::{InOutGraph, PairChange, WeightRule};
 use crate::paths::{DEFAULT_RECOMPUTE_ABOVE, RepairMethod};
 use crate::window::EdgeWindow;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 const NONE: u32 = u32::MAX;
+
+/// The longest run of batches recomputed without trying a repair.
+const MAX_BACKOFF: u32 = 64;
 
 /// Checked configuration of [`StronglyConnectedComponents`].
 #[derive(Clone, Debug)]
@@ -35,8 +39,9 @@ impl StronglyConnectedComponentsParams {
     }
 
     /// Recompute from scratch when a batch changes more than this fraction of the edges
-    /// (default [`DEFAULT_RECOMPUTE_ABOVE`]); `0` always recomputes, `f64::INFINITY` leaves
-    /// only the work bound (see [`StronglyConnectedComponents`]).
+    /// (default [`DEFAULT_RECOMPUTE_ABOVE`]); `0` always recomputes, `f64::INFINITY` always
+    /// tries a repair (abandoned only past the work bound, see
+    /// [`StronglyConnectedComponents`]) and never pauses repairs after a costly one.
     #[must_use]
     pub fn recompute_above(mut self, fraction: f64) -> Self {
         self.recompute_above = fraction;
@@ -60,6 +65,7 @@ impl StronglyConnectedComponentsParams {
             window: self.window_batches.map(EdgeWindow::new).transpose()?,
             batches: 0,
             parts: Parts::default(),
+            backoff: Backoff::default(),
         })
     }
 }
@@ -105,6 +111,10 @@ struct Parts {
     order: Vec<u32>,
     free: Vec<u32>,
     live: usize,
+    /// Number of parts of each size, for the per-batch report in O(log n).
+    sizes: BTreeMap<u32, u32>,
+    /// The parts marked dirty in the current batch (some may have merged away since).
+    dirty: Vec<u32>,
     /// Per part: marks of the current batch (dirty: an inside edge vanished) and of the
     /// current searches.
     dirty_at: Vec<u64>,
@@ -138,6 +148,7 @@ impl Parts {
         let pi = p as usize;
         self.head[pi] = nodes[0];
         self.size[pi] = nodes.len() as u32;
+        self.count_size(nodes.len() as u32, true);
         self.label[pi] = label;
         self.dirty_at[pi] = 0;
         self.live += 1;
@@ -146,6 +157,7 @@ impl Parts {
 
     fn free_part(&mut self, p: u32) {
         let pi = p as usize;
+        self.count_size(self.size[pi], false);
         self.size[pi] = 0;
         self.head[pi] = NONE;
         if self.ord[pi] != NONE {
@@ -154,6 +166,32 @@ impl Parts {
         }
         self.free.push(p);
         self.live -= 1;
+    }
+
+    /// One more (or one fewer) part of `size` nodes.
+    fn count_size(&mut self, size: u32, more: bool) {
+        if more {
+            *self.sizes.entry(size).or_default() += 1;
+        } else if let Some(n) = self.sizes.get_mut(&size) {
+            *n -= 1;
+            if *n == 0 {
+                self.sizes.remove(&size);
+            }
+        }
+    }
+
+    /// Sets the size of live part `p`.
+    fn resize(&mut self, p: u32, size: u32) {
+        self.count_size(self.size[p as usize], false);
+        self.count_size(size, true);
+        self.size[p as usize] = size;
+    }
+
+    fn mark_dirty(&mut self, p: u32) {
+        if !self.is_dirty(p) {
+            self.dirty_at[p as usize] = self.stamp;
+            self.dirty.push(p);
+        }
     }
 
     fn push_last(&mut self, p: u32) {
@@ -201,7 +239,11 @@ impl Parts {
 /// When a batch changes more than [`recompute_above`](StronglyConnectedComponentsParams::recompute_above)
 /// of the edges, or its searches scan more than `2 (n + m)` edges (twice a recomputation:
 /// they look both ways), the components are recomputed from scratch by Tarjan's algorithm
-/// instead (O(n + m)), as the report says: a batch costs at most a few recomputations.
+/// instead (O(n + m)), as the report says: a batch costs at most a few recomputations. After
+/// a batch whose repair cost more than a recomputation would have (or was abandoned), the
+/// next 1, then 2, 4, … up to 64 batches recompute without trying (with a finite
+/// threshold), so a stream that repairs badly (large batches against a giant component)
+/// pays little more than recomputing. A restored checkpoint starts without a pause.
 ///
 /// Components are labelled by their smallest node id.
 ///
@@ -230,6 +272,16 @@ pub struct StronglyConnectedComponents {
     window: Option<EdgeWindow>,
     batches: u64,
     parts: Parts,
+    backoff: Backoff,
+}
+
+/// After a repair that cost more than a recomputation, recompute directly for a while.
+#[derive(Clone, Copy, Debug, Default)]
+struct Backoff {
+    /// Batches still to recompute without trying.
+    skip: u32,
+    /// The length of the last pause (0, then 1, 2, 4, … up to 64).
+    length: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -271,6 +323,7 @@ impl TryFrom<SccRepr> for StronglyConnectedComponents {
             window: r.window,
             batches: r.batches,
             parts: Parts::default(),
+            backoff: Backoff::default(),
         };
         scc.recompute();
         Ok(scc)
@@ -316,10 +369,26 @@ impl StronglyConnectedComponents {
             }
         }
         self.parts.stamp += 1;
+        self.parts.dirty.clear();
         let edges = self.graph.edge_count().max(1);
         let too_many = changes.len() as f64 > self.recompute_above * edges as f64;
+        let attempt = !too_many && self.backoff.skip == 0;
+        self.backoff.skip = self.backoff.skip.saturating_sub(1);
+        let recompute_cost = self.graph.edge_count() + self.graph.node_count();
         let mut work = Work::default();
-        let method = if !too_many && self.repair(&changes, &mut work) {
+        let repaired = attempt && self.repair(&changes, &mut work);
+        if attempt && self.recompute_above.is_finite() {
+            self.backoff = if repaired && work.scanned <= recompute_cost {
+                Backoff::default()
+            } else {
+                let length = (self.backoff.length * 2).clamp(1, MAX_BACKOFF);
+                Backoff {
+                    skip: length,
+                    length,
+                }
+            };
+        }
+        let method = if repaired {
             RepairMethod::Incremental
         } else {
             for ch in &changes {
@@ -343,8 +412,12 @@ impl StronglyConnectedComponents {
             counts,
             method,
             components: self.parts.live,
-            nontrivial: self.live_parts().filter(|&p| self.size(p) > 1).count(),
-            largest: self.live_parts().map(|p| self.size(p)).max().unwrap_or(0),
+            nontrivial: self.parts.live - self.parts.sizes.get(&1).map_or(0, |&n| n as usize),
+            largest: self
+                .parts
+                .sizes
+                .last_key_value()
+                .map_or(0, |(&size, _)| size as usize),
             merged: work.merged,
             resplit_nodes: work.resplit,
             scanned_edges: work.scanned,
@@ -388,7 +461,7 @@ impl StronglyConnectedComponents {
         }
         parts.next[prev as usize] = parts.next[x as usize];
         parts.head[pi] = prev;
-        parts.size[pi] -= 1;
+        parts.resize(p, parts.size[pi] - 1);
     }
 
     /// Deletes, then inserts, then re-splits; false (arcs partly set) when the work bound
@@ -400,7 +473,7 @@ impl StronglyConnectedComponents {
             self.graph.set_arc(ch.src, ch.dst, None);
             let p = self.parts.of[ch.src as usize];
             if ch.before.is_some() && p == self.parts.of[ch.dst as usize] && ch.src != ch.dst {
-                self.parts.dirty_at[p as usize] = self.parts.stamp;
+                self.parts.mark_dirty(p);
             }
         }
         for ch in changes.iter().filter(|ch| ch.after.is_some()) {
@@ -412,10 +485,8 @@ impl StronglyConnectedComponents {
                 }
             }
         }
-        let dirty: Vec<u32> = self
-            .live_parts()
-            .filter(|&p| self.parts.is_dirty(p))
-            .collect();
+        let mut dirty = std::mem::take(&mut self.parts.dirty);
+        dirty.retain(|&p| self.parts.is_dirty(p));
         if !dirty.is_empty() {
             self.resplit(&dirty, work);
         }
@@ -567,13 +638,13 @@ impl StronglyConnectedComponents {
             }
             let a = parts.head[t];
             parts.next.swap(a as usize, head as usize);
-            parts.size[t] += parts.size[pi];
+            parts.resize(target, parts.size[t] + parts.size[pi]);
             parts.label[t] = parts.label[t].min(parts.label[pi]);
             parts.dirty_at[pi] = 0;
             parts.free_part(p);
         }
         if dirty {
-            parts.dirty_at[t] = parts.stamp;
+            parts.mark_dirty(target);
         }
         target
     }
