@@ -4,6 +4,7 @@
 //! (`RUST_LOG` sets the level), results to stdout and to the `--output` files.
 
 mod common;
+mod graph;
 mod kmeans;
 mod pagerank;
 mod regress;
@@ -28,6 +29,9 @@ enum Command {
     Stats(stats::Args),
     /// Streaming PageRank over an edge-list file, with a proven error bound per batch.
     Pagerank(pagerank::Args),
+    /// Shortest paths (hops or weighted) and strongly connected components over an edge-list
+    /// file, kept current per batch.
+    Graph(graph::Args),
     /// Streaming k-means over the numeric columns of a CSV file.
     Kmeans(kmeans::Args),
     /// Streaming linear regression of one CSV column on others (exact OLS or SGD).
@@ -40,6 +44,7 @@ fn main() -> anyhow::Result<()> {
         Command::Wordcount(args) => wordcount::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Pagerank(args) => pagerank::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Kmeans(args) => kmeans::run(args),
         Command::Regress(args) => regress::run(args),
     }

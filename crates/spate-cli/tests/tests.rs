@@ -1,5 +1,6 @@
 //! The `spate` binary end to end, as a user runs it.
 
+mod graph;
 mod kmeans;
 mod kmeans_recovery;
 mod pagerank;
