@@ -236,3 +236,43 @@ fn bad_options_are_clear_errors() {
         String::from_utf8_lossy(&bad_threshold.stderr)
     );
 }
+
+#[test]
+fn a_stopped_job_resumes_from_its_checkpoint_with_the_same_result() {
+    for algorithm in [&["bfs", "--source", "9", "--source", "1"][..], &["scc"][..]] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let job = |output: &Path, checkpoint: Option<&Path>, max: Option<&str>| {
+            let mut cmd = spate();
+            cmd.arg("graph")
+                .args(algorithm)
+                .arg("--edges")
+                .arg(repo("datasets/CollegeMsg.txt.gz"))
+                .args(["--batch-edges", "2000", "--window-batches", "5", "--quiet"])
+                .arg("--output")
+                .arg(output);
+            if let Some(c) = checkpoint {
+                cmd.arg("--checkpoint")
+                    .arg(c)
+                    .args(["--checkpoint-every", "3"]);
+            }
+            if let Some(m) = max {
+                cmd.args(["--max-batches", m]);
+            }
+            run_ok(&mut cmd);
+        };
+        let whole = dir.path().join("whole.csv");
+        job(&whole, None, None);
+        let resumed = dir.path().join("resumed.csv");
+        let checkpoint = dir.path().join("checkpoint");
+        job(&resumed, Some(&checkpoint), Some("7"));
+        let partial = std::fs::read_to_string(&resumed).expect("written");
+        job(&resumed, Some(&checkpoint), None);
+        let want = std::fs::read_to_string(&whole).expect("written");
+        assert_ne!(partial, want, "{algorithm:?}: the first run stopped early");
+        assert_eq!(
+            std::fs::read_to_string(&resumed).expect("written"),
+            want,
+            "{algorithm:?}"
+        );
+    }
+}

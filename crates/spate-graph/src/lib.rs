@@ -1,12 +1,13 @@
-//! Incremental graph analytics over edge streams for Spate: PageRank, connected components,
-//! degrees and triangles, kept current batch by batch.
+//! Incremental graph analytics over edge streams for Spate: PageRank, weakly and strongly
+//! connected components, shortest paths, degrees and triangles, kept current batch by batch.
 //!
 //! Every algorithm is a plain struct holding its state, configured by a checked parameter
 //! builder, and fed one micro-batch of [`EdgeEvent`]s at a time:
 //!
 //! * `Algo::params()…build()?` validates parameters before any data flows;
 //! * `update(&mut self, batch: &[EdgeEvent]) -> Report` applies a batch and returns what it did
-//!   (graph counts, work counters, and for PageRank the error certificate);
+//!   (graph counts, work counters, and for PageRank the error certificate); weighted
+//!   shortest paths return a `Result`, refusing a batch with a negative weight;
 //! * query methods (`ranks`, `top_k`, `component_of`, `count`, …) read the current result;
 //! * the state is `Clone + Serialize + Deserialize`, so it can be checkpointed; decoding
 //!   validates it ([`GraphError::CorruptState`]).
@@ -47,9 +48,17 @@
 //!   to warm-started power iteration by a cost model; personalized; windowed).
 //! * [`ConnectedComponents`]: weakly connected components (petgraph's union-find for inserts,
 //!   a search of the affected components for deletes).
+//! * [`StronglyConnectedComponents`]: strongly connected components, kept in a topological
+//!   order of the condensation (Pearce–Kelly for inserts, Tarjan on the hit component for
+//!   deletes), recomputed when a batch changes too much.
+//! * [`ShortestPaths`]: hop counts or non-negative weighted distances from a set of sources,
+//!   repaired per batch (only what an insert improves, only the invalidated part of the
+//!   shortest-path tree on a delete), recomputed when a batch changes too much.
 //! * [`DegreeStats`]: degree distributions, strengths and top-k degree.
 //! * [`TriangleCount`] (exact) and [`SampledTriangles`] (fixed memory, unbiased).
-//! * [`DirectedGraph`]: the dynamic weighted multigraph the directed algorithms maintain;
+//! * [`DirectedGraph`]: the dynamic weighted multigraph the directed algorithms maintain,
+//!   which converts to and from a petgraph [`StableDiGraph`](petgraph::stable_graph::StableDiGraph)
+//!   ([`DirectedGraph::to_stable_graph`]) so petgraph's algorithms run on it;
 //!   [`EdgeWindow`]: sliding windows (edges older than `W` batches expire).
 //! * [`EdgeListFormat`]: edge-list files (`src dst [weight] [time]`, gzip, CRLF, comments),
 //!   with malformed lines counted and reported by line number.
@@ -58,12 +67,15 @@
 //!   `DStream<EdgeEvent>`, checkpointed with the stream, with per-batch reports).
 //!
 //! Next: `examples/pagerank_stream.rs` replays real temporal graphs through a streaming
-//! context, and `spate pagerank` (the CLI) ranks an edge-list file batch by batch.
+//! context, `spate pagerank` (the CLI) ranks an edge-list file batch by batch, and `spate
+//! graph bfs|sssp|scc` keeps distances or strong components of one.
 //!
 //! Graph semantics shared by all: node ids are arbitrary `u64`; parallel edges are summed as
-//! weights; a delete retracts one inserted instance; a node is in the graph while it has an
-//! edge; events with a non-finite or non-positive weight and deletes of absent edges are
-//! counted in the report, never applied and never a panic.
+//! weights (shortest paths take the cheapest live instance instead: a length, not a flow); a
+//! delete retracts one inserted instance; a node is in the graph while it has an edge; events
+//! with a weight the algorithm cannot use (non-finite or non-positive; for weighted shortest
+//! paths NaN, infinite or above 1e290, zero being a length and a negative weight an error)
+//! and deletes of absent edges are counted in the report, never applied and never a panic.
 
 mod components;
 mod csr;

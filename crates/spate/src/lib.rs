@@ -15,7 +15,7 @@
 //! | [`io`] | `spate-io` | sources (files, directories, sockets, CSV, generators) and sinks |
 //! | [`stats`] | `spate-stats` | streaming statistics, sketches, tests, drift detection |
 //! | [`ml`] | `spate-ml` | streaming k-means and regression |
-//! | [`graph`] | `spate-graph` | incremental PageRank, components, triangles |
+//! | [`graph`] | `spate-graph` | incremental PageRank, components, shortest paths, triangles |
 //! | [`plot`] | `spate-plot` | charts to PNG and SVG |
 //!
 //! # Example
