@@ -9,6 +9,7 @@ mod anomaly;
 mod classify;
 mod common;
 mod csv_job;
+mod graph;
 mod job;
 mod kmeans;
 mod kmeans_coreset;
@@ -42,6 +43,10 @@ enum Command {
     /// Streaming PageRank over an edge-list file, with a proven error bound per batch.
     #[command(after_help = pagerank::EXAMPLES)]
     Pagerank(pagerank::Args),
+    /// Shortest paths (hops or weighted) and strongly connected components over an edge-list
+    /// file, kept current per batch.
+    #[command(after_help = graph::EXAMPLES)]
+    Graph(graph::Args),
     /// Streaming k-means over the numeric columns of a CSV file.
     #[command(after_help = kmeans::EXAMPLES)]
     Kmeans(kmeans::Args),
@@ -66,6 +71,7 @@ fn main() {
         Command::Wordcount(args) => wordcount::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Pagerank(args) => pagerank::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Kmeans(args) => kmeans::run(args),
         Command::Regress(args) => regress::run(args),
         Command::Classify(args) => classify::run(args),

@@ -2,8 +2,10 @@
 
 use crate::error::GraphError;
 use crate::event::{BatchCounts, EdgeEvent, NodeId};
+use crate::sets::{Adjacency, ComponentSets, SplitWork};
 use crate::undirected::{Change, UndirectedGraph};
 use crate::window::EdgeWindow;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// Checked configuration of [`ConnectedComponents`].
@@ -51,10 +53,11 @@ pub struct ComponentsReport {
 
 /// Weakly connected components of a directed edge stream (edge direction ignored).
 ///
-/// Inserts merge components with union-find (union by size, path compression): near O(1)
-/// per edge. When a pair loses its last edge, or a node leaves, its component is marked
-/// and re-scanned once at the end of the batch: O(nodes + edges of that component), the
-/// honest price of deletions without a dynamic-connectivity index.
+/// Inserts merge components with petgraph's union-find (union by rank, path halving): near
+/// O(1) per edge. When a pair loses its last edge, or a node leaves, the component is
+/// searched again once at the end of the batch, from the nodes that lost something: O(nodes
+/// and edges of that component), the honest price of deletions without a
+/// dynamic-connectivity index. The per-batch report costs O(n) on top (the largest component).
 ///
 /// Components are labelled by their smallest node id, so labels are canonical: two runs over
 /// the same graph, however batched, agree exactly.
@@ -85,7 +88,7 @@ pub struct ConnectedComponents {
     graph: UndirectedGraph,
     window: Option<EdgeWindow>,
     #[serde(skip)]
-    sets: UnionFind,
+    sets: ComponentSets,
     batches: u64,
     #[serde(skip)]
     events: Vec<EdgeEvent>,
@@ -102,76 +105,29 @@ struct ComponentsRepr {
 
 impl From<ComponentsRepr> for ConnectedComponents {
     fn from(r: ComponentsRepr) -> Self {
-        let mut cc = ConnectedComponents {
+        let mut sets = ComponentSets::default();
+        sets.rebuild(&r.graph, r.graph.capacity());
+        ConnectedComponents {
             graph: r.graph,
             window: r.window,
-            sets: UnionFind::default(),
+            sets,
             batches: r.batches,
             events: Vec::new(),
-        };
-        cc.rebuild_sets();
-        cc
+        }
     }
 }
 
-/// Union-find over dense indices, with each root's member list and smallest id.
-#[derive(Clone, Debug, Default)]
-struct UnionFind {
-    parent: Vec<u32>,
-    members: Vec<Vec<u32>>,
-    min_id: Vec<NodeId>,
-    count: usize,
-}
-
-impl UnionFind {
-    fn add(&mut self, i: u32, id: NodeId) {
-        let n = i as usize + 1;
-        if self.parent.len() < n {
-            self.parent.resize(n, 0);
-            self.members.resize_with(n, Vec::new);
-            self.min_id.resize(n, 0);
-        }
-        self.parent[i as usize] = i;
-        self.members[i as usize] = vec![i];
-        self.min_id[i as usize] = id;
-        self.count += 1;
+impl Adjacency for UndirectedGraph {
+    fn is_live(&self, slot: u32) -> bool {
+        UndirectedGraph::is_live(self, slot)
     }
 
-    fn find(&mut self, mut x: u32) -> u32 {
-        let mut root = x;
-        while self.parent[root as usize] != root {
-            root = self.parent[root as usize];
-        }
-        while self.parent[x as usize] != root {
-            let next = self.parent[x as usize];
-            self.parent[x as usize] = root;
-            x = next;
-        }
-        root
+    fn id(&self, slot: u32) -> u64 {
+        self.index().id(slot)
     }
 
-    fn root(&self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            x = self.parent[x as usize];
-        }
-        x
-    }
-
-    fn union(&mut self, a: u32, b: u32) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra == rb {
-            return;
-        }
-        let (big, small) = if self.members[ra as usize].len() >= self.members[rb as usize].len() {
-            (ra, rb)
-        } else {
-            (rb, ra)
-        };
-        self.parent[small as usize] = big;
-        let moved = std::mem::take(&mut self.members[small as usize]);
-        self.members[big as usize].extend(moved);
-        self.min_id[big as usize] = self.min_id[big as usize].min(self.min_id[small as usize]);
-        self.count -= 1;
+    fn for_each_neighbor(&self, slot: u32, f: impl FnMut(u32)) {
+        self.neighbors(slot).keys().copied().for_each(f);
     }
 }
 
@@ -201,72 +157,30 @@ impl ConnectedComponents {
             .apply_batch(&events, &mut released, |g, change| match change {
                 Change::NodeAdded(i) => sets.add(i, g.index().id(i)),
                 Change::PairAdded(u, v) => sets.union(u, v),
-                Change::PairRemoved(u, _) => dirty.push(u),
+                Change::PairRemoved(u, v) => dirty.extend([u, v]),
             });
         self.events = events;
         dirty.extend_from_slice(&released);
-        let mut roots: Vec<u32> = dirty.iter().map(|&d| self.sets.find(d)).collect();
-        roots.sort_unstable();
-        roots.dedup();
-        let mut recomputed_nodes = 0;
-        for &root in &roots {
-            recomputed_nodes += self.rescan(root);
-        }
+        let work = if dirty.is_empty() {
+            SplitWork::default()
+        } else {
+            self.sets.split(&self.graph, &dirty)
+        };
         self.batches += 1;
         ComponentsReport {
             batch: self.batches,
             counts: BatchCounts { expired, ..counts },
-            components: self.sets.count,
+            components: self.sets.count(),
             largest: self.largest(),
-            recomputed_components: roots.len(),
-            recomputed_nodes,
+            recomputed_components: work.components,
+            recomputed_nodes: work.nodes,
         }
-    }
-
-    /// Rebuild the union-find from the graph: every node a singleton, joined along every pair.
-    /// O(nodes + pairs).
-    fn rebuild_sets(&mut self) {
-        let mut sets = UnionFind::default();
-        let index = self.graph.index();
-        for (i, id) in index.iter() {
-            sets.add(i, id);
-        }
-        for (u, v) in self.graph.pairs() {
-            sets.union(u, v);
-        }
-        self.sets = sets;
-    }
-
-    /// Rebuild the component rooted at `root` from the graph's adjacency: its members become
-    /// singletons again and are re-joined along the edges that remain; members that left the
-    /// graph are dropped.
-    fn rescan(&mut self, root: u32) -> usize {
-        let members = std::mem::take(&mut self.sets.members[root as usize]);
-        self.sets.count -= 1;
-        for &x in &members {
-            self.sets.parent[x as usize] = x;
-        }
-        for &x in &members {
-            if self.graph.index().is_live(x) {
-                self.sets.add(x, self.graph.index().id(x));
-            }
-        }
-        for &x in &members {
-            if self.graph.index().is_live(x) {
-                for &y in self.graph.neighbors(x).keys() {
-                    if x < y {
-                        self.sets.union(x, y);
-                    }
-                }
-            }
-        }
-        members.len()
     }
 
     /// Number of components.
     #[must_use]
     pub fn count(&self) -> usize {
-        self.sets.count
+        self.sets.count()
     }
 
     /// The component of `node`, labelled by its smallest node id; `None` if the node has no
@@ -274,40 +188,26 @@ impl ConnectedComponents {
     #[must_use]
     pub fn component_of(&self, node: NodeId) -> Option<NodeId> {
         let i = self.graph.index().get(node)?;
-        Some(self.sets.min_id[self.sets.root(i) as usize])
+        Some(self.sets.label_of(i))
     }
 
     /// Size of the largest component (0 for an empty graph). O(n).
     #[must_use]
     pub fn largest(&self) -> usize {
-        self.roots()
-            .map(|r| self.sets.members[r as usize].len())
-            .max()
-            .unwrap_or(0)
+        self.sets.roots().map(|(_, size)| size).max().unwrap_or(0)
     }
 
     /// The `k` largest components as `(label, size)`, largest first, ties by smaller label.
     /// O(n + k log k).
     #[must_use]
     pub fn largest_components(&self, k: usize) -> Vec<(NodeId, usize)> {
-        crate::topk::top_k(
-            self.roots().map(|r| {
-                (
-                    self.sets.min_id[r as usize],
-                    self.sets.members[r as usize].len(),
-                )
-            }),
-            k,
-        )
+        crate::topk::top_k(self.sets.roots(), k)
     }
 
     /// `(size, number of components of that size)`, by increasing size. O(n).
     #[must_use]
     pub fn size_distribution(&self) -> Vec<(usize, usize)> {
-        let mut sizes: Vec<usize> = self
-            .roots()
-            .map(|r| self.sets.members[r as usize].len())
-            .collect();
+        let mut sizes: Vec<usize> = self.sets.roots().map(|(_, size)| size).collect();
         sizes.sort_unstable();
         let mut out: Vec<(usize, usize)> = Vec::new();
         for s in sizes {
@@ -323,13 +223,13 @@ impl ConnectedComponents {
     /// O(n log n).
     #[must_use]
     pub fn components(&self) -> Vec<Vec<NodeId>> {
-        let mut out: Vec<Vec<NodeId>> = self
-            .roots()
-            .map(|r| {
-                let mut ids: Vec<NodeId> = self.sets.members[r as usize]
-                    .iter()
-                    .map(|&i| self.graph.index().id(i))
-                    .collect();
+        let mut by_key: FxHashMap<u32, Vec<NodeId>> = FxHashMap::default();
+        for (i, id) in self.graph.index().iter() {
+            by_key.entry(self.sets.key_of(i)).or_default().push(id);
+        }
+        let mut out: Vec<Vec<NodeId>> = by_key
+            .into_values()
+            .map(|mut ids| {
                 ids.sort_unstable();
                 ids
             })
@@ -345,7 +245,7 @@ impl ConnectedComponents {
             .graph
             .index()
             .iter()
-            .map(|(i, id)| (id, self.sets.min_id[self.sets.root(i) as usize]))
+            .map(|(i, id)| (id, self.sets.label_of(i)))
             .collect();
         out.sort_unstable();
         out
@@ -355,13 +255,5 @@ impl ConnectedComponents {
     #[must_use]
     pub fn node_count(&self) -> usize {
         self.graph.node_count()
-    }
-
-    fn roots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.graph
-            .index()
-            .iter()
-            .map(|(i, _)| i)
-            .filter(|&i| self.sets.parent[i as usize] == i)
     }
 }

@@ -16,6 +16,8 @@ use crate::degrees::{DegreeKind, DegreeStats, DegreesReport};
 use crate::error::GraphError;
 use crate::event::{EdgeEvent, NodeId};
 use crate::pagerank::{IncrementalPageRank, PageRankReport};
+use crate::paths::{ShortestPaths, ShortestPathsReport};
+use crate::scc::{SccReport, StronglyConnectedComponents};
 use crate::triangles::{SampledTriangles, TriangleCount, TrianglesReport};
 use serde::{Deserialize, Serialize};
 use spate_core::stream::ManagedState;
@@ -45,7 +47,12 @@ pub trait TrackOn: Data {
     type Score: Data;
 
     /// Apply one batch (the algorithm's own `update`).
-    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Self::Report;
+    ///
+    /// # Errors
+    /// What the algorithm's `update` returns ([`GraphError::NegativeWeight`] for weighted
+    /// shortest paths; the other algorithms never fail): the batch fails and the context
+    /// stops with that error.
+    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Result<Self::Report, GraphError>;
 
     /// The `k` best entries after the batch, best first.
     fn top(&self, k: usize) -> Vec<(NodeId, Self::Score)>;
@@ -127,6 +134,16 @@ pub type TrackedComponents = Tracked<ConnectedComponents>;
 /// One batch of [`TrackedComponents`]: the top entries are the largest components as
 /// `(smallest node id, size)`.
 pub type ComponentsBatch = TrackedBatch<ComponentsReport, usize>;
+/// [`ShortestPaths`] over a stream.
+pub type TrackedShortestPaths = Tracked<ShortestPaths>;
+/// One batch of [`TrackedShortestPaths`]: the top entries are the farthest reachable nodes
+/// with their distances.
+pub type ShortestPathsBatch = TrackedBatch<ShortestPathsReport, f64>;
+/// [`StronglyConnectedComponents`] over a stream.
+pub type TrackedScc = Tracked<StronglyConnectedComponents>;
+/// One batch of [`TrackedScc`]: the top entries are the largest strongly connected
+/// components as `(smallest node id, size)`.
+pub type SccBatch = TrackedBatch<SccReport, usize>;
 /// [`DegreeStats`] over a stream.
 pub type TrackedDegrees = Tracked<DegreeStats>;
 /// One batch of [`TrackedDegrees`]: the top entries are by total degree.
@@ -171,7 +188,7 @@ impl<A: TrackOn> Tracked<A> {
             let events = rdd.collect()?;
             let mut algorithm = update.lock();
             let started = Instant::now();
-            let report = algorithm.track_batch(&events);
+            let report = algorithm.track_batch(&events)?;
             let update_time = started.elapsed();
             let batch = TrackedBatch {
                 time,
@@ -226,8 +243,8 @@ impl TrackOn for IncrementalPageRank {
     type Report = PageRankReport;
     type Score = f64;
 
-    fn track_batch(&mut self, batch: &[EdgeEvent]) -> PageRankReport {
-        self.update(batch)
+    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Result<PageRankReport, GraphError> {
+        Ok(self.update(batch))
     }
 
     fn top(&self, k: usize) -> Vec<(NodeId, f64)> {
@@ -239,8 +256,8 @@ impl TrackOn for ConnectedComponents {
     type Report = ComponentsReport;
     type Score = usize;
 
-    fn track_batch(&mut self, batch: &[EdgeEvent]) -> ComponentsReport {
-        self.update(batch)
+    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Result<ComponentsReport, GraphError> {
+        Ok(self.update(batch))
     }
 
     fn top(&self, k: usize) -> Vec<(NodeId, usize)> {
@@ -252,8 +269,8 @@ impl TrackOn for DegreeStats {
     type Report = DegreesReport;
     type Score = usize;
 
-    fn track_batch(&mut self, batch: &[EdgeEvent]) -> DegreesReport {
-        self.update(batch)
+    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Result<DegreesReport, GraphError> {
+        Ok(self.update(batch))
     }
 
     fn top(&self, k: usize) -> Vec<(NodeId, usize)> {
@@ -265,8 +282,8 @@ impl TrackOn for TriangleCount {
     type Report = TrianglesReport;
     type Score = u64;
 
-    fn track_batch(&mut self, batch: &[EdgeEvent]) -> TrianglesReport {
-        self.update(batch)
+    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Result<TrianglesReport, GraphError> {
+        Ok(self.update(batch))
     }
 
     fn top(&self, k: usize) -> Vec<(NodeId, u64)> {
@@ -278,12 +295,39 @@ impl TrackOn for SampledTriangles {
     type Report = TrianglesReport;
     type Score = u64;
 
-    fn track_batch(&mut self, batch: &[EdgeEvent]) -> TrianglesReport {
-        self.update(batch)
+    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Result<TrianglesReport, GraphError> {
+        Ok(self.update(batch))
     }
 
     /// Always empty: the sampler keeps no per-node counts.
     fn top(&self, _k: usize) -> Vec<(NodeId, u64)> {
         Vec::new()
+    }
+}
+
+impl TrackOn for ShortestPaths {
+    type Report = ShortestPathsReport;
+    type Score = f64;
+
+    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Result<ShortestPathsReport, GraphError> {
+        self.update(batch)
+    }
+
+    /// The farthest reachable nodes.
+    fn top(&self, k: usize) -> Vec<(NodeId, f64)> {
+        self.farthest(k)
+    }
+}
+
+impl TrackOn for StronglyConnectedComponents {
+    type Report = SccReport;
+    type Score = usize;
+
+    fn track_batch(&mut self, batch: &[EdgeEvent]) -> Result<SccReport, GraphError> {
+        Ok(self.update(batch))
+    }
+
+    fn top(&self, k: usize) -> Vec<(NodeId, usize)> {
+        self.largest_components(k)
     }
 }

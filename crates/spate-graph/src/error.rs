@@ -83,6 +83,46 @@ pub enum GraphError {
         /// The rejected weight.
         weight: f64,
     },
+    /// Two nodes of a petgraph graph carry the same node id.
+    #[error("node id {node} appears on two petgraph nodes; node ids must be unique")]
+    DuplicateNode {
+        /// The repeated id.
+        node: u64,
+    },
+    /// A petgraph edge of multiplicity 0, or parallel edges whose multiplicities sum past
+    /// `u32::MAX`.
+    #[error(
+        "edge {src} -> {dst}: multiplicity must be between 1 and 4294967295 (summed over parallel edges)"
+    )]
+    EdgeMultiplicity {
+        /// Source node.
+        src: u64,
+        /// Destination node.
+        dst: u64,
+    },
+    /// Shortest paths without a source node.
+    #[error("no source nodes: shortest paths need at least one source")]
+    NoSources,
+    /// A recompute threshold that is negative or NaN.
+    #[error("recompute fraction {value} must be >= 0 (0 always recomputes, infinity never does)")]
+    RecomputeFraction {
+        /// The rejected value.
+        value: f64,
+    },
+    /// An edge with a negative weight given to weighted shortest paths.
+    #[error(
+        "edge {src} -> {dst} has negative weight {weight}: weighted shortest paths need \
+         weights >= 0 (Dijkstra's algorithm is wrong with negative edges); map the weights \
+         to non-negative lengths first, or use hop counts"
+    )]
+    NegativeWeight {
+        /// Source node.
+        src: u64,
+        /// Destination node.
+        dst: u64,
+        /// The rejected weight.
+        weight: f64,
+    },
     /// A graph with more nodes or edges than 32-bit indices can address.
     #[error("graph too large: {what} exceeds {max}")]
     TooLarge {

@@ -239,6 +239,15 @@ impl DirectedGraph {
         Some(self.out[u as usize][p as usize].weight)
     }
 
+    /// Live parallel instances of `src -> dst`, if the edge is present.
+    #[must_use]
+    pub fn edge_multiplicity(&self, src: NodeId, dst: NodeId) -> Option<u32> {
+        let u = self.nodes.get(src)?;
+        let v = self.nodes.get(dst)?;
+        let &p = self.edge_pos.get(&(u, v))?;
+        Some(self.out[u as usize][p as usize].count)
+    }
+
     /// Distinct out-neighbours of `node` (0 if absent).
     #[must_use]
     pub fn out_degree(&self, node: NodeId) -> usize {
@@ -282,6 +291,40 @@ impl DirectedGraph {
             let src = self.nodes.id(u as u32);
             list.iter()
                 .map(move |e| (src, self.nodes.id(e.dst), e.weight))
+        })
+    }
+
+    /// A graph of the nodes `ids` (distinct), of which `pinned` stay without edges, and the
+    /// edges `(src, dst, instances, summed weight)` (distinct pairs of those ids). The caller
+    /// has validated the parts; the checks of a checkpoint run again.
+    pub(crate) fn from_parts(
+        ids: &[NodeId],
+        pinned: &[NodeId],
+        edges: impl Iterator<Item = (NodeId, NodeId, u32, f64)>,
+    ) -> Result<Self, GraphError> {
+        let mut nodes = NodeIndex::default();
+        for &id in ids {
+            nodes.try_intern(id).ok_or(GraphError::TooLarge {
+                what: "nodes",
+                max: crate::nodes::MAX_SLOTS as u64 - 1,
+            })?;
+        }
+        let slot = |id: NodeId| {
+            nodes.get(id).ok_or(GraphError::CorruptState {
+                what: "edge endpoint is not in the graph",
+            })
+        };
+        let pinned = pinned
+            .iter()
+            .map(|&id| slot(id))
+            .collect::<Result<_, _>>()?;
+        let edges = edges
+            .map(|(u, v, count, weight)| Ok((slot(u)?, slot(v)?, count, weight)))
+            .collect::<Result<_, GraphError>>()?;
+        Self::try_from(GraphRepr {
+            nodes,
+            pinned,
+            edges,
         })
     }
 

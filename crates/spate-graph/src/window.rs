@@ -2,6 +2,7 @@
 
 use crate::error::GraphError;
 use crate::event::{EdgeEvent, EdgeOp, NodeId};
+use crate::inout::WeightRule;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -28,6 +29,9 @@ pub struct EdgeWindow {
     history: VecDeque<(u64, Vec<(NodeId, NodeId)>)>,
     /// Live instances per edge, oldest first: `(batch, weight)`.
     live: FxHashMap<(NodeId, NodeId), VecDeque<(u64, f64)>>,
+    /// The inserts that count (those the graph behind accepts). Not checkpointed: the
+    /// algorithm that owns the window sets it again.
+    rule: WeightRule,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -76,6 +80,7 @@ impl TryFrom<WindowRepr> for EdgeWindow {
                 .into_iter()
                 .map(|(s, d, q)| ((s, d), q.into_iter().collect()))
                 .collect(),
+            rule: WeightRule::default(),
         })
     }
 }
@@ -91,7 +96,13 @@ impl EdgeWindow {
             batches: 0,
             history: VecDeque::new(),
             live: FxHashMap::default(),
+            rule: WeightRule::default(),
         })
+    }
+
+    /// Track the inserts `rule` accepts (by default those [`EdgeEvent::has_valid_weight`]).
+    pub(crate) fn set_rule(&mut self, rule: WeightRule) {
+        self.rule = rule;
     }
 
     /// The window length in batches.
@@ -139,7 +150,7 @@ impl EdgeWindow {
             let key = (e.src, e.dst);
             match e.op {
                 EdgeOp::Insert => {
-                    if e.has_valid_weight() {
+                    if self.rule.accepts(e.weight) {
                         inserted.push(key);
                         self.live.entry(key).or_default().push_back((now, e.weight));
                     }

@@ -5,9 +5,10 @@ use crate::common::fixture;
 use spate_core::stream::{CheckpointConfig, FastForwardClock, StreamingContext};
 use spate_core::{BatchTime, DStream, SpateContext};
 use spate_graph::{
-    Columns, ConnectedComponents, DegreeKind, DegreeStats, EdgeEvent, EdgeListFormat,
-    EdgeListSource, IncrementalPageRank, PageRankBatch, PageRankReport, Ranks, TrackOn,
-    TrackedPageRank, TriangleCount,
+    Columns, ConnectedComponents, DEFAULT_TOP, DegreeKind, DegreeStats, EdgeEvent, EdgeListFormat,
+    EdgeListSource, IncrementalPageRank, Metric, PageRankBatch, PageRankReport, Ranks, SccBatch,
+    ShortestPaths, ShortestPathsBatch, StronglyConnectedComponents, TrackOn, TrackedPageRank,
+    TriangleCount,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,4 +205,105 @@ fn recovery_from_a_checkpoint_restores_the_ranks() {
         "batches after the checkpoint are recomputed identically"
     );
     assert_eq!(tracked.state().lock().ranks(), final_ranks);
+}
+
+#[test]
+fn shortest_paths_and_strong_components_follow_a_stream() {
+    let sc = SpateContext::sequential(2);
+    let ssc = StreamingContext::builder(&sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(3)
+        .build()
+        .expect("builds");
+    let source = EdgeListSource::options(input())
+        .format(format())
+        .batch_edges(BATCH)
+        .build()
+        .expect("valid");
+    let edges = ssc.source_stream(source).expect("registers");
+    let paths_params = || ShortestPaths::params().sources([1, 9]).window_batches(6);
+    let paths = paths_params()
+        .build()
+        .expect("valid")
+        .track_top(&edges, "paths", 4)
+        .expect("tracks");
+    let scc = StronglyConnectedComponents::params()
+        .window_batches(6)
+        .build()
+        .expect("valid")
+        .track(&edges, "scc")
+        .expect("tracks");
+    let seen: Arc<Mutex<Vec<(ShortestPathsBatch, Vec<(u64, f64)>)>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    paths.on_batch(move |p, batch| {
+        sink.lock()
+            .expect("unpoisoned")
+            .push((batch.clone(), p.distances()));
+        Ok(())
+    });
+    let scc_seen: Arc<Mutex<Vec<SccBatch>>> = Arc::default();
+    let sink = Arc::clone(&scc_seen);
+    scc.on_batch(move |_, batch| {
+        sink.lock().expect("unpoisoned").push(batch.clone());
+        Ok(())
+    });
+    ssc.start().expect("starts");
+    ssc.await_termination().expect("runs");
+
+    let batches = batches();
+    let seen = seen.lock().expect("unpoisoned");
+    let scc_seen = scc_seen.lock().expect("unpoisoned");
+    assert_eq!((seen.len(), scc_seen.len()), (batches.len(), batches.len()));
+    let mut direct = paths_params().build().expect("valid");
+    let mut direct_scc = StronglyConnectedComponents::params()
+        .window_batches(6)
+        .build()
+        .expect("valid");
+    for (i, batch) in batches.iter().enumerate() {
+        let report = direct.update(batch).expect("no negative weights");
+        let (streamed, distances) = &seen[i];
+        assert_eq!(streamed.report, report, "batch {i}");
+        assert_eq!(*distances, direct.distances(), "batch {i}");
+        assert_eq!(streamed.top, direct.farthest(4));
+        let scc_report = direct_scc.update(batch);
+        assert_eq!(scc_seen[i].report, scc_report, "batch {i}");
+        assert_eq!(scc_seen[i].top, direct_scc.largest_components(DEFAULT_TOP));
+    }
+    assert!(direct.reachable_count() > 2);
+    assert_eq!(scc.state().lock().components(), direct_scc.components());
+}
+
+#[test]
+fn a_negative_weight_stops_weighted_shortest_paths_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("signed.edges");
+    std::fs::write(&path, "1 2 3.0\n2 3 1.0\n3 4 -2.0\n4 5 1.0\n").expect("writes");
+    let sc = SpateContext::sequential(1);
+    let ssc = StreamingContext::builder(&sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .build()
+        .expect("builds");
+    let source = EdgeListSource::options(&path)
+        .format(EdgeListFormat::new().columns(Columns::SrcDstWeight))
+        .batch_edges(2)
+        .build()
+        .expect("valid");
+    let edges = ssc.source_stream(source).expect("registers");
+    let paths = ShortestPaths::params()
+        .sources([1])
+        .metric(Metric::Weighted)
+        .build()
+        .expect("valid")
+        .track(&edges, "paths")
+        .expect("tracks");
+    ssc.start().expect("starts");
+    let err = ssc.await_termination().expect_err("the second batch fails");
+    assert!(err.to_string().contains("negative weight -2"), "{err}");
+    // The first batch was applied, the failing one not at all.
+    let paths = paths.state().lock();
+    assert_eq!(paths.batches(), 1);
+    assert_eq!(paths.distance(3), Some(4.0));
+    assert_eq!(paths.distance(4), None);
 }

@@ -6,9 +6,13 @@ mod common;
 mod components;
 mod degrees;
 mod dstream;
+mod interop;
 mod pagerank_incremental;
 mod pagerank_static;
 mod parser;
+mod paths;
+mod scc;
+mod traversal;
 mod triangles;
 mod undirected;
 
@@ -30,4 +34,8 @@ fn states_and_events_are_data() {
     data::<spate_graph::TrianglesReport>();
     data::<spate_graph::DirectedGraph>();
     data::<spate_graph::EdgeWindow>();
+    data::<spate_graph::ShortestPaths>();
+    data::<spate_graph::ShortestPathsReport>();
+    data::<spate_graph::StronglyConnectedComponents>();
+    data::<spate_graph::SccReport>();
 }

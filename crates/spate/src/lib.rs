@@ -16,7 +16,7 @@
 //! | [`stats`] | `spate-stats` | streaming statistics, sketches, tests, drift detection |
 //! | [`ml`] | `spate-ml` | streaming k-means and regression |
 //! | [`learn`] | `spate-learn` | River-class online classifiers, anomaly detection, online preprocessing, prequential evaluation |
-//! | [`graph`] | `spate-graph` | incremental PageRank, components, triangles |
+//! | [`graph`] | `spate-graph` | incremental PageRank, components, shortest paths, triangles |
 //! | [`plot`] | `spate-plot` | charts to PNG and SVG |
 //! | `ui` (feature `ui`) | `spate-ui` | a live web UI, JSON API and Prometheus metrics of a running job |
 //! | `redis` (feature `redis`) | `spate-redis` | Redis Streams source (offsets in checkpoints) and an idempotent per-batch sink |
