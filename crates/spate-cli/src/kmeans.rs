@@ -217,7 +217,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "wrote {} in {:.2?} on {}",
         args.output.display(),
         started.elapsed(),
-        sc.executor_name()
+        sc.runtime_name()
     );
     if let Some(path) = &args.plot {
         let data = lock(&plot);

@@ -308,7 +308,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         pagerank.certificate(),
         pagerank.tolerance(),
         started.elapsed(),
-        sc.executor_name()
+        sc.runtime_name()
     );
     if args.top > 0 {
         println!("top {} nodes:", args.top.min(ranked.len()));

@@ -265,7 +265,7 @@ where
         "wrote {} in {:.2?} on {}",
         args.output.display(),
         started.elapsed(),
-        sc.executor_name()
+        sc.runtime_name()
     );
     if let Some(path) = &args.plot {
         let e = lock(&errors);

@@ -137,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "{} batches, {rows_in} rows ({skipped} malformed rows skipped) in {:.2?} on {}; wrote {}",
         batches.len(),
         started.elapsed(),
-        sc.executor_name(),
+        sc.runtime_name(),
         args.output.display()
     );
     print_total(&columns, &total);

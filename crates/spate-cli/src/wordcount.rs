@@ -138,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         history.len(),
         ranked.len(),
         started.elapsed(),
-        sc.executor_name()
+        sc.runtime_name()
     );
     if args.top > 0 {
         println!("top {} words overall:", args.top.min(ranked.len()));

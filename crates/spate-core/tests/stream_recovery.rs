@@ -148,49 +148,69 @@ fn recovery_reproduces_an_uninterrupted_run() {
     }
 }
 
+/// The checkpoint files of `dir` whose names end with `suffix` (manifests `.ckpt`, parts
+/// `-of-1`), sorted (oldest first).
+fn checkpoint_files(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
     let want = uninterrupted();
-    let dir = tempfile::tempdir().unwrap();
-    let out: Outputs = Arc::default();
-    let fail_at = Arc::new(AtomicU64::new(20_000));
-    let config = CheckpointConfig::every(4).keep(3);
-    let sc = SpateContext::sequential(2);
-    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
-        program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
-    })
-    .unwrap();
-    ssc.start().unwrap();
-    assert!(ssc.await_termination().is_err());
+    // A torn manifest, and a part with a flipped bit: either makes the checkpoint unusable.
+    for damage in ["torn manifest", "flipped part"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out: Outputs = Arc::default();
+        let fail_at = Arc::new(AtomicU64::new(20_000));
+        let config = CheckpointConfig::every(4).keep(3);
+        let sc = SpateContext::sequential(2);
+        let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+            program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
+        })
+        .unwrap();
+        ssc.start().unwrap();
+        assert!(ssc.await_termination().is_err());
 
-    let mut files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert_eq!(
-        files.len(),
-        3,
-        "only the last 3 checkpoints are kept: {files:?}"
-    );
-    let newest = files.last().unwrap();
-    let bytes = std::fs::read(newest).unwrap();
-    std::fs::write(newest, &bytes[..bytes.len() / 2]).unwrap(); // torn write
+        let manifests = checkpoint_files(dir.path(), ".ckpt");
+        let parts = checkpoint_files(dir.path(), "-of-1");
+        assert_eq!(
+            (manifests.len(), parts.len()),
+            (3, 3),
+            "only the last 3 checkpoints are kept: {manifests:?} {parts:?}"
+        );
+        if damage == "torn manifest" {
+            let newest = manifests.last().unwrap();
+            let bytes = std::fs::read(newest).unwrap();
+            std::fs::write(newest, &bytes[..bytes.len() / 2]).unwrap();
+        } else {
+            let newest = parts.last().unwrap();
+            let mut bytes = std::fs::read(newest).unwrap();
+            let at = bytes.len() - 3;
+            bytes[at] ^= 0x10;
+            std::fs::write(newest, &bytes).unwrap();
+        }
 
-    fail_at.store(0, Ordering::Relaxed);
-    let sc = SpateContext::sequential(2);
-    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
-        program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
-    })
-    .unwrap();
-    assert_eq!(
-        ssc.recovered_from(),
-        Some(BatchTime(12_000)),
-        "16 000 was damaged"
-    );
-    ssc.start().unwrap();
-    ssc.await_termination().unwrap();
-    assert_eq!(*out.lock().unwrap(), want);
+        fail_at.store(0, Ordering::Relaxed);
+        let sc = SpateContext::sequential(2);
+        let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+            program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
+        })
+        .unwrap();
+        assert_eq!(
+            ssc.recovered_from(),
+            Some(BatchTime(12_000)),
+            "16 000 was damaged ({damage})"
+        );
+        ssc.start().unwrap();
+        ssc.await_termination().unwrap();
+        assert_eq!(*out.lock().unwrap(), want, "{damage}");
+    }
 }
 
 #[test]
