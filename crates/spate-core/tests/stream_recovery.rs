@@ -248,3 +248,71 @@ fn a_checkpoint_of_a_different_program_is_refused() {
         Err(Error::InvalidParameter { .. })
     ));
 }
+
+/// A counting program whose running state has value type `S`.
+fn typed_program<S: spate_core::Data + std::ops::Add<Output = S> + From<u8> + Copy>(
+    sc: &SpateContext,
+) -> Result<StreamingContext> {
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(2)
+        .build()?;
+    let words = ssc.source_stream(ReplaySource::new(input().as_ref().clone()))?;
+    words
+        .map(|w| (w, S::from(1)))
+        .update_state_by_key(|new: &[S], old: Option<S>| {
+            Some(new.iter().fold(old.unwrap_or(S::from(0)), |a, b| a + *b))
+        })
+        .foreach_rdd(|rdd, _| rdd.count().map(drop))?;
+    Ok(ssc)
+}
+
+#[test]
+fn a_checkpoint_whose_state_type_changed_is_refused_not_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = SpateContext::sequential(2);
+    let config = CheckpointConfig::every(3);
+    let ssc =
+        StreamingContext::get_or_create(dir.path(), config, || typed_program::<u64>(&sc)).unwrap();
+    ssc.stop_after(BatchTime(7_000));
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    // The same graph with another state type: the fingerprint cannot tell, the types do.
+    let err = StreamingContext::get_or_create(dir.path(), config, || typed_program::<f64>(&sc))
+        .err()
+        .expect("a changed state type must not restore");
+    let text = err.to_string();
+    assert!(
+        text.contains("was saved as") && text.contains("u64") && text.contains("f64"),
+        "{text}"
+    );
+    // The original program still restores.
+    let ssc =
+        StreamingContext::get_or_create(dir.path(), config, || typed_program::<u64>(&sc)).unwrap();
+    assert_eq!(ssc.recovered_from(), Some(BatchTime(6_000)));
+}
+
+#[test]
+fn a_directory_whose_checkpoints_are_all_unusable_is_refused_not_restarted_from_scratch() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = SpateContext::sequential(2);
+    let config = CheckpointConfig::every(3);
+    let ssc =
+        StreamingContext::get_or_create(dir.path(), config, || typed_program::<u64>(&sc)).unwrap();
+    ssc.stop_after(BatchTime(7_000));
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    for manifest in checkpoint_files(dir.path(), ".ckpt") {
+        let bytes = std::fs::read(&manifest).unwrap();
+        std::fs::write(&manifest, &bytes[..bytes.len() - 1]).unwrap();
+    }
+    let err = StreamingContext::get_or_create(dir.path(), config, || typed_program::<u64>(&sc))
+        .err()
+        .expect("damaged checkpoints must not be silently replaced by a fresh start");
+    assert!(matches!(err, Error::CorruptCheckpoint { .. }), "{err}");
+    assert!(
+        err.to_string().contains("none of its 3 checkpoints"),
+        "{err}"
+    );
+}

@@ -123,6 +123,11 @@ struct Manifest {
     managed: Vec<(String, Vec<u8>)>,
     /// (length, CRC-32) of the payload of each worker's part, by worker.
     parts: Vec<(u64, u32)>,
+    /// What each saved value is: `node #id records`, `node #id state`, `managed NAME`, with
+    /// the Rust type it had. A changed type is refused, never decoded as garbage.
+    types: Vec<(String, String)>,
+    /// The backpressure controller's state, if the stream has one.
+    rate: Option<super::backpressure::RateState>,
 }
 
 /// What one worker writes: the state partitions and pane partitions it owns.
@@ -407,7 +412,28 @@ fn snapshot_manifest(
             .map(|m| Ok((m.name().to_string(), m.snapshot()?)))
             .collect::<Result<_>>()?,
         parts,
+        types: value_types(&graph),
+        rate: inner.rate_state(),
     })
+}
+
+/// What every checkpointed value is, and its Rust type.
+fn value_types(graph: &super::context::Graph) -> Vec<(String, String)> {
+    let mut types = Vec::new();
+    for node in &graph.nodes {
+        let id = node.meta().id;
+        types.push((
+            format!("node #{id} records"),
+            node.record_type().to_string(),
+        ));
+        if let Some(state) = node.stateful() {
+            types.push((format!("node #{id} state"), state.state_type().to_string()));
+        }
+    }
+    for m in &graph.managed {
+        types.push((format!("managed {}", m.name()), m.value_type().to_string()));
+    }
+    types
 }
 
 /// Reads and checks a manifest: CRC, format, fingerprint.
@@ -527,22 +553,37 @@ impl StreamingContext {
         // worker the parts it reads. A checkpoint is a batch time and the number of workers
         // that wrote it.
         let usable = usable_checkpoints(&dir, &listing, me, workers, expected);
-        let chosen: Option<(u64, usize)> = if workers == 1 {
-            usable?.into_iter().next()
+        // With the leader's count of manifests, so every worker takes the same decision.
+        let (chosen, manifests): (Option<(u64, usize)>, usize) = if workers == 1 {
+            (usable?.into_iter().next(), listing.manifests.len())
         } else {
-            let mine = usable.and_then(|u| encode(&u, "usable checkpoints"));
-            let all: Vec<Vec<(u64, usize)>> =
+            let mine =
+                usable.and_then(|u| encode(&(u, listing.manifests.len()), "usable checkpoints"));
+            let all: Vec<(Vec<(u64, usize)>, usize)> =
                 round(env, Round::Restore, mine.map(|m| vec![m; workers]))?
                     .iter()
                     .map(|b| decode(b, "usable checkpoints"))
                     .collect::<Result<_>>()?;
             // The newest checkpoint the leader has a manifest for and every worker can read.
-            all[0]
+            let chosen = all[0]
+                .0
                 .iter()
                 .copied()
-                .find(|c| all.iter().all(|u| u.contains(c)))
+                .find(|c| all.iter().all(|(u, _)| u.contains(c)));
+            (chosen, all[0].1)
         };
         let Some((t, old)) = chosen else {
+            if manifests > 0 {
+                // Starting over would silently drop the state those checkpoints hold.
+                return Err(Error::CorruptCheckpoint {
+                    path: dir.clone(),
+                    reason: format!(
+                        "none of its {manifests} checkpoints can be restored (see the warnings \
+                         above: damaged, incomplete, or written by another Spate version); use \
+                         a fresh checkpoint directory"
+                    ),
+                });
+            }
             tracing::info!(dir = %dir.display(), "no checkpoint found; starting fresh");
             return Ok(());
         };
@@ -631,6 +672,22 @@ impl StreamingContext {
             });
         }
         let graph = lock(&inner.graph);
+        let ours = value_types(&graph);
+        for (what, theirs) in &manifest.types {
+            match ours.iter().find(|(w, _)| w == what) {
+                Some((_, mine)) if mine == theirs => {}
+                Some((_, mine)) => {
+                    return Err(Error::CorruptCheckpoint {
+                        path: dir.to_path_buf(),
+                        reason: format!(
+                            "{what} was saved as `{theirs}`, this program has `{mine}`: the \
+                             program changed; use a fresh checkpoint directory"
+                        ),
+                    });
+                }
+                None => {}
+            }
+        }
         let stateful = |id: usize| {
             graph
                 .nodes
@@ -665,6 +722,9 @@ impl StreamingContext {
             });
         }
         drop(graph);
+        if let (Some(state), Some(rate)) = (manifest.rate, lock(&inner.rate).as_mut()) {
+            rate.restore(state);
+        }
         *lock(&inner.resume_offsets) = manifest.sources;
         inner
             .shared

@@ -167,7 +167,7 @@ pub(crate) struct Inner {
     pub graph: Mutex<Graph>,
     pub partitions: usize,
     max_records_per_batch: Option<u64>,
-    rate: Mutex<Option<super::backpressure::RateController>>,
+    pub(crate) rate: Mutex<Option<super::backpressure::RateController>>,
     run: Mutex<RunState>,
     run_signal: Condvar,
     stop_mode: AtomicU8,
@@ -897,6 +897,11 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
 }
 
 impl Inner {
+    /// The backpressure controller's state, for a checkpoint.
+    pub(crate) fn rate_state(&self) -> Option<super::backpressure::RateState> {
+        lock(&self.rate).as_ref().map(|r| r.snapshot())
+    }
+
     /// The records a source may deliver this batch: the configured cap and the rate
     /// controller's limit, whichever is smaller.
     pub(crate) fn rate_limit(&self) -> Option<u64> {

@@ -306,6 +306,10 @@ impl<P: PartState, T: Data> StatefulNode for EventTimeOp<P, T> {
         self.op.partitions()
     }
 
+    fn state_type(&self) -> &'static str {
+        self.op.state_type()
+    }
+
     fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
         self.op.snapshot_partitions(which)
     }

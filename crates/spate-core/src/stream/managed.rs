@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// A value owned by the program but saved in every checkpoint and restored on recovery:
 /// the model of an online algorithm, a running summary. Update it from output operations
 /// (`foreach_rdd`), which run once per batch in order.
+///
+/// With several workers, every worker holds its own copy and runs the same output
+/// operations on the same job results, so the copies stay equal; the leader's is saved.
 pub struct ManagedState<S> {
     name: String,
     value: Arc<Mutex<S>>,
@@ -48,6 +51,7 @@ impl<S: Data> ManagedState<S> {
 
 pub(crate) trait AnyManaged: Send + Sync {
     fn name(&self) -> &str;
+    fn value_type(&self) -> &'static str;
     fn snapshot(&self) -> Result<Vec<u8>>;
     fn restore(&self, bytes: &[u8]) -> Result<()>;
 }
@@ -55,6 +59,10 @@ pub(crate) trait AnyManaged: Send + Sync {
 impl<S: Data> AnyManaged for ManagedState<S> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn value_type(&self) -> &'static str {
+        std::any::type_name::<S>()
     }
 
     fn snapshot(&self) -> Result<Vec<u8>> {

@@ -71,6 +71,9 @@ pub(crate) trait AnyNode: Send + Sync {
     fn stateful(&self) -> Option<&dyn StatefulNode> {
         None
     }
+
+    /// The name of the node's record type, checked against checkpoints.
+    fn record_type(&self) -> &'static str;
 }
 
 /// Extra behaviour of nodes that keep state across batches.
@@ -112,6 +115,9 @@ pub(crate) trait StatefulNode: Send + Sync {
     fn late_records(&self) -> u64 {
         0
     }
+
+    /// The name of the operator's state type, checked against checkpoints.
+    fn state_type(&self) -> &'static str;
 
     /// Whether the operator needs a final batch with the watermark at +∞ when every source
     /// is exhausted (event-time operators, to emit their last windows).
@@ -341,5 +347,9 @@ impl<T: Data> AnyNode for StreamNode<T> {
 
     fn stateful(&self) -> Option<&dyn StatefulNode> {
         self.stateful.as_deref()
+    }
+
+    fn record_type(&self) -> &'static str {
+        std::any::type_name::<T>()
     }
 }

@@ -267,6 +267,10 @@ impl<P: PartState, T: Data> StatefulNode for StatefulOp<P, T> {
         self.store.partitions()
     }
 
+    fn state_type(&self) -> &'static str {
+        std::any::type_name::<P>()
+    }
+
     fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
         self.store.snapshot_partitions(which)
     }
