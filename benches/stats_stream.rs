@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench -p spate-benches --bench stats_stream`. Figures: docs/benchmarks.md.
 
-use spate::local::RayonExecutor;
+use spate::local::RayonRuntime;
 use spate::prelude::*;
 use spate::stats::{DStreamStatsExt, Moments};
 use spate_benches::replay;
@@ -53,7 +53,12 @@ fn main() {
     }
     let direct = values / started.elapsed().as_secs_f64() / 1e6;
     println!("baseline Moments::update, one thread: {direct:.0} M values/s");
-    let rayon = |threads| SpateContext::new(RayonExecutor::new(threads).expect("pool"));
+    let rayon = |threads| {
+        SpateContext::builder(RayonRuntime::new(threads).expect("pool"))
+            .default_parallelism(threads)
+            .build()
+            .expect("context")
+    };
     for (name, sc, partitions) in [
         ("sequential, 1 partition", SpateContext::sequential(1), 1),
         ("rayon(2), 2 partitions", rayon(2), 2),

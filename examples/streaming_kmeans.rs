@@ -313,7 +313,7 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
         "  {} batches, {points} connections clustered in {elapsed:.2?} ({:.0} connections/s end to end on {})",
         c.reports.len(),
         points as f64 / elapsed.as_secs_f64(),
-        sc.executor_name()
+        sc.runtime_name()
     );
     let splits: usize = c.reports.iter().map(|(r, _)| r.splits.len()).sum();
     println!("  dying clusters replaced by splitting the heaviest: {splits}");

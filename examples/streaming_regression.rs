@@ -191,7 +191,7 @@ fn main() -> anyhow::Result<()> {
          ({:.0} rows/s through three models, end to end on {})",
         history.len(),
         used as f64 / elapsed.as_secs_f64(),
-        sc.executor_name()
+        sc.runtime_name()
     );
 
     let batches = lock(&sink);

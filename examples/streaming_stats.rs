@@ -94,7 +94,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "replaying {} on {}: {ROWS_PER_BATCH} rows (one day) per batch, one batch every {BATCH_MS} ms",
         path.display(),
-        sc.executor_name()
+        sc.runtime_name()
     );
     let ssc = StreamingContext::builder(&sc)
         .batch_interval(Duration::from_millis(BATCH_MS))

@@ -71,10 +71,9 @@ pub fn spate_context(threads: Option<usize>) -> spate::Result<spate::SpateContex
     }
 }
 
-/// A description of the runtime for summaries: `N threads`.
+/// A description of the runtime for summaries, e.g. `local (rayon, 2 threads)`.
 pub fn runtime_name(sc: &spate::SpateContext) -> String {
-    let n = sc.default_parallelism();
-    format!("{n} thread{}", if n == 1 { "" } else { "s" })
+    sc.runtime_name()
 }
 
 /// Builds the job, or restores it from the newest valid checkpoint in `checkpoint` (saying

@@ -3,16 +3,26 @@
 use crate::accumulator::{Accumulator, Broadcast};
 use crate::data::{Data, Merge};
 use crate::error::{Error, Result};
-use crate::executor::{Executor, SequentialExecutor, SharedExecutor};
 use crate::plan::{MemorySource, Node, Op, SharedBatch, TypeOps};
 use crate::rdd::Rdd;
-use crate::storage::{ContextStats, Env};
+use crate::runtime::{Runtime, SequentialRuntime, SharedRuntime};
+use crate::storage::{ContextStats, Env, MemoryStore, PartitionStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// Creates RDDs and holds what their jobs share: the executor, cached partitions, shuffle
+/// The default number of partitions of a context, when the program does not choose one.
+///
+/// A fixed number, not the machine's core count: a program's partitioning — hence its
+/// floating-point sums, record order and samples — is the same on every machine and every
+/// runtime. Choose another with [`SpateContextBuilder::default_parallelism`].
+pub const DEFAULT_PARALLELISM: usize = 8;
+
+/// Creates RDDs and holds what their jobs share: the runtime, cached partitions, shuffle
 /// outputs and the checkpoint directory. Cloning is cheap and clones share everything.
+///
+/// Every worker of a distributed program has its own context on its own runtime (see
+/// [`crate::runtime`]); the program runs on each, identically.
 ///
 /// ```
 /// use spate_core::SpateContext;
@@ -29,38 +39,123 @@ pub struct SpateContext {
 impl std::fmt::Debug for SpateContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SpateContext")
-            .field("executor", &self.env.executor.name())
+            .field("runtime", &self.env.runtime.name())
+            .field("default_parallelism", &self.env.default_parallelism)
             .finish()
     }
 }
 
-impl SpateContext {
-    /// A context that runs tasks on `executor`.
-    pub fn new(executor: impl Executor) -> SpateContext {
-        SpateContext::with_executor(Arc::new(executor))
+/// Configures a [`SpateContext`]; see [`SpateContext::builder`].
+pub struct SpateContextBuilder {
+    runtime: SharedRuntime,
+    default_parallelism: usize,
+    store: Option<Arc<dyn PartitionStore>>,
+}
+
+impl SpateContextBuilder {
+    /// The default number of partitions of new RDDs and streams (default
+    /// [`DEFAULT_PARALLELISM`]). Results depend on partition counts (the order of
+    /// floating-point sums, of records), never on the runtime or the machine.
+    pub fn default_parallelism(mut self, partitions: usize) -> Self {
+        self.default_parallelism = partitions;
+        self
     }
 
-    /// A context on a shared executor.
-    pub fn with_executor(executor: SharedExecutor) -> SpateContext {
-        SpateContext {
-            env: Arc::new(Env::new(executor)),
+    /// Where the context keeps cached partitions and shuffle outputs (default: a
+    /// [`MemoryStore`]).
+    pub fn partition_store(mut self, store: Arc<dyn PartitionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Checks the configuration and creates the context.
+    pub fn build(self) -> Result<SpateContext> {
+        if self.default_parallelism == 0 {
+            return Err(Error::invalid(
+                "default_parallelism",
+                0,
+                "must be at least 1",
+            ));
+        }
+        let workers = self.runtime.workers();
+        let worker = self.runtime.worker();
+        if workers == 0 || worker >= workers {
+            return Err(Error::Runtime {
+                message: format!(
+                    "runtime `{}` reports worker {worker} of {workers}",
+                    self.runtime.name()
+                ),
+            });
+        }
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::default()));
+        Ok(SpateContext {
+            env: Arc::new(Env::new(self.runtime, store, self.default_parallelism)),
+        })
+    }
+}
+
+impl SpateContext {
+    /// Starts configuring a context on `runtime`.
+    pub fn builder(runtime: impl Runtime) -> SpateContextBuilder {
+        SpateContext::builder_shared(Arc::new(runtime))
+    }
+
+    /// Starts configuring a context on a shared runtime.
+    pub fn builder_shared(runtime: SharedRuntime) -> SpateContextBuilder {
+        SpateContextBuilder {
+            runtime,
+            default_parallelism: DEFAULT_PARALLELISM,
+            store: None,
         }
     }
 
-    /// A context on the reference runtime: every task on the calling thread, in order, with
-    /// `parallelism` as the default number of partitions.
+    /// A context on `runtime` with [`DEFAULT_PARALLELISM`] partitions by default.
+    ///
+    /// # Panics
+    /// If the runtime reports a worker index outside its worker count (a broken runtime);
+    /// [`builder`](SpateContext::builder) returns an error instead.
+    pub fn new(runtime: impl Runtime) -> SpateContext {
+        SpateContext::builder(runtime)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A context on the reference runtime: one worker, every task on the calling thread, in
+    /// order, with `parallelism` as the default number of partitions.
     pub fn sequential(parallelism: usize) -> SpateContext {
-        SpateContext::new(SequentialExecutor::with_parallelism(parallelism))
+        SpateContext::builder(SequentialRuntime)
+            .default_parallelism(parallelism.max(1))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// The executor's name, for logs.
-    pub fn executor_name(&self) -> String {
-        self.env.executor.name()
+    /// The runtime's name, for logs.
+    pub fn runtime_name(&self) -> String {
+        self.env.runtime.name()
     }
 
-    /// The default number of partitions: the executor's parallelism.
+    /// The default number of partitions of new RDDs and streams.
     pub fn default_parallelism(&self) -> usize {
-        self.env.executor.parallelism().max(1)
+        self.env.default_parallelism
+    }
+
+    /// This worker's index (0 on a single-worker runtime).
+    pub fn worker(&self) -> usize {
+        self.env.worker()
+    }
+
+    /// How many workers run the program.
+    pub fn workers(&self) -> usize {
+        self.env.workers()
+    }
+
+    /// Whether this is worker 0, which polls the stream sources and should perform the side
+    /// effects that must happen once (printing, writing a collected result to a file):
+    /// every worker runs the program's driver code, so guard them with this.
+    pub fn is_leader(&self) -> bool {
+        self.env.worker() == 0
     }
 
     /// An RDD of `data` split into `partitions` contiguous slices of near-equal size.
@@ -74,15 +169,7 @@ impl SpateContext {
         data: Vec<T>,
         partitions: usize,
     ) -> Rdd<T> {
-        let partitions = partitions.max(1);
-        let n = data.len();
-        let mut parts = Vec::with_capacity(partitions);
-        let mut rest = data.into_iter();
-        for p in 0..partitions {
-            let size = (p + 1) * n / partitions - p * n / partitions;
-            parts.push(rest.by_ref().take(size).collect::<Vec<T>>());
-        }
-        self.named_partitions_rdd(name, parts)
+        self.named_partitions_rdd(name, split_even(data, partitions))
     }
 
     /// An RDD with exactly the given partitions.
@@ -105,11 +192,22 @@ impl SpateContext {
     pub(crate) fn shared_partitions_rdd<T: Data>(
         &self,
         name: &'static str,
-        mut parts: Vec<SharedBatch>,
+        parts: Vec<SharedBatch>,
+        partitioner: Option<crate::partitioner::PartitionerTag>,
+    ) -> Rdd<T> {
+        self.placed_partitions_rdd(name, parts.into_iter().map(Some).collect(), partitioner)
+    }
+
+    /// An RDD of partitions of which this worker holds only those it owns (`None` for the
+    /// others): a stream batch after the leader scattered it, a materialized result.
+    pub(crate) fn placed_partitions_rdd<T: Data>(
+        &self,
+        name: &'static str,
+        mut parts: Vec<Option<SharedBatch>>,
         partitioner: Option<crate::partitioner::PartitionerTag>,
     ) -> Rdd<T> {
         if parts.is_empty() {
-            parts.push(Arc::new(Vec::<T>::new()));
+            parts.push(Some(Arc::new(Vec::<T>::new())));
         }
         let ops = TypeOps::of::<T>();
         let partitions = parts.len();
@@ -171,7 +269,7 @@ impl SpateContext {
 
     /// A new accumulator starting at `T::default()`.
     pub fn accumulator<T: Merge + Data>(&self, name: impl Into<String>) -> Accumulator<T> {
-        Accumulator::new(name)
+        Accumulator::new(self.env.next_id(), name, &self.env.accumulators)
     }
 
     /// Sets the directory that [`Rdd::checkpoint`] writes to (created if missing).
@@ -209,8 +307,8 @@ impl SpateContext {
     /// Scheduler counters: tasks, failures, recomputations, cache use.
     pub fn stats(&self) -> ContextStats {
         let mut stats = self.env.counters.snapshot();
-        stats.cached_partitions = self.env.blocks.len();
-        stats.live_shuffles = self.env.shuffles.len();
+        stats.cached_partitions = self.env.store.block_count();
+        stats.live_shuffles = self.env.store.shuffle_count();
         stats
     }
 
@@ -218,7 +316,7 @@ impl SpateContext {
     /// `rdd` (as if the memory holding it were gone). Returns whether it was cached. The next
     /// read recomputes it from lineage.
     pub fn lose_cached_partition<T: Data>(&self, rdd: &Rdd<T>, p: usize) -> bool {
-        self.env.blocks.remove(rdd.node.id, p)
+        self.env.store.remove_block(rdd.node.id, p)
     }
 
     /// Fault injection: drops every shuffle map output that `rdd`'s lineage has written for
@@ -231,7 +329,7 @@ impl SpateContext {
             if let Op::CoPartition { deps, .. } = &node.op {
                 for dep in deps {
                     if let crate::plan::Dep::Shuffle(s) = dep {
-                        lost += usize::from(self.env.shuffles.lose(s.id, m));
+                        lost += usize::from(self.env.store.lose_map_output(s.id, m));
                     }
                 }
             }
@@ -239,4 +337,18 @@ impl SpateContext {
         }
         lost
     }
+}
+
+/// Splits `data` into `partitions` contiguous slices of near-equal size (the first ones get
+/// the remainder last): how `parallelize` and stream batches are partitioned.
+pub(crate) fn split_even<T>(data: Vec<T>, partitions: usize) -> Vec<Vec<T>> {
+    let partitions = partitions.max(1);
+    let n = data.len();
+    let mut parts = Vec::with_capacity(partitions);
+    let mut rest = data.into_iter();
+    for p in 0..partitions {
+        let size = (p + 1) * n / partitions - p * n / partitions;
+        parts.push(rest.by_ref().take(size).collect::<Vec<T>>());
+    }
+    parts
 }

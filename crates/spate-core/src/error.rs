@@ -164,6 +164,47 @@ pub enum Error {
         message: String,
     },
 
+    /// Another worker of the program failed; every worker stops with this error.
+    #[error("worker {worker} of the program failed: {message}")]
+    PeerFailed {
+        /// The worker that failed.
+        worker: usize,
+        /// Its error.
+        message: String,
+    },
+
+    /// The workers of a program stopped doing the same thing: a program whose actions or
+    /// output operations depend on something that differs between workers (the time, a
+    /// random number, a local file), or a bug.
+    #[error(
+        "the workers diverged: this worker is at {ours}, worker {worker} at {theirs}; \
+         every worker must run the same program on the same inputs"
+    )]
+    WorkersDiverged {
+        /// A worker that disagreed.
+        worker: usize,
+        /// What this worker was doing.
+        ours: String,
+        /// What that worker was doing.
+        theirs: String,
+    },
+
+    /// The workers of a distributed program were not started alike.
+    #[error(
+        "worker {worker} was started differently: its {what} is {theirs}, this worker's is \
+         {ours}; start every process with the same program, arguments and worker count"
+    )]
+    ProgramMismatch {
+        /// What differs (plan fingerprint, worker count, partition count …).
+        what: &'static str,
+        /// The worker that differs.
+        worker: usize,
+        /// This worker's value.
+        ours: String,
+        /// That worker's value.
+        theirs: String,
+    },
+
     /// The context was stopped while the call was waiting.
     #[error("the streaming context was stopped")]
     Stopped,

@@ -20,16 +20,15 @@ use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::partitioner::PartitionerTag;
 use crate::storage::Env;
-use std::any::Any;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One partition's records: always a `Vec<T>` of the node's record type.
-pub(crate) type Batch = Box<dyn Any + Send>;
+pub(crate) type Batch = Box<dyn std::any::Any + Send>;
 
 /// A partition kept in a store and shared between readers: an `Arc<Vec<T>>`.
-pub(crate) type SharedBatch = Arc<dyn Any + Send + Sync>;
+pub(crate) type SharedBatch = crate::storage::SharedPartition;
 
 /// A narrow operator's function: it takes its input partition by value, or reads it by
 /// reference (so a partition held in memory — a stream batch, a cached RDD — is read
@@ -56,6 +55,12 @@ pub(crate) struct TypeOps {
     pub clone_shared: fn(&SharedBatch) -> Result<Batch>,
     pub encode: fn(&Batch) -> Result<Vec<u8>>,
     pub decode: fn(&[u8]) -> Result<Batch>,
+    /// Encodes a shared partition (to ship it to another worker or into a checkpoint).
+    pub encode_shared: fn(&SharedBatch) -> Result<Vec<u8>>,
+    /// A shared partition with no records.
+    pub empty: fn() -> SharedBatch,
+    /// The number of records of a shared partition (0 if it is not of this type).
+    pub len: fn(&SharedBatch) -> usize,
 }
 
 impl TypeOps {
@@ -83,6 +88,17 @@ impl TypeOps {
                 })?;
                 Ok(Box::new(v) as Batch)
             },
+            encode_shared: |s| {
+                let v = s
+                    .downcast_ref::<Vec<T>>()
+                    .ok_or_else(|| type_error::<T>())?;
+                bincode::serialize(v).map_err(|e| Error::Serialization {
+                    what: format!("partition of {}", std::any::type_name::<T>()),
+                    message: e.to_string(),
+                })
+            },
+            empty: || Arc::new(Vec::<T>::new()) as SharedBatch,
+            len: |s| s.downcast_ref::<Vec<T>>().map_or(0, Vec::len),
         }
     }
 }
@@ -192,14 +208,14 @@ pub(crate) struct ShuffleDep {
 
 impl Drop for ShuffleDep {
     fn drop(&mut self) {
-        self.env.shuffles.remove(self.id);
+        self.env.store.remove_shuffle(self.id);
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
         if self.persisted.load(Ordering::Relaxed) {
-            self.env.blocks.remove_rdd(self.id);
+            self.env.store.remove_rdd(self.id);
         }
     }
 }
@@ -227,6 +243,29 @@ impl Node {
 
     pub fn is_persisted(&self) -> bool {
         self.persisted.load(Ordering::Relaxed)
+    }
+
+    /// The worker that owns partition `p` of this node when `workers` workers run the
+    /// program: sources and co-partitioned nodes place partition `p` on worker `p mod W`;
+    /// narrow nodes and unions compute where their input partition lives.
+    pub fn owner(&self, p: usize, workers: usize) -> usize {
+        if workers <= 1 {
+            return 0;
+        }
+        match &self.op {
+            Op::Narrow { parent, .. } => parent.owner(p, workers),
+            Op::Union { parents } => {
+                let mut local = p;
+                for parent in parents {
+                    if local < parent.partitions {
+                        return parent.owner(local, workers);
+                    }
+                    local -= parent.partitions;
+                }
+                crate::runtime::owner_of(p, workers)
+            }
+            Op::Source(_) | Op::CoPartition { .. } => crate::runtime::owner_of(p, workers),
+        }
     }
 
     /// `"rdd 12 (reduce_by_key)"`, for logs and errors.
@@ -277,17 +316,22 @@ impl Node {
 
 /// A source of fixed, in-memory partitions (a parallelized collection, a stream batch, a
 /// materialized result). Each compute clones the partition: the source stays intact so that
-/// a failed task can be retried.
+/// a failed task can be retried. A partition is `None` on a worker that does not own it (a
+/// stream batch or a materialized result is held only by its owners).
 pub(crate) struct MemorySource {
-    pub parts: Vec<SharedBatch>,
+    pub parts: Vec<Option<SharedBatch>>,
     pub ops: TypeOps,
 }
 
 impl MemorySource {
     fn part(&self, p: usize) -> Result<&SharedBatch> {
-        self.parts
-            .get(p)
-            .ok_or_else(|| Error::internal(format!("partition {p} out of range")))
+        match self.parts.get(p) {
+            Some(Some(part)) => Ok(part),
+            Some(None) => Err(Error::internal(format!(
+                "partition {p} is held by another worker; a task read it on the wrong worker"
+            ))),
+            None => Err(Error::internal(format!("partition {p} out of range"))),
+        }
     }
 }
 

@@ -1,10 +1,13 @@
-//! What a context keeps between tasks: cached partitions, shuffle outputs, counters.
+//! What a worker keeps between tasks: cached partitions, shuffle outputs, counters, and the
+//! runtime and collective rounds its jobs use.
 //!
 //! Locks here are taken once per partition read or write, never per record.
 
-use crate::executor::SharedExecutor;
-use crate::plan::SharedBatch;
+use crate::accumulator::{AccumulatorRegistry, EncodedUpdate};
+use crate::collective::Collective;
+use crate::runtime::SharedRuntime;
 use rustc_hash::FxHashMap;
+use std::any::Any;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -17,30 +20,59 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The shared environment of one [`SpateContext`](crate::SpateContext).
 pub(crate) struct Env {
-    pub executor: SharedExecutor,
-    pub blocks: BlockStore,
-    pub shuffles: ShuffleStore,
+    pub runtime: SharedRuntime,
+    pub collective: Collective,
+    pub store: Arc<dyn PartitionStore>,
     pub counters: Counters,
+    pub accumulators: AccumulatorRegistry,
+    /// Accumulator updates of finished tasks, to send in the next round (several workers):
+    /// (stage, partition, updates).
+    pub pending_updates: Mutex<Vec<(u64, usize, Vec<EncodedUpdate>)>>,
     next_id: AtomicU64,
+    next_stage: AtomicU64,
+    pub default_parallelism: usize,
     pub max_task_attempts: AtomicU32,
     pub checkpoint_dir: RwLock<Option<PathBuf>>,
 }
 
 impl Env {
-    pub fn new(executor: SharedExecutor) -> Env {
+    pub fn new(
+        runtime: SharedRuntime,
+        store: Arc<dyn PartitionStore>,
+        default_parallelism: usize,
+    ) -> Env {
         Env {
-            executor,
-            blocks: BlockStore::default(),
-            shuffles: ShuffleStore::default(),
+            collective: Collective::new(Arc::clone(&runtime)),
+            runtime,
+            store,
             counters: Counters::default(),
+            accumulators: AccumulatorRegistry::default(),
+            pending_updates: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
+            next_stage: AtomicU64::new(0),
+            default_parallelism: default_parallelism.max(1),
             max_task_attempts: AtomicU32::new(4),
             checkpoint_dir: RwLock::new(None),
         }
     }
 
+    /// A new id for a node, shuffle or accumulator. Every worker of a program builds the
+    /// same plan in the same order, so ids agree across workers.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A new stage number; every worker numbers its stages alike.
+    pub fn next_stage(&self) -> u64 {
+        self.next_stage.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn workers(&self) -> usize {
+        self.collective.workers()
+    }
+
+    pub fn worker(&self) -> usize {
+        self.collective.worker()
     }
 
     pub fn checkpoint_dir(&self) -> Option<PathBuf> {
@@ -94,65 +126,94 @@ impl Counters {
     }
 }
 
-/// Partitions of persisted RDDs, keyed by (rdd id, partition).
-#[derive(Default)]
-pub(crate) struct BlockStore {
-    blocks: Mutex<FxHashMap<(u64, usize), SharedBatch>>,
-}
+/// One partition held in memory: an `Arc<Vec<T>>` of the node's record type, type-erased.
+pub type SharedPartition = Arc<dyn Any + Send + Sync>;
 
-impl BlockStore {
-    pub fn get(&self, rdd: u64, partition: usize) -> Option<SharedBatch> {
-        lock(&self.blocks).get(&(rdd, partition)).cloned()
-    }
+/// The buckets one map task of a shuffle wrote: entry `r` goes to reduce partition `r`.
+/// On a worker, only the buckets of the reduce partitions it owns are present.
+pub type MapOutput = Arc<Vec<Option<SharedPartition>>>;
 
-    pub fn put(&self, rdd: u64, partition: usize, batch: SharedBatch) {
-        lock(&self.blocks).insert((rdd, partition), batch);
-    }
-
-    pub fn remove(&self, rdd: u64, partition: usize) -> bool {
-        lock(&self.blocks).remove(&(rdd, partition)).is_some()
-    }
-
-    pub fn remove_rdd(&self, rdd: u64) {
-        lock(&self.blocks).retain(|(id, _), _| *id != rdd);
-    }
-
-    pub fn len(&self) -> usize {
-        lock(&self.blocks).len()
-    }
-}
-
-/// The buckets written by one map task: bucket `p` goes to reduce partition `p`.
-pub(crate) type MapOutput = Arc<Vec<SharedBatch>>;
-
-/// Map outputs of live shuffles, keyed by shuffle id then map partition.
+/// Where a worker keeps partitions between tasks: partitions of persisted RDDs and the map
+/// outputs of live shuffles. The core reads and writes it once per partition, never per
+/// record. [`MemoryStore`] (the default) keeps everything in memory; a runtime may supply
+/// another store (one that spills, say) with
+/// [`SpateContextBuilder::partition_store`](crate::SpateContextBuilder::partition_store).
 ///
-/// Outputs are kept (not consumed) when read, so a shuffled RDD used by two jobs, or a
-/// retried reduce task, reads them again instead of recomputing the map side. They are
-/// dropped with the shuffle's plan node.
+/// # Contract
+/// What is put is returned by later gets until it is removed (or lost: a store may drop
+/// entries, and the core recomputes a lost cached partition from lineage; a lost map output
+/// is recomputed on a single worker and fails the job on several).
+pub trait PartitionStore: Send + Sync + 'static {
+    /// Partition `partition` of persisted RDD `rdd`, if held.
+    fn get_block(&self, rdd: u64, partition: usize) -> Option<SharedPartition>;
+    /// Holds a partition of a persisted RDD.
+    fn put_block(&self, rdd: u64, partition: usize, block: SharedPartition);
+    /// Drops one partition; returns whether it was held.
+    fn remove_block(&self, rdd: u64, partition: usize) -> bool;
+    /// Drops every partition of `rdd`.
+    fn remove_rdd(&self, rdd: u64);
+    /// How many partitions are held.
+    fn block_count(&self) -> usize;
+
+    /// The output of map partition `map` of shuffle `shuffle`, if held.
+    fn get_map_output(&self, shuffle: u64, map: usize) -> Option<MapOutput>;
+    /// Holds the output of map partition `map` (of `maps`) of `shuffle`.
+    fn put_map_output(&self, shuffle: u64, map: usize, maps: usize, output: MapOutput);
+    /// The map partitions of `shuffle` (of `maps`) whose output is not held.
+    fn missing_map_outputs(&self, shuffle: u64, maps: usize) -> Vec<usize>;
+    /// Drops every output of `shuffle`.
+    fn remove_shuffle(&self, shuffle: u64);
+    /// Drops the output of one map partition; returns whether it was held.
+    fn lose_map_output(&self, shuffle: u64, map: usize) -> bool;
+    /// How many shuffles have outputs held.
+    fn shuffle_count(&self) -> usize;
+}
+
+/// The default [`PartitionStore`]: everything in memory, one lock per map, taken once per
+/// partition.
 #[derive(Default)]
-pub(crate) struct ShuffleStore {
+pub struct MemoryStore {
+    blocks: Mutex<FxHashMap<(u64, usize), SharedPartition>>,
     outputs: Mutex<FxHashMap<u64, Vec<Option<MapOutput>>>>,
 }
 
-impl ShuffleStore {
-    pub fn get(&self, shuffle: u64, map: usize) -> Option<MapOutput> {
+impl PartitionStore for MemoryStore {
+    fn get_block(&self, rdd: u64, partition: usize) -> Option<SharedPartition> {
+        lock(&self.blocks).get(&(rdd, partition)).cloned()
+    }
+
+    fn put_block(&self, rdd: u64, partition: usize, block: SharedPartition) {
+        lock(&self.blocks).insert((rdd, partition), block);
+    }
+
+    fn remove_block(&self, rdd: u64, partition: usize) -> bool {
+        lock(&self.blocks).remove(&(rdd, partition)).is_some()
+    }
+
+    fn remove_rdd(&self, rdd: u64) {
+        lock(&self.blocks).retain(|(id, _), _| *id != rdd);
+    }
+
+    fn block_count(&self) -> usize {
+        lock(&self.blocks).len()
+    }
+
+    fn get_map_output(&self, shuffle: u64, map: usize) -> Option<MapOutput> {
         lock(&self.outputs)
             .get(&shuffle)
             .and_then(|maps| maps.get(map).cloned().flatten())
     }
 
-    pub fn put(&self, shuffle: u64, map: usize, maps: usize, output: MapOutput) {
+    fn put_map_output(&self, shuffle: u64, map: usize, maps: usize, output: MapOutput) {
         let mut all = lock(&self.outputs);
         let slots = all.entry(shuffle).or_insert_with(|| vec![None; maps]);
-        if slots.len() < maps {
-            slots.resize(maps, None);
+        if slots.len() < maps.max(map + 1) {
+            slots.resize(maps.max(map + 1), None);
         }
         slots[map] = Some(output);
     }
 
-    /// Map partitions whose output is missing.
-    pub fn missing(&self, shuffle: u64, maps: usize) -> Vec<usize> {
+    fn missing_map_outputs(&self, shuffle: u64, maps: usize) -> Vec<usize> {
         let all = lock(&self.outputs);
         match all.get(&shuffle) {
             None => (0..maps).collect(),
@@ -162,11 +223,11 @@ impl ShuffleStore {
         }
     }
 
-    pub fn remove(&self, shuffle: u64) {
+    fn remove_shuffle(&self, shuffle: u64) {
         lock(&self.outputs).remove(&shuffle);
     }
 
-    pub fn lose(&self, shuffle: u64, map: usize) -> bool {
+    fn lose_map_output(&self, shuffle: u64, map: usize) -> bool {
         let mut all = lock(&self.outputs);
         match all.get_mut(&shuffle).and_then(|s| s.get_mut(map)) {
             Some(slot) => slot.take().is_some(),
@@ -174,7 +235,7 @@ impl ShuffleStore {
         }
     }
 
-    pub fn len(&self) -> usize {
+    fn shuffle_count(&self) -> usize {
         lock(&self.outputs).len()
     }
 }

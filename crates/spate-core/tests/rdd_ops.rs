@@ -1,7 +1,7 @@
 //! Every RDD operator against a naive `Vec`/`HashMap` computation, on 1, 2 and 7
 //! partitions and on two executors.
 
-use crate::common::{contexts, sorted};
+use crate::common::{each_context, sorted};
 use proptest::prelude::*;
 use spate_core::{HashPartitioner, RangePartitioner, SpateContext};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -39,7 +39,7 @@ fn naive_join(a: &[(u64, i64)], b: &[(u64, String)]) -> Vec<(u64, (i64, String))
 
 #[test]
 fn narrow_operators_match_iterators() {
-    for sc in contexts() {
+    each_context(|sc| {
         for parts in PARTITIONS {
             let data: Vec<i64> = (-50..150).collect();
             let rdd = sc.parallelize(data.clone(), parts);
@@ -85,12 +85,12 @@ fn narrow_operators_match_iterators() {
             assert_eq!(u.num_partitions(), parts + 1);
             assert_eq!(u.count().unwrap(), data.len() as u64 + 2);
         }
-    }
+    });
 }
 
 #[test]
 fn actions_match_iterators() {
-    for sc in contexts() {
+    each_context(|sc| {
         for parts in PARTITIONS {
             let data: Vec<i64> = (1..=100).collect();
             let rdd = sc.parallelize(data.clone(), parts);
@@ -129,12 +129,12 @@ fn actions_match_iterators() {
             rdd.foreach(move |x| acc2.add(x as u64)).unwrap();
             assert_eq!(acc.value(), 5050);
         }
-    }
+    });
 }
 
 #[test]
 fn keyed_aggregations_match_hash_maps() {
-    for sc in contexts() {
+    each_context(|sc| {
         for parts in PARTITIONS {
             let data = pairs(500);
             let rdd = sc.parallelize(data.clone(), parts);
@@ -210,12 +210,12 @@ fn keyed_aggregations_match_hash_maps() {
                 data.iter().map(|(_, v)| v * 2).collect::<Vec<_>>()
             );
         }
-    }
+    });
 }
 
 #[test]
 fn joins_match_nested_loops() {
-    for sc in contexts() {
+    each_context(|sc| {
         for parts in PARTITIONS {
             let a: Vec<(u64, i64)> = vec![(1, 10), (2, 20), (2, 21), (3, 30), (5, 50)];
             let b: Vec<(u64, String)> = vec![
@@ -274,7 +274,7 @@ fn joins_match_nested_loops() {
                 assert_eq!(ws.len(), b.iter().filter(|(x, _)| *x == k).count());
             }
         }
-    }
+    });
 }
 
 #[test]
@@ -316,7 +316,7 @@ fn co_partitioned_inputs_skip_the_shuffle() {
 
 #[test]
 fn sort_by_key_orders_globally() {
-    for sc in contexts() {
+    each_context(|sc| {
         for parts in PARTITIONS {
             let data: Vec<(i64, u32)> = (0..400)
                 .map(|i| ((i * 7_919) % 1_000 - 500, i as u32))
@@ -331,7 +331,7 @@ fn sort_by_key_orders_globally() {
             want.reverse();
             assert_eq!(desc, want);
         }
-    }
+    });
 }
 
 #[test]
@@ -352,7 +352,7 @@ fn range_partitioner_places_keys_in_order() {
 
 #[test]
 fn repartition_and_sample() {
-    for sc in contexts() {
+    each_context(|sc| {
         let rdd = sc.parallelize((0..1000).collect::<Vec<u32>>(), 2);
         let re = rdd.repartition(7);
         assert_eq!(re.num_partitions(), 7);
@@ -372,7 +372,7 @@ fn repartition_and_sample() {
         assert!((1800..=2200).contains(&with), "{with}");
         assert!(rdd.sample(false, 1.5, 1).is_err());
         assert!(rdd.sample(true, f64::NAN, 1).is_err());
-    }
+    });
 }
 
 #[test]
@@ -428,7 +428,7 @@ proptest! {
         parts in 1_usize..9,
         reduce_parts in 1_usize..9,
     ) {
-        let sc = SpateContext::new(crate::common::ThreadsExecutor { threads: 2 });
+        let sc = crate::common::threads_context(2);
         let rdd = sc.parallelize(data.clone(), parts);
         let mut want: BTreeMap<u8, i64> = BTreeMap::new();
         for (k, v) in &data {

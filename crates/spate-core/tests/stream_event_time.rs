@@ -7,7 +7,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use spate_core::stream::{
     EmitMode, EventWindows, FastForwardClock, JoinKind, LateData, StreamingContext, WindowResult,
 };
-use spate_core::{DStream, Data, SpateContext, Window};
+use spate_core::{DStream, Data, Window};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,7 +59,7 @@ fn run<T: Data, U: Data>(
     batches: &[Vec<T>],
     build: impl FnOnce(&DStream<T>) -> Vec<DStream<U>>,
 ) -> (Vec<Vec<U>>, Vec<spate_core::stream::BatchInfo>) {
-    let sc = SpateContext::new(crate::common::ThreadsExecutor { threads: 2 });
+    let sc = crate::common::threads_context(2);
     let ssc = StreamingContext::builder(&sc)
         .batch_interval(Duration::from_secs(1))
         .clock(FastForwardClock::new())

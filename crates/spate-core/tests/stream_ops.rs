@@ -1,7 +1,7 @@
 //! DStream operators against naive per-batch and per-window computations, on a manual
 //! clock (no sleeps), for several partition counts and executors.
 
-use crate::common::{Harness, ThreadsExecutor, contexts, sorted};
+use crate::common::{Harness, each_context, sorted};
 use proptest::prelude::*;
 use spate_core::stream::{StateSpec, StreamingContext};
 use spate_core::{BatchTime, Error, SpateContext, Window};
@@ -44,7 +44,7 @@ fn window_batches<T: Clone>(batches: &[Vec<T>], end: usize, length: usize) -> Ve
 
 #[test]
 fn per_batch_operators_match_naive_computation() {
-    for sc in contexts() {
+    each_context(|sc| {
         for parts in [1, 2, 7] {
             let mut h = Harness::<String>::new(&sc, parts);
             let pairs = h.input.map(|w| (w, 1_u64));
@@ -117,7 +117,7 @@ fn per_batch_operators_match_naive_computation() {
                 );
             }
         }
-    }
+    });
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn outer_joins_per_batch() {
 
 #[test]
 fn windows_match_recomputation_from_scratch() {
-    for sc in contexts() {
+    each_context(|sc| {
         for parts in [1, 2, 7] {
             for (length, slide) in [(3, 1), (4, 2), (2, 2), (5, 3)] {
                 let w = Window::new(secs(length), secs(slide));
@@ -248,7 +248,7 @@ fn windows_match_recomputation_from_scratch() {
                 }
             }
         }
-    }
+    });
 }
 
 #[test]
@@ -292,7 +292,7 @@ fn window_parameters_are_checked_before_data_flows() {
 
 #[test]
 fn update_state_by_key_keeps_running_totals() {
-    for sc in contexts() {
+    each_context(|sc| {
         for parts in [1, 2, 7] {
             let mut h = Harness::<String>::new(&sc, parts);
             let totals = h
@@ -320,7 +320,7 @@ fn update_state_by_key_keeps_running_totals() {
                 assert_eq!(state_sizes[i], want.len() as u64);
             }
         }
-    }
+    });
 }
 
 #[test]
@@ -352,7 +352,7 @@ fn a_state_rdd_kept_past_its_batch_refuses_to_recompute() {
 
 #[test]
 fn map_with_state_times_out_idle_keys() {
-    for sc in contexts() {
+    each_context(|sc| {
         let mut h = Harness::<(String, i64)>::new(&sc, 3);
         let spec = StateSpec::function(
             |key: &String, value: Option<i64>, state: &mut spate_core::stream::State<i64>| {
@@ -402,12 +402,12 @@ fn map_with_state_times_out_idle_keys() {
         assert_eq!(sorted(&s[3].1), b(&[("x", 4)]));
         assert_eq!(sorted(&s[4].1), b(&[("z", 3)]));
         assert_eq!(sizes, vec![2, 2, 2, 1, 1, 1, 1, 0]);
-    }
+    });
 }
 
 #[test]
 fn state_memory_stays_bounded_with_timeouts() {
-    let sc = SpateContext::new(ThreadsExecutor { threads: 2 });
+    let sc = crate::common::threads_context(2);
     let mut h = Harness::<(u64, u64)>::new(&sc, 4);
     let spec = StateSpec::function(
         |_k: &u64, v: Option<u64>, s: &mut spate_core::stream::State<u64>| {
@@ -692,7 +692,7 @@ proptest! {
         slide in 1_u64..4,
         parts in 1_usize..6,
     ) {
-        let sc = SpateContext::new(ThreadsExecutor { threads: 2 });
+        let sc = crate::common::threads_context(2);
         let mut h = Harness::<(u8, i64)>::new(&sc, parts);
         let w = Window::new(secs(length * slide), secs(slide));
         let inc = h.collect(&h.input.reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, w).unwrap());

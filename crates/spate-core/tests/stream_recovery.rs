@@ -148,49 +148,69 @@ fn recovery_reproduces_an_uninterrupted_run() {
     }
 }
 
+/// The checkpoint files of `dir` whose names end with `suffix` (manifests `.ckpt`, parts
+/// `-of-1`), sorted (oldest first).
+fn checkpoint_files(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
     let want = uninterrupted();
-    let dir = tempfile::tempdir().unwrap();
-    let out: Outputs = Arc::default();
-    let fail_at = Arc::new(AtomicU64::new(20_000));
-    let config = CheckpointConfig::every(4).keep(3);
-    let sc = SpateContext::sequential(2);
-    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
-        program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
-    })
-    .unwrap();
-    ssc.start().unwrap();
-    assert!(ssc.await_termination().is_err());
+    // A torn manifest, and a part with a flipped bit: either makes the checkpoint unusable.
+    for damage in ["torn manifest", "flipped part"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out: Outputs = Arc::default();
+        let fail_at = Arc::new(AtomicU64::new(20_000));
+        let config = CheckpointConfig::every(4).keep(3);
+        let sc = SpateContext::sequential(2);
+        let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+            program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
+        })
+        .unwrap();
+        ssc.start().unwrap();
+        assert!(ssc.await_termination().is_err());
 
-    let mut files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert_eq!(
-        files.len(),
-        3,
-        "only the last 3 checkpoints are kept: {files:?}"
-    );
-    let newest = files.last().unwrap();
-    let bytes = std::fs::read(newest).unwrap();
-    std::fs::write(newest, &bytes[..bytes.len() / 2]).unwrap(); // torn write
+        let manifests = checkpoint_files(dir.path(), ".ckpt");
+        let parts = checkpoint_files(dir.path(), "-of-1");
+        assert_eq!(
+            (manifests.len(), parts.len()),
+            (3, 3),
+            "only the last 3 checkpoints are kept: {manifests:?} {parts:?}"
+        );
+        if damage == "torn manifest" {
+            let newest = manifests.last().unwrap();
+            let bytes = std::fs::read(newest).unwrap();
+            std::fs::write(newest, &bytes[..bytes.len() / 2]).unwrap();
+        } else {
+            let newest = parts.last().unwrap();
+            let mut bytes = std::fs::read(newest).unwrap();
+            let at = bytes.len() - 3;
+            bytes[at] ^= 0x10;
+            std::fs::write(newest, &bytes).unwrap();
+        }
 
-    fail_at.store(0, Ordering::Relaxed);
-    let sc = SpateContext::sequential(2);
-    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
-        program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
-    })
-    .unwrap();
-    assert_eq!(
-        ssc.recovered_from(),
-        Some(BatchTime(12_000)),
-        "16 000 was damaged"
-    );
-    ssc.start().unwrap();
-    ssc.await_termination().unwrap();
-    assert_eq!(*out.lock().unwrap(), want);
+        fail_at.store(0, Ordering::Relaxed);
+        let sc = SpateContext::sequential(2);
+        let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+            program(&sc, input(), Arc::clone(&out), Arc::clone(&fail_at))
+        })
+        .unwrap();
+        assert_eq!(
+            ssc.recovered_from(),
+            Some(BatchTime(12_000)),
+            "16 000 was damaged ({damage})"
+        );
+        ssc.start().unwrap();
+        ssc.await_termination().unwrap();
+        assert_eq!(*out.lock().unwrap(), want, "{damage}");
+    }
 }
 
 #[test]
@@ -298,11 +318,80 @@ fn batch_metrics_report_each_checkpoint_and_its_size() {
             info.checkpoint_ms.is_some()
         );
         if let Some(bytes) = info.checkpoint_bytes {
+            // One worker: one part holds the state.
             let file = dir
                 .path()
-                .join(format!("checkpoint-{:020}.ckpt", info.batch_time.0));
+                .join(format!("checkpoint-{:020}.part-0-of-1", info.batch_time.0));
             let content = spate_core::codec::read_verified(&file).unwrap();
             assert_eq!(bytes, content.len() as u64, "{}", file.display());
         }
     }
+}
+
+/// A counting program whose running state has value type `S`.
+fn typed_program<S: spate_core::Data + std::ops::Add<Output = S> + From<u8> + Copy>(
+    sc: &SpateContext,
+) -> Result<StreamingContext> {
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(2)
+        .build()?;
+    let words = ssc.source_stream(ReplaySource::new(input().as_ref().clone()))?;
+    words
+        .map(|w| (w, S::from(1)))
+        .update_state_by_key(|new: &[S], old: Option<S>| {
+            Some(new.iter().fold(old.unwrap_or(S::from(0)), |a, b| a + *b))
+        })
+        .foreach_rdd(|rdd, _| rdd.count().map(drop))?;
+    Ok(ssc)
+}
+
+#[test]
+fn a_checkpoint_whose_state_type_changed_is_refused_not_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = SpateContext::sequential(2);
+    let config = CheckpointConfig::every(3);
+    let ssc =
+        StreamingContext::get_or_create(dir.path(), config, || typed_program::<u64>(&sc)).unwrap();
+    ssc.stop_after(BatchTime(7_000));
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    // The same graph with another state type: the fingerprint cannot tell, the types do.
+    let err = StreamingContext::get_or_create(dir.path(), config, || typed_program::<f64>(&sc))
+        .err()
+        .expect("a changed state type must not restore");
+    let text = err.to_string();
+    assert!(
+        text.contains("was saved as") && text.contains("u64") && text.contains("f64"),
+        "{text}"
+    );
+    // The original program still restores.
+    let ssc =
+        StreamingContext::get_or_create(dir.path(), config, || typed_program::<u64>(&sc)).unwrap();
+    assert_eq!(ssc.recovered_from(), Some(BatchTime(6_000)));
+}
+
+#[test]
+fn a_directory_whose_checkpoints_are_all_unusable_is_refused_not_restarted_from_scratch() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = SpateContext::sequential(2);
+    let config = CheckpointConfig::every(3);
+    let ssc =
+        StreamingContext::get_or_create(dir.path(), config, || typed_program::<u64>(&sc)).unwrap();
+    ssc.stop_after(BatchTime(7_000));
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    for manifest in checkpoint_files(dir.path(), ".ckpt") {
+        let bytes = std::fs::read(&manifest).unwrap();
+        std::fs::write(&manifest, &bytes[..bytes.len() - 1]).unwrap();
+    }
+    let err = StreamingContext::get_or_create(dir.path(), config, || typed_program::<u64>(&sc))
+        .err()
+        .expect("damaged checkpoints must not be silently replaced by a fresh start");
+    assert!(matches!(err, Error::CorruptCheckpoint { .. }), "{err}");
+    assert!(
+        err.to_string().contains("none of its 3 checkpoints"),
+        "{err}"
+    );
 }

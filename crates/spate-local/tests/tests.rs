@@ -3,15 +3,18 @@
 
 use proptest::prelude::*;
 use spate_core::stream::{FastForwardClock, StateSpec, StreamingContext};
-use spate_core::{BatchTime, SequentialExecutor, SpateContext, Window};
-use spate_local::RayonExecutor;
+use spate_core::{BatchTime, SpateContext, Window};
+use spate_local::RayonRuntime;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn contexts() -> [SpateContext; 2] {
     [
-        SpateContext::new(SequentialExecutor::with_parallelism(2)),
-        SpateContext::new(RayonExecutor::new(2).unwrap()),
+        SpateContext::sequential(2),
+        SpateContext::builder(RayonRuntime::new(2).unwrap())
+            .default_parallelism(2)
+            .build()
+            .unwrap(),
     ]
 }
 
@@ -139,7 +142,10 @@ proptest! {
 
 #[test]
 fn tasks_really_run_on_several_threads() {
-    let sc = SpateContext::new(RayonExecutor::new(2).unwrap());
+    let sc = SpateContext::builder(RayonRuntime::new(2).unwrap())
+        .default_parallelism(2)
+        .build()
+        .unwrap();
     let barrier = Arc::new(std::sync::Barrier::new(2));
     // Two partitions that each wait for the other: this only finishes if they run at once.
     let b = Arc::clone(&barrier);

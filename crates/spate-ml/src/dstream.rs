@@ -325,7 +325,7 @@ impl<M: TrainOn> std::fmt::Debug for TrainedModel<M> {
 }
 
 /// An ML error inside a batch, as a core error naming the model.
-fn batch_error<M: TrainOn>(name: &str, e: MlError) -> spate_core::Error {
+fn batch_error<M: TrainOn>(name: &str, e: impl std::fmt::Display) -> spate_core::Error {
     spate_core::Error::Operator {
         operator: format!("{name} ({})", M::NAME),
         message: e.to_string(),
@@ -359,7 +359,10 @@ fn train_batch<M: TrainOn>(
     let result = (|| loop {
         let partials = {
             let model = &*model;
-            blocks.run_partitions(|_, blocks| Ok(summarize_partition(model, &blocks)))?
+            // Errors travel as text: every worker gets every partition's outcome.
+            blocks.run_partitions(|_, blocks| {
+                Ok(summarize_partition(model, &blocks).map_err(|e| e.to_string()))
+            })?
         };
         let mut stats = M::Stats::default();
         for partial in partials {

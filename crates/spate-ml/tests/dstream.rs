@@ -6,7 +6,7 @@ use crate::common::{blobs, linear_targets, normal};
 use ndarray::{Array1, Array2, ArrayView2};
 use spate_core::stream::{CheckpointConfig, FastForwardClock, ReplaySource, StreamingContext};
 use spate_core::{BatchTime, Data, Error, Merge, Retract, SpateContext, Window};
-use spate_local::RayonExecutor;
+use spate_local::RayonRuntime;
 use spate_ml::{
     ClassificationMetrics, CoresetKMeans, EvaluateOn, KMeansReport, OnlineModel, PredictOn,
     RegressionMetrics, StreamingKMeans, StreamingLeastSquares, StreamingLinearRegressionWithSgd,
@@ -22,7 +22,10 @@ fn executors() -> Vec<(&'static str, SpateContext)> {
         ("sequential", SpateContext::sequential(2)),
         (
             "rayon(3)",
-            SpateContext::new(RayonExecutor::new(3).unwrap()),
+            SpateContext::builder(RayonRuntime::new(3).unwrap())
+                .default_parallelism(3)
+                .build()
+                .unwrap(),
         ),
     ]
 }
@@ -623,7 +626,10 @@ fn recovery_from_a_checkpoint_restores_the_models() {
 
         fail_at.store(0, Ordering::Relaxed);
         let handles = Handles::default();
-        let sc = SpateContext::new(RayonExecutor::new(2).unwrap());
+        let sc = SpateContext::builder(RayonRuntime::new(2).unwrap())
+            .default_parallelism(2)
+            .build()
+            .unwrap();
         let build = || recovery_program(&sc, &handles, &metrics, &fail_at);
         let ssc = StreamingContext::get_or_create(dir.path(), config, build).unwrap();
         let restored_at = (crash_at - 1) / every * every;

@@ -9,7 +9,7 @@ use spate_core::stream::{
     CheckpointConfig, FastForwardClock, ManagedState, QueueHandle, ReplaySource, StreamingContext,
 };
 use spate_core::{BatchTime, DStream, Data, Error, SpateContext, Window};
-use spate_local::RayonExecutor;
+use spate_local::RayonRuntime;
 use spate_stats::{
     Adwin, BinarySample, CountMinSketch, CovarianceMatrix, DStreamColumnStatsExt, DStreamSketchExt,
     DStreamStatsExt, DStreamTestExt, DriftReport, EwMoments, Histogram, HyperLogLog, Moments,
@@ -29,7 +29,10 @@ fn setups() -> Vec<(String, SpateContext, usize)> {
             SpateContext::sequential(p),
             p,
         ));
-        let rayon = SpateContext::new(RayonExecutor::new(2).unwrap());
+        let rayon = SpateContext::builder(RayonRuntime::new(2).unwrap())
+            .default_parallelism(2)
+            .build()
+            .unwrap();
         out.push((format!("rayon(2), {p} partitions"), rayon, p));
     }
     out
@@ -893,7 +896,10 @@ fn driver_side_state_is_restored_from_a_checkpoint() {
         let out: Outputs = Arc::default();
         let fail_at = Arc::new(AtomicU64::new(crash_at * 1000));
         let config = CheckpointConfig::every(every);
-        let sc = SpateContext::new(RayonExecutor::new(2).unwrap());
+        let sc = SpateContext::builder(RayonRuntime::new(2).unwrap())
+            .default_parallelism(2)
+            .build()
+            .unwrap();
         let build = || program(&sc, Arc::clone(&data), &out, &handles, &fail_at);
         let ssc = StreamingContext::get_or_create(dir.path(), config, build).unwrap();
         ssc.start().unwrap();
@@ -902,7 +908,10 @@ fn driver_side_state_is_restored_from_a_checkpoint() {
 
         // A new process: fresh contexts and states, restored from the last checkpoint.
         fail_at.store(0, Ordering::Relaxed);
-        let sc = SpateContext::new(RayonExecutor::new(2).unwrap());
+        let sc = SpateContext::builder(RayonRuntime::new(2).unwrap())
+            .default_parallelism(2)
+            .build()
+            .unwrap();
         let build = || program(&sc, Arc::clone(&data), &out, &handles, &fail_at);
         let ssc = StreamingContext::get_or_create(dir.path(), config, build).unwrap();
         let last = (crash_at - 1) / every * every;

@@ -246,7 +246,7 @@ impl UiOptions {
             },
             Setting {
                 name: "runtime".into(),
-                value: ssc.spate_context().executor_name(),
+                value: ssc.spate_context().runtime_name(),
             },
         ];
         if let Some(t) = ssc.recovered_from() {

@@ -62,9 +62,10 @@
 #![warn(missing_docs)]
 
 pub use spate_core::{
-    Accumulator, BatchTime, Broadcast, ContextStats, DStream, Data, Error, Executor,
-    HashPartitioner, Key, Merge, Partitioner, RangePartitioner, Rdd, Result, Retract,
-    SequentialExecutor, SpateContext, StreamingContext, TaskContext, Window, codec, stream,
+    Accumulator, BatchTime, Broadcast, ContextStats, DEFAULT_PARALLELISM, DStream, Data, Error,
+    HashPartitioner, Key, Merge, Partitioner, RangePartitioner, Rdd, Result, Retract, Runtime,
+    SequentialRuntime, SpateContext, SpateContextBuilder, StreamingContext, TaskContext, Window,
+    codec, runtime, stream,
 };
 pub use spate_graph as graph;
 pub use spate_io as io;

@@ -1,7 +1,7 @@
 //! [`Rdd`]: a partitioned, lazily evaluated, lineage-tracked collection.
 //!
 //! Transformations (`map`, `filter`, `reduce_by_key`, `join` …) only add nodes to the plan;
-//! actions (`collect`, `count`, `reduce`, `foreach` …) run a job on the context's executor.
+//! actions (`collect`, `count`, `reduce`, `foreach` …) run a job on the context's runtime.
 //! Narrow transformations run in the same task as their parent, one tight loop per operator
 //! over the partition's records; wide ones (`reduce_by_key`, `join`, `repartition`,
 //! `sort_by_key` …) shuffle, combining on the map side where the operator allows it.
@@ -377,7 +377,7 @@ impl<T: Data> Rdd<T> {
     /// Stops caching and frees the cached partitions.
     pub fn unpersist(&self) {
         self.node.persisted.store(false, Ordering::Relaxed);
-        self.node.env.blocks.remove_rdd(self.node.id);
+        self.node.env.store.remove_rdd(self.node.id);
     }
 
     /// Whether the RDD is marked to be cached.
@@ -387,35 +387,37 @@ impl<T: Data> Rdd<T> {
 
     // ---------------------------------------------------------------- actions
 
-    /// Computes the given partitions (for their side effects on caches and state).
+    /// Computes the given partitions (for their side effects on caches and state), each on
+    /// the worker that owns it.
     pub(crate) fn run_partitions_subset(&self, partitions: &[usize]) -> Result<()> {
-        run_job(&self.node, partitions, |_, _| Ok(())).map(drop)
+        crate::scheduler::run_local(&self.node, partitions, |_, _| Ok(())).map(drop)
     }
 
     /// An RDD holding this RDD's computed partitions in memory, with no lineage: cached
-    /// partitions are shared without copying, missing ones are computed first.
+    /// partitions are shared without copying, missing ones are computed first. Each worker
+    /// holds the partitions it owns.
     pub(crate) fn materialize(&self) -> Result<Rdd<T>> {
         let env = &self.node.env;
         let n = self.node.partitions;
-        let mut parts: Vec<Option<crate::plan::SharedBatch>> =
-            (0..n).map(|p| env.blocks.get(self.node.id, p)).collect();
-        let missing: Vec<usize> = (0..n).filter(|&p| parts[p].is_none()).collect();
-        let ops = self.node.ops;
-        let computed = run_job(&self.node, &missing, |_, b| (ops.share)(b))?;
-        for (p, shared) in missing.into_iter().zip(computed) {
+        let all: Vec<usize> = (0..n).collect();
+        let mut parts: Vec<Option<crate::plan::SharedBatch>> = vec![None; n];
+        let id = self.node.id;
+        for (p, shared) in crate::scheduler::run_local(&self.node, &all, |p, shared| {
+            Ok(env
+                .store
+                .get_block(id, p)
+                .unwrap_or_else(|| Arc::clone(shared)))
+        })? {
             parts[p] = Some(shared);
         }
-        let parts = parts
-            .into_iter()
-            .map(|p| p.ok_or_else(|| Error::internal("materialize lost a partition")))
-            .collect::<Result<Vec<_>>>()?;
         Ok(self
             .context()
-            .shared_partitions_rdd::<T>("materialized", parts, self.node.partitioner))
+            .placed_partitions_rdd::<T>("materialized", parts, self.node.partitioner))
     }
 
-    /// Runs a job over all partitions, applying `f` to each partition's records.
-    pub fn run_partitions<R: Send>(
+    /// Runs a job over all partitions, applying `f` to each partition's records; every
+    /// worker gets every partition's result (so results must be [`Data`]).
+    pub fn run_partitions<R: Data>(
         &self,
         f: impl Fn(usize, Vec<T>) -> Result<R> + Sync,
     ) -> Result<Vec<R>> {
@@ -424,8 +426,8 @@ impl<T: Data> Rdd<T> {
     }
 
     /// Runs a job over all partitions, applying `f` to each partition's records by
-    /// reference (no copy of partitions held in memory).
-    pub fn run_partitions_ref<R: Send>(
+    /// reference (no copy of partitions held in memory); every worker gets every result.
+    pub fn run_partitions_ref<R: Data>(
         &self,
         f: impl Fn(usize, &[T]) -> Result<R> + Sync,
     ) -> Result<Vec<R>> {
@@ -552,12 +554,26 @@ impl<T: Data> Rdd<T> {
     /// `dir`, one record per line. The directory is written under a temporary name and
     /// renamed into place, replacing an existing one: rewriting the same RDD to the same
     /// directory (for example after recovery) leaves exactly one copy.
+    ///
+    /// Each partition is written by the worker that owns it; with several workers, `dir`
+    /// must be on a file system they share (the leader renames the directory into place).
     pub fn save_as_text_file(&self, dir: impl AsRef<Path>) -> Result<()>
     where
         T: Display,
     {
         let dir = dir.as_ref();
-        let tmp = temp_sibling(dir);
+        let sc = self.context();
+        let tmp = if sc.workers() == 1 {
+            temp_sibling(dir)
+        } else {
+            // Every worker must write into the same directory: a name from the RDD's id,
+            // which all workers agree on.
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "out".to_string());
+            dir.with_file_name(format!(".{name}.tmp-rdd-{}", self.node.id))
+        };
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         self.run_partitions(|p, records| {
             let path = tmp.join(format!("part-{p:05}"));
@@ -569,6 +585,24 @@ impl<T: Data> Rdd<T> {
             out.flush().map_err(|e| Error::io(&path, e))?;
             out.get_ref().sync_all().map_err(|e| Error::io(&path, e))
         })?;
+        if !sc.is_leader() {
+            return Ok(());
+        }
+        // A directory left by an earlier, interrupted run under the same name may hold
+        // more part files than this RDD has partitions.
+        let parts = self.node.partitions;
+        if let Ok(entries) = std::fs::read_dir(&tmp) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let ours = name
+                    .strip_prefix("part-")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .is_some_and(|n| n < parts);
+                if !ours {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         let success = tmp.join("_SUCCESS");
         std::fs::write(&success, b"").map_err(|e| Error::io(&success, e))?;
         replace_dir(&tmp, dir)

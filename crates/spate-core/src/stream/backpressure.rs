@@ -131,6 +131,16 @@ impl PidRateEstimator {
     }
 }
 
+/// The state of a [`RateController`] saved in checkpoints.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RateState {
+    first: bool,
+    latest_time_ms: u64,
+    latest_rate: f64,
+    latest_error: f64,
+    rate: Option<f64>,
+}
+
 /// Holds the current limit of records per batch and updates it after every batch.
 #[derive(Clone, Debug)]
 pub(crate) struct RateController {
@@ -146,6 +156,27 @@ impl RateController {
             batch_ms,
             rate: config.initial_rate,
         }
+    }
+
+    /// The controller's state, for a checkpoint: a restarted stream goes on at the rate it
+    /// had reached instead of starting over.
+    pub fn snapshot(&self) -> RateState {
+        RateState {
+            first: self.estimator.first,
+            latest_time_ms: self.estimator.latest_time_ms,
+            latest_rate: self.estimator.latest_rate,
+            latest_error: self.estimator.latest_error,
+            rate: self.rate,
+        }
+    }
+
+    /// Restores a [`snapshot`](Self::snapshot).
+    pub fn restore(&mut self, state: RateState) {
+        self.estimator.first = state.first;
+        self.estimator.latest_time_ms = state.latest_time_ms;
+        self.estimator.latest_rate = state.latest_rate;
+        self.estimator.latest_error = state.latest_error;
+        self.rate = state.rate.filter(|r| r.is_finite() && *r > 0.0);
     }
 
     /// The records a source may deliver in the next batch, if limited.
@@ -188,6 +219,31 @@ mod tests {
         // Never below the minimum rate.
         let r = e.compute(3000, 10, 10_000, 100_000).unwrap();
         assert_eq!(r, 100.0);
+    }
+
+    #[test]
+    fn a_restored_controller_goes_on_where_the_saved_one_was() {
+        let feed = |c: &mut RateController, from: u64, to: u64| {
+            (from..to)
+                .map(|b| {
+                    let records = c.limit().map_or(40_000, |l| l.min(40_000));
+                    c.on_batch(b * 1000, records, 700 + (b % 5) * 90, (b % 3) * 40);
+                    c.limit()
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut whole = RateController::new(Backpressure::default(), 1000);
+        let expected = feed(&mut whole, 1, 30);
+        let mut first = RateController::new(Backpressure::default(), 1000);
+        let mut got = feed(&mut first, 1, 12);
+        let saved = bincode::serialize(&first.snapshot()).unwrap();
+        let mut restarted = RateController::new(Backpressure::default(), 1000);
+        restarted.restore(bincode::deserialize(&saved).unwrap());
+        got.extend(feed(&mut restarted, 12, 30));
+        assert_eq!(got, expected);
+        // A fresh controller would have started over.
+        let mut fresh = RateController::new(Backpressure::default(), 1000);
+        assert_ne!(feed(&mut fresh, 12, 30), expected[11..]);
     }
 
     #[test]

@@ -1,23 +1,37 @@
 //! Checkpoints of a running stream graph, and recovery from them.
 //!
 //! After every `every_batches` batches, once the batch's state has been folded (see
-//! [`state`](super::state)), the context writes one checkpoint file holding everything
-//! needed to continue as if nothing happened:
+//! [`state`](super::state)), the context writes a checkpoint holding everything needed to
+//! continue as if nothing happened:
 //!
 //! - the batch time, the zero time and the interval;
 //! - every replayable source's offset after that batch;
-//! - every stateful operator's state (keyed state, incremental windows);
+//! - every stateful operator's state (keyed state, incremental windows, watermarks);
 //! - the frozen RDDs that windows will still read (their panes);
-//! - every [`ManagedState`] (models and summaries of the library crates);
+//! - every [`ManagedState`](super::ManagedState) (models and summaries of the library
+//!   crates);
 //! - a fingerprint of the stream graph, so a checkpoint is never restored into a
 //!   different program.
 //!
-//! The file is written to a temporary name, fsynced, renamed into place and the directory
-//! fsynced ([`codec::write_atomic`](crate::codec::write_atomic)); it carries a CRC-32 of its
-//! content. Recovery takes the newest file that verifies, falling back to older ones (with a
-//! log line) when the newest is damaged, seeks the sources to the recorded offsets and
-//! resumes with the next batch. Batches after the checkpoint are recomputed from the
-//! replayed input, and their outputs rewritten under the same names, so state and
+//! A checkpoint of batch `T` is written in two phases, so that it exists only once all of it
+//! is on disk:
+//!
+//! 1. every worker `k` of `W` writes `checkpoint-T.part-k-of-W`: the state partitions and
+//!    pane partitions it owns;
+//! 2. after a round in which every worker reports its part written, the leader writes the
+//!    manifest `checkpoint-T.ckpt`: offsets, managed states, operator-wide state (watermarks)
+//!    and the length and CRC-32 of every part.
+//!
+//! Each file is written to a temporary name, fsynced, renamed into place and the directory
+//! fsynced ([`codec::write_atomic`](crate::codec::write_atomic)), and carries a CRC-32 of its
+//! content. Recovery takes the newest manifest whose parts all verify, falling back to older
+//! ones (with a log line) when one is damaged; with several workers, each verifies the parts
+//! it reads and the newest checkpoint all can read is taken. Worker `w` of `W'` reads the
+//! parts `k` with `k mod W' = w` and sends every partition to its owner, so a program may
+//! restart with another number of workers (the parts must then be readable by the workers
+//! that read them: a shared directory). The sources are sought to the recorded offsets and
+//! the stream resumes with the next batch. Batches after the checkpoint are recomputed from
+//! the replayed input, and their outputs rewritten under the same names, so state and
 //! idempotent outputs are exactly-once.
 //!
 //! Non-replayable sources (a socket) cannot be rewound: records they delivered after the
@@ -27,18 +41,22 @@ use super::StreamingContext;
 use super::context::Inner;
 use super::source::SourceOffset;
 use crate::codec;
-use crate::data::Data;
+use crate::collective::Round;
 use crate::error::{Error, Result};
 use crate::partitioner::stable_hash;
+use crate::runtime::owner_of;
+use crate::scheduler::round;
 use crate::storage::lock;
 use crate::time::BatchTime;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
 
-const FORMAT: u32 = 1;
+/// The format of manifests and parts; older formats are refused with a clear error.
+const FORMAT: u32 = 2;
 const PREFIX: &str = "checkpoint-";
-const SUFFIX: &str = ".ckpt";
+const MANIFEST: &str = ".ckpt";
+const PART: &str = ".part-";
 
 /// When to write checkpoints and how many to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,25 +107,51 @@ impl CheckpointConfig {
     }
 }
 
+/// What the leader writes last: everything but the partitioned state, and how to check the
+/// parts.
 #[derive(Serialize, Deserialize)]
-struct CheckpointData {
+struct Manifest {
     format: u32,
     fingerprint: u64,
     batch_time: u64,
     zero_ms: u64,
     batch_ms: u64,
+    workers: usize,
     sources: Vec<Option<SourceOffset>>,
-    states: Vec<(usize, Vec<u8>)>,
-    panes: Vec<(usize, Vec<Pane>)>,
+    /// Operator state that is the same on every worker (watermarks), by node.
+    shared: Vec<(usize, Vec<u8>)>,
     managed: Vec<(String, Vec<u8>)>,
+    /// (length, CRC-32) of the payload of each worker's part, by worker.
+    parts: Vec<(u64, u32)>,
+    /// What each saved value is: `node #id records`, `node #id state`, `managed NAME`, with
+    /// the Rust type it had. A changed type is refused, never decoded as garbage.
+    types: Vec<(String, String)>,
+    /// The backpressure controller's state, if the stream has one.
+    rate: Option<super::backpressure::RateState>,
 }
 
-/// A frozen RDD of one batch: its time, hash partition count if any, and its partitions.
+/// What one worker writes: the state partitions and pane partitions it owns.
 #[derive(Serialize, Deserialize)]
+struct Part {
+    format: u32,
+    fingerprint: u64,
+    batch_time: u64,
+    worker: usize,
+    workers: usize,
+    /// By stateful node: (partition, state).
+    states: Vec<(usize, Vec<(usize, Vec<u8>)>)>,
+    /// By node: its remembered panes, with the partitions this worker held.
+    panes: Vec<(usize, Vec<Pane>)>,
+}
+
+/// A frozen RDD of one batch: its time, hash partition count if any, its partition count,
+/// and the partitions one worker holds.
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Pane {
     pub time: u64,
     pub hash_partitions: Option<usize>,
-    pub partitions: Vec<u8>,
+    pub partitions: usize,
+    pub parts: Vec<(usize, Vec<u8>)>,
 }
 
 /// Writes checkpoints for a running context.
@@ -139,37 +183,113 @@ impl Checkpointer {
         self.write(inner, t).map(Some)
     }
 
-    /// Writes a checkpoint of the state after batch `t` now; returns how long it took in ms
-    /// and its size in bytes.
+    /// Writes a checkpoint of the state after batch `t` now (every worker its part, then the
+    /// leader the manifest); returns how long it took in ms and the size in bytes of the
+    /// state written (the parts of every worker, without the manifest).
     pub fn write(&mut self, inner: &Inner, t: BatchTime) -> Result<(u64, u64)> {
         let started = std::time::Instant::now();
-        let data = snapshot(inner, t)?;
-        let bytes = bincode::serialize(&data).map_err(|e| Error::Serialization {
-            what: "checkpoint".into(),
-            message: e.to_string(),
-        })?;
-        let path = self.dir.join(format!("{PREFIX}{:020}{SUFFIX}", t.0));
-        codec::write_atomic(&path, &bytes)?;
-        let mut existing = list(&self.dir)?;
-        while existing.len() > self.config.keep {
-            let (_, old) = existing.remove(0);
-            std::fs::remove_file(&old).map_err(|e| Error::io(&old, e))?;
+        let env = &inner.sc.env;
+        let (me, workers) = (env.worker(), env.workers());
+        let fingerprint = fingerprint(inner);
+        let written = snapshot_part(inner, t, fingerprint).and_then(|part| {
+            let bytes = encode(&part, "checkpoint part")?;
+            let path = self.dir.join(part_name(t.0, me, workers));
+            codec::write_atomic(&path, &bytes)?;
+            Ok((bytes.len() as u64, crc32fast::hash(&bytes)))
+        });
+        let parts: Vec<(u64, u32)> = if workers == 1 {
+            vec![written?]
+        } else {
+            let mine = written.and_then(|summary| encode(&summary, "checkpoint part summary"));
+            round(env, Round::Checkpoint, mine.map(|m| vec![m; workers]))?
+                .iter()
+                .map(|bytes| decode(bytes, "checkpoint part summary"))
+                .collect::<Result<_>>()?
+        };
+        let bytes: u64 = parts.iter().map(|(len, _)| len).sum();
+        if me == 0 {
+            let manifest = snapshot_manifest(inner, t, fingerprint, parts)?;
+            let bytes = encode(&manifest, "checkpoint manifest")?;
+            let path = self.dir.join(manifest_name(t.0));
+            codec::write_atomic(&path, &bytes)?;
+            tracing::info!(
+                batch = t.0,
+                bytes = bytes.len(),
+                path = %path.display(),
+                "checkpoint written"
+            );
         }
-        let ms = started.elapsed().as_millis() as u64;
-        tracing::info!(
-            batch = t.0,
-            bytes = bytes.len(),
-            ms,
-            path = %path.display(),
-            "checkpoint written"
-        );
-        Ok((ms, bytes.len() as u64))
+        self.prune(me)?;
+        Ok((started.elapsed().as_millis() as u64, bytes))
+    }
+
+    /// Keeps the newest `keep` checkpoints: the leader its manifests, every worker its parts.
+    fn prune(&self, me: usize) -> Result<()> {
+        let listing = list(&self.dir)?;
+        if me == 0 {
+            let manifests: Vec<u64> = listing.manifests.keys().copied().collect();
+            for &t in manifests.iter().rev().skip(self.config.keep) {
+                remove(&listing.manifests[&t])?;
+            }
+        }
+        let mine: Vec<u64> = listing
+            .parts
+            .iter()
+            .filter(|(_, parts)| parts.iter().any(|(k, _, _)| *k == me))
+            .map(|(t, _)| *t)
+            .collect();
+        for &t in mine.iter().rev().skip(self.config.keep) {
+            for (k, _, path) in &listing.parts[&t] {
+                if *k == me {
+                    remove(path)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
-/// Checkpoint files in `dir`, oldest first.
-fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
-    let mut found = Vec::new();
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn manifest_name(t: u64) -> String {
+    format!("{PREFIX}{t:020}{MANIFEST}")
+}
+
+fn part_name(t: u64, worker: usize, workers: usize) -> String {
+    format!("{PREFIX}{t:020}{PART}{worker}-of-{workers}")
+}
+
+fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
+    bincode::serialize(value).map_err(|e| Error::Serialization {
+        what: what.into(),
+        message: e.to_string(),
+    })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    bincode::deserialize(bytes).map_err(|e| Error::Serialization {
+        what: what.into(),
+        message: e.to_string(),
+    })
+}
+
+/// The checkpoint files of a directory.
+#[derive(Default)]
+struct Listing {
+    /// Manifests by batch time.
+    manifests: BTreeMap<u64, PathBuf>,
+    /// Parts by batch time: (worker, workers, path).
+    parts: BTreeMap<u64, Vec<(usize, usize, PathBuf)>>,
+}
+
+fn list(dir: &Path) -> Result<Listing> {
+    let mut found = Listing::default();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
@@ -178,16 +298,26 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(time) = name
-            .strip_prefix(PREFIX)
-            .and_then(|n| n.strip_suffix(SUFFIX))
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        if let Some(time) = rest
+            .strip_suffix(MANIFEST)
             .and_then(|n| n.parse::<u64>().ok())
         {
-            found.push((time, entry.path()));
+            found.manifests.insert(time, entry.path());
+        } else if let Some((time, part)) = rest.split_once(PART)
+            && let Ok(time) = time.parse::<u64>()
+            && let Some((k, w)) = part.split_once("-of-")
+            && let (Ok(k), Ok(w)) = (k.parse::<usize>(), w.parse::<usize>())
+        {
+            found
+                .parts
+                .entry(time)
+                .or_default()
+                .push((k, w, entry.path()));
         }
     }
-    found.sort();
     Ok(found)
 }
 
@@ -234,67 +364,140 @@ pub(crate) fn fingerprint(inner: &Inner) -> u64 {
     stable_hash(&desc)
 }
 
-fn snapshot(inner: &Inner, t: BatchTime) -> Result<CheckpointData> {
-    let fingerprint = fingerprint(inner);
-    let graph = lock(&inner.graph);
+/// This worker's part of the checkpoint of batch `t`.
+fn snapshot_part(inner: &Inner, t: BatchTime, fingerprint: u64) -> Result<Part> {
+    let (me, workers) = (inner.sc.worker(), inner.sc.workers());
+    let nodes = lock(&inner.graph).nodes.clone();
     let mut states = Vec::new();
     let mut panes = Vec::new();
-    for node in &graph.nodes {
+    for node in &nodes {
         let id = node.meta().id;
         if let Some(state) = node.stateful() {
-            states.push((id, state.snapshot()?));
+            let owned: Vec<usize> = (0..state.partitions())
+                .filter(|&p| owner_of(p, workers) == me)
+                .collect();
+            let bytes = state.snapshot_partitions(&owned)?;
+            states.push((id, owned.into_iter().zip(bytes).collect()));
         }
         let node_panes = node.snapshot_panes()?;
         if !node_panes.is_empty() {
             panes.push((id, node_panes));
         }
     }
-    Ok(CheckpointData {
+    Ok(Part {
+        format: FORMAT,
+        fingerprint,
+        batch_time: t.0,
+        worker: me,
+        workers,
+        states,
+        panes,
+    })
+}
+
+/// The leader's manifest of the checkpoint of batch `t`.
+fn snapshot_manifest(
+    inner: &Inner,
+    t: BatchTime,
+    fingerprint: u64,
+    parts: Vec<(u64, u32)>,
+) -> Result<Manifest> {
+    let graph = lock(&inner.graph);
+    let mut shared = Vec::new();
+    for node in &graph.nodes {
+        if let Some(state) = node.stateful() {
+            shared.push((node.meta().id, state.snapshot_shared()?));
+        }
+    }
+    Ok(Manifest {
         format: FORMAT,
         fingerprint,
         batch_time: t.0,
         zero_ms: inner.shared.zero(),
         batch_ms: inner.batch_ms,
+        workers: inner.sc.workers(),
         sources: graph.inputs.iter().map(|i| i.offset()).collect(),
-        states,
-        panes,
+        shared,
         managed: graph
             .managed
             .iter()
             .map(|m| Ok((m.name().to_string(), m.snapshot()?)))
             .collect::<Result<_>>()?,
+        parts,
+        types: value_types(&graph),
+        rate: inner.rate_state(),
     })
 }
 
-/// Decodes and verifies the newest usable checkpoint in `dir`.
-fn newest_valid(dir: &Path, expected: u64) -> Result<Option<(PathBuf, CheckpointData)>> {
-    for (_, path) in list(dir)?.into_iter().rev() {
-        let decoded = codec::read_verified(&path).and_then(|bytes| {
-            bincode::deserialize::<CheckpointData>(&bytes).map_err(|e| Error::CorruptCheckpoint {
-                path: path.clone(),
-                reason: format!("undecodable: {e}"),
-            })
-        });
-        match decoded {
-            Ok(data) if data.format != FORMAT => {
-                tracing::warn!(path = %path.display(), format = data.format, "unknown checkpoint format; trying an older checkpoint");
-            }
-            Ok(data) => {
-                if data.fingerprint != expected {
-                    return Err(Error::IncompatibleCheckpoint {
-                        path: dir.to_path_buf(),
-                        expected,
-                        found: data.fingerprint,
-                    });
-                }
-                return Ok(Some((path, data)));
-            }
-            Err(e) => {
-                tracing::warn!("{e}; falling back to the previous checkpoint");
-            }
+/// What every checkpointed value is, and its Rust type.
+fn value_types(graph: &super::context::Graph) -> Vec<(String, String)> {
+    let mut types = Vec::new();
+    for node in &graph.nodes {
+        let id = node.meta().id;
+        types.push((
+            format!("node #{id} records"),
+            node.record_type().to_string(),
+        ));
+        if let Some(state) = node.stateful() {
+            types.push((format!("node #{id} state"), state.state_type().to_string()));
         }
     }
-    Ok(None)
+    for m in &graph.managed {
+        types.push((format!("managed {}", m.name()), m.value_type().to_string()));
+    }
+    types
+}
+
+/// Reads and checks a manifest: CRC, format, fingerprint.
+fn read_manifest(path: &Path, dir: &Path, expected: u64) -> Result<Manifest> {
+    let bytes = codec::read_verified(path)?;
+    let manifest: Manifest =
+        bincode::deserialize(&bytes).map_err(|e| Error::CorruptCheckpoint {
+            path: path.to_path_buf(),
+            reason: format!("undecodable ({e}); it may be from an older Spate (format 1)"),
+        })?;
+    if manifest.format != FORMAT {
+        return Err(Error::CorruptCheckpoint {
+            path: path.to_path_buf(),
+            reason: format!(
+                "checkpoint format {} (this Spate reads format {FORMAT})",
+                manifest.format
+            ),
+        });
+    }
+    if manifest.fingerprint != expected {
+        return Err(Error::IncompatibleCheckpoint {
+            path: dir.to_path_buf(),
+            expected,
+            found: manifest.fingerprint,
+        });
+    }
+    Ok(manifest)
+}
+
+/// Reads and checks worker `k`'s part of a checkpoint against its manifest entry.
+fn read_part(path: &Path, expected: (u64, u32), fingerprint: u64, t: u64) -> Result<Part> {
+    let bytes = codec::read_verified(path)?;
+    let corrupt = |reason: String| Error::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if (bytes.len() as u64, crc32fast::hash(&bytes)) != expected {
+        return Err(corrupt(
+            "does not match the checkpoint's manifest (a part of another write)".into(),
+        ));
+    }
+    let part: Part =
+        bincode::deserialize(&bytes).map_err(|e| corrupt(format!("undecodable: {e}")))?;
+    if part.format != FORMAT || part.fingerprint != fingerprint || part.batch_time != t {
+        return Err(corrupt("belongs to another checkpoint".into()));
+    }
+    Ok(part)
+}
+
+/// The parts of checkpoint `t` (written by `old` workers) that worker `me` of `new` reads.
+fn parts_to_read(me: usize, new: usize, old: usize) -> impl Iterator<Item = usize> {
+    (0..old).filter(move |k| owner_of(*k, new) == me)
 }
 
 impl StreamingContext {
@@ -306,7 +509,8 @@ impl StreamingContext {
     /// Unlike Spark, which deserializes the graph from the checkpoint, the graph is always
     /// rebuilt by `build` (closures cannot be serialized); the checkpoint must have been
     /// written by a program building the same graph, which a fingerprint checks
-    /// ([`Error::IncompatibleCheckpoint`] otherwise).
+    /// ([`Error::IncompatibleCheckpoint`] otherwise). With several workers, every worker
+    /// calls this, and they restore together.
     pub fn get_or_create(
         dir: impl Into<PathBuf>,
         config: CheckpointConfig,
@@ -351,157 +555,361 @@ impl StreamingContext {
                 });
             }
         };
-        let expected = fingerprint(&self.inner);
-        let Some((path, data)) = newest_valid(&dir, expected)? else {
+        let inner = &self.inner;
+        let env = &inner.sc.env;
+        let (me, workers) = (env.worker(), env.workers());
+        let expected = fingerprint(inner);
+        let listing = list(&dir)?;
+        let started = std::time::Instant::now();
+        // Which checkpoints this worker can use: the leader needs a valid manifest, every
+        // worker the parts it reads. A checkpoint is a batch time and the number of workers
+        // that wrote it.
+        let usable = usable_checkpoints(&dir, &listing, me, workers, expected);
+        // With the leader's count of manifests, so every worker takes the same decision.
+        let (chosen, manifests): (Option<(u64, usize)>, usize) = if workers == 1 {
+            (usable?.into_iter().next(), listing.manifests.len())
+        } else {
+            let mine =
+                usable.and_then(|u| encode(&(u, listing.manifests.len()), "usable checkpoints"));
+            let all: Vec<(Vec<(u64, usize)>, usize)> =
+                round(env, Round::Restore, mine.map(|m| vec![m; workers]))?
+                    .iter()
+                    .map(|b| decode(b, "usable checkpoints"))
+                    .collect::<Result<_>>()?;
+            // The newest checkpoint the leader has a manifest for and every worker can read.
+            let chosen = all[0]
+                .0
+                .iter()
+                .copied()
+                .find(|c| all.iter().all(|(u, _)| u.contains(c)));
+            (chosen, all[0].1)
+        };
+        let Some((t, old)) = chosen else {
+            if manifests > 0 {
+                // Starting over would silently drop the state those checkpoints hold.
+                return Err(Error::CorruptCheckpoint {
+                    path: dir.clone(),
+                    reason: format!(
+                        "none of its {manifests} checkpoints can be restored (see the warnings \
+                         above: damaged, incomplete, or written by another Spate version); use \
+                         a fresh checkpoint directory"
+                    ),
+                });
+            }
             tracing::info!(dir = %dir.display(), "no checkpoint found; starting fresh");
             return Ok(());
         };
-        if data.batch_ms != self.inner.batch_ms {
-            return Err(Error::IncompatibleCheckpoint {
-                path: dir,
-                expected,
-                found: data.fingerprint,
-            });
-        }
-        let started = std::time::Instant::now();
-        let graph = lock(&self.inner.graph);
-        for (id, bytes) in &data.states {
-            let node = graph.nodes.iter().find(|n| n.meta().id == *id);
-            match node.and_then(|n| n.stateful()) {
-                Some(state) => state.restore(bytes)?,
-                None => {
-                    return Err(Error::CorruptCheckpoint {
-                        path,
-                        reason: format!("state for unknown operator #{id}"),
-                    });
+        // Every worker reads its parts and sends each partition to its owner; the leader
+        // sends the manifest along.
+        let loaded = self.load_parts(&dir, &listing, (t, old), expected);
+        let (manifest, routed) = if workers == 1 {
+            let (manifest, parts) = loaded?;
+            (
+                manifest.ok_or_else(|| Error::internal("no manifest loaded"))?,
+                parts,
+            )
+        } else {
+            let outgoing = loaded.and_then(|(manifest, parts)| {
+                let manifest = manifest
+                    .map(|m| encode(&m, "checkpoint manifest"))
+                    .transpose()?;
+                let mut by_owner: Vec<Routed> = vec![Routed::default(); workers];
+                for (owner, item) in parts.into_items(workers) {
+                    by_owner[owner].push(item);
                 }
-            }
-        }
-        for (id, panes) in data.panes {
-            if let Some(node) = graph.nodes.iter().find(|n| n.meta().id == id) {
-                node.restore_panes(&self.inner.sc, panes)?;
-            }
-        }
-        for (name, bytes) in &data.managed {
-            if let Some(m) = graph.managed.iter().find(|m| m.name() == name) {
-                m.restore(bytes)?;
-            }
-        }
-        if data.sources.len() != graph.inputs.len() {
-            return Err(Error::CorruptCheckpoint {
-                path,
-                reason: "source count differs from the graph".into(),
+                by_owner
+                    .into_iter()
+                    .map(|r| encode(&(&manifest, r), "restored partitions"))
+                    .collect()
             });
-        }
-        drop(graph);
-        *lock(&self.inner.resume_offsets) = data.sources;
-        self.inner
-            .shared
-            .zero_ms
-            .store(data.zero_ms, std::sync::atomic::Ordering::Relaxed);
-        let at = BatchTime(data.batch_time);
-        *lock(&self.inner.resume_at) = Some(at.plus_ms(self.inner.batch_ms));
-        *lock(&self.inner.recovered_from) = Some(at);
+            let received = round(env, Round::Restore, outgoing)?;
+            let mut manifest = None;
+            let mut mine = Routed::default();
+            for (from, bytes) in received.iter().enumerate() {
+                let (m, routed): (Option<Vec<u8>>, Routed) = decode(bytes, "restored partitions")?;
+                if from == 0 {
+                    manifest = m;
+                }
+                mine.extend(routed);
+            }
+            let manifest = manifest
+                .ok_or_else(|| Error::internal("the leader sent no manifest"))
+                .and_then(|m| decode::<Manifest>(&m, "checkpoint manifest"))?;
+            (manifest, mine)
+        };
+        self.apply(&dir, manifest, routed)?;
         tracing::info!(
-            path = %path.display(),
-            batch = at.0,
+            dir = %dir.display(),
+            batch = t,
             restore_ms = started.elapsed().as_millis() as u64,
             "restored from checkpoint"
         );
         Ok(())
     }
-}
 
-/// A value owned by the program but saved in every checkpoint and restored on recovery:
-/// the model of an online algorithm, a running summary. Update it from output operations
-/// (`foreach_rdd`), which run once per batch in order.
-pub struct ManagedState<S> {
-    name: String,
-    value: Arc<Mutex<S>>,
-}
-
-impl<S> Clone for ManagedState<S> {
-    fn clone(&self) -> Self {
-        ManagedState {
-            name: self.name.clone(),
-            value: Arc::clone(&self.value),
+    /// Reads checkpoint `t` written by `old` workers: the manifest (leader) and the parts
+    /// this worker reads.
+    fn load_parts(
+        &self,
+        dir: &Path,
+        listing: &Listing,
+        (t, old): (u64, usize),
+        expected: u64,
+    ) -> Result<(Option<Manifest>, Routed)> {
+        let env = &self.inner.sc.env;
+        let (me, workers) = (env.worker(), env.workers());
+        let manifest = match listing.manifests.get(&t) {
+            Some(path) if me == 0 => Some(read_manifest(path, dir, expected)?),
+            _ => None,
+        };
+        let mut routed = Routed::default();
+        for k in parts_to_read(me, workers, old) {
+            let path = find_part(dir, listing, t, k, old)?;
+            let bytes = codec::read_verified(path)?;
+            let part: Part = decode(&bytes, "checkpoint part")?;
+            routed.absorb(part);
         }
-    }
-}
-
-impl<S: Data> ManagedState<S> {
-    /// The state's name (unique within its context).
-    pub fn name(&self) -> &str {
-        &self.name
+        Ok((manifest, routed))
     }
 
-    /// Locks the value for reading or updating.
-    pub fn lock(&self) -> MutexGuard<'_, S> {
-        lock(&self.value)
-    }
-
-    /// A copy of the value.
-    pub fn get(&self) -> S {
-        lock(&self.value).clone()
-    }
-
-    /// Replaces the value.
-    pub fn set(&self, value: S) {
-        *lock(&self.value) = value;
-    }
-}
-
-pub(crate) trait AnyManaged: Send + Sync {
-    fn name(&self) -> &str;
-    fn snapshot(&self) -> Result<Vec<u8>>;
-    fn restore(&self, bytes: &[u8]) -> Result<()>;
-}
-
-impl<S: Data> AnyManaged for ManagedState<S> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn snapshot(&self) -> Result<Vec<u8>> {
-        bincode::serialize(&*lock(&self.value)).map_err(|e| Error::Serialization {
-            what: format!("managed state `{}`", self.name),
-            message: e.to_string(),
-        })
-    }
-
-    fn restore(&self, bytes: &[u8]) -> Result<()> {
-        let value: S = bincode::deserialize(bytes).map_err(|e| Error::Serialization {
-            what: format!("managed state `{}`", self.name),
-            message: e.to_string(),
-        })?;
-        *lock(&self.value) = value;
+    /// Installs a restored checkpoint: this worker's state and pane partitions, the shared
+    /// state, managed states, offsets and times.
+    fn apply(&self, dir: &Path, manifest: Manifest, routed: Routed) -> Result<()> {
+        let inner = &self.inner;
+        if manifest.batch_ms != inner.batch_ms {
+            return Err(Error::IncompatibleCheckpoint {
+                path: dir.to_path_buf(),
+                expected: fingerprint(inner),
+                found: manifest.fingerprint,
+            });
+        }
+        let graph = lock(&inner.graph);
+        let ours = value_types(&graph);
+        for (what, theirs) in &manifest.types {
+            match ours.iter().find(|(w, _)| w == what) {
+                Some((_, mine)) if mine == theirs => {}
+                Some((_, mine)) => {
+                    return Err(Error::CorruptCheckpoint {
+                        path: dir.to_path_buf(),
+                        reason: format!(
+                            "{what} was saved as `{theirs}`, this program has `{mine}`: the \
+                             program changed; use a fresh checkpoint directory"
+                        ),
+                    });
+                }
+                None => {}
+            }
+        }
+        let stateful = |id: usize| {
+            graph
+                .nodes
+                .iter()
+                .find(|n| n.meta().id == id)
+                .and_then(|n| n.stateful())
+                .ok_or_else(|| Error::CorruptCheckpoint {
+                    path: dir.to_path_buf(),
+                    reason: format!("state for unknown operator #{id}"),
+                })
+        };
+        for (id, parts) in routed.states {
+            stateful(id)?.restore_partitions(parts)?;
+        }
+        for (id, bytes) in &manifest.shared {
+            stateful(*id)?.restore_shared(bytes)?;
+        }
+        for (id, panes) in routed.panes {
+            if let Some(node) = graph.nodes.iter().find(|n| n.meta().id == id) {
+                node.restore_panes(&inner.sc, panes.into_values().collect())?;
+            }
+        }
+        for (name, bytes) in &manifest.managed {
+            if let Some(m) = graph.managed.iter().find(|m| m.name() == name) {
+                m.restore(bytes)?;
+            }
+        }
+        if manifest.sources.len() != graph.inputs.len() {
+            return Err(Error::CorruptCheckpoint {
+                path: dir.to_path_buf(),
+                reason: "source count differs from the graph".into(),
+            });
+        }
+        drop(graph);
+        if let (Some(state), Some(rate)) = (manifest.rate, lock(&inner.rate).as_mut()) {
+            rate.restore(state);
+        }
+        *lock(&inner.resume_offsets) = manifest.sources;
+        inner
+            .shared
+            .zero_ms
+            .store(manifest.zero_ms, std::sync::atomic::Ordering::Relaxed);
+        let at = BatchTime(manifest.batch_time);
+        *lock(&inner.resume_at) = Some(at.plus_ms(inner.batch_ms));
+        *lock(&inner.recovered_from) = Some(at);
         Ok(())
     }
 }
 
-impl StreamingContext {
-    /// Registers a value that is checkpointed with the stream and restored on recovery.
-    /// Names must be unique; register before `start` (and before `get_or_create` returns).
-    pub fn managed_state<S: Data>(
-        &self,
-        name: impl Into<String>,
-        initial: S,
-    ) -> Result<ManagedState<S>> {
-        self.ensure_not_started("register managed state")?;
-        let name = name.into();
-        let mut graph = lock(&self.inner.graph);
-        if graph.managed.iter().any(|m| m.name() == name) {
-            return Err(Error::invalid(
-                "managed state name",
-                name,
-                "is already registered",
-            ));
+/// Part `k` of the `old` parts of checkpoint `t`.
+fn find_part<'a>(
+    dir: &Path,
+    listing: &'a Listing,
+    t: u64,
+    k: usize,
+    old: usize,
+) -> Result<&'a PathBuf> {
+    listing
+        .parts
+        .get(&t)
+        .and_then(|parts| parts.iter().find(|(kk, w, _)| *kk == k && *w == old))
+        .map(|(_, _, p)| p)
+        .ok_or_else(|| Error::CorruptCheckpoint {
+            path: dir.to_path_buf(),
+            reason: format!("part {k} of {old} of checkpoint {t} is missing"),
+        })
+}
+
+/// The checkpoints worker `me` can restore, newest first, as (batch time, workers that
+/// wrote it): for the leader, those with a valid manifest whose parts it reads verify; for
+/// the others, those whose parts they read verify. A damaged checkpoint is logged and
+/// skipped; a checkpoint of another program is an error.
+fn usable_checkpoints(
+    dir: &Path,
+    listing: &Listing,
+    me: usize,
+    workers: usize,
+    expected: u64,
+) -> Result<Vec<(u64, usize)>> {
+    let mut candidates: Vec<(u64, usize)> = Vec::new();
+    if me == 0 {
+        for (&t, path) in listing.manifests.iter().rev() {
+            match read_manifest(path, dir, expected) {
+                Ok(m) => candidates.push((t, m.parts.len())),
+                Err(e @ Error::IncompatibleCheckpoint { .. }) => return Err(e),
+                Err(e) => tracing::warn!("{e}; falling back to the previous checkpoint"),
+            }
         }
-        let state = ManagedState {
-            name,
-            value: Arc::new(Mutex::new(initial)),
+    } else {
+        for (&t, parts) in listing.parts.iter().rev() {
+            let mut olds: Vec<usize> = parts.iter().map(|(_, w, _)| *w).collect();
+            olds.sort_unstable();
+            olds.dedup();
+            candidates.extend(olds.into_iter().map(|w| (t, w)));
+        }
+    }
+    let mut usable = Vec::new();
+    for (t, old) in candidates {
+        let check = || -> Result<()> {
+            let summaries = match listing.manifests.get(&t) {
+                Some(path) if me == 0 => Some(read_manifest(path, dir, expected)?.parts),
+                _ => None,
+            };
+            for k in parts_to_read(me, workers, old) {
+                let path = find_part(dir, listing, t, k, old)?;
+                match &summaries {
+                    Some(s) => {
+                        read_part(path, s[k], expected, t)?;
+                    }
+                    None => {
+                        let bytes = codec::read_verified(path)?;
+                        let part: Part = decode(&bytes, "checkpoint part")?;
+                        if part.fingerprint != expected || part.batch_time != t {
+                            return Err(Error::CorruptCheckpoint {
+                                path: path.clone(),
+                                reason: "belongs to another checkpoint".into(),
+                            });
+                        }
+                    }
+                }
+            }
+            Ok(())
         };
-        graph.managed.push(Arc::new(state.clone()));
-        Ok(state)
+        match check() {
+            Ok(()) => usable.push((t, old)),
+            Err(e @ Error::IncompatibleCheckpoint { .. }) => return Err(e),
+            Err(e) => tracing::warn!("{e}; falling back to the previous checkpoint"),
+        }
+    }
+    Ok(usable)
+}
+
+/// Restored partitions on their way to their owners.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Routed {
+    /// By stateful node: (partition, state).
+    states: BTreeMap<usize, Vec<(usize, Vec<u8>)>>,
+    /// By node, by pane time: the pane with the partitions gathered so far.
+    panes: BTreeMap<usize, BTreeMap<u64, Pane>>,
+}
+
+/// One restored partition, and the partition it is.
+enum RoutedItem {
+    State(usize, usize, Vec<u8>),
+    Pane(usize, Pane),
+}
+
+impl Routed {
+    fn absorb(&mut self, part: Part) {
+        for (id, parts) in part.states {
+            self.states.entry(id).or_default().extend(parts);
+        }
+        for (id, panes) in part.panes {
+            for pane in panes {
+                self.add_pane(id, pane);
+            }
+        }
+    }
+
+    fn add_pane(&mut self, id: usize, pane: Pane) {
+        let slot = self.panes.entry(id).or_default();
+        match slot.get_mut(&pane.time) {
+            Some(existing) => existing.parts.extend(pane.parts),
+            None => {
+                slot.insert(pane.time, pane);
+            }
+        }
+    }
+
+    fn push(&mut self, item: RoutedItem) {
+        match item {
+            RoutedItem::State(id, p, bytes) => {
+                self.states.entry(id).or_default().push((p, bytes));
+            }
+            RoutedItem::Pane(id, pane) => self.add_pane(id, pane),
+        }
+    }
+
+    fn extend(&mut self, other: Routed) {
+        for (id, parts) in other.states {
+            self.states.entry(id).or_default().extend(parts);
+        }
+        for (id, panes) in other.panes {
+            for pane in panes.into_values() {
+                self.add_pane(id, pane);
+            }
+        }
+    }
+
+    /// Every partition with the worker (of `workers`) that owns it.
+    fn into_items(self, workers: usize) -> Vec<(usize, RoutedItem)> {
+        let mut items = Vec::new();
+        for (id, parts) in self.states {
+            for (p, bytes) in parts {
+                items.push((owner_of(p, workers), RoutedItem::State(id, p, bytes)));
+            }
+        }
+        for (id, panes) in self.panes {
+            for pane in panes.into_values() {
+                for (p, bytes) in pane.parts {
+                    let one = Pane {
+                        time: pane.time,
+                        hash_partitions: pane.hash_partitions,
+                        partitions: pane.partitions,
+                        parts: vec![(p, bytes)],
+                    };
+                    items.push((owner_of(p, workers), RoutedItem::Pane(id, one)));
+                }
+            }
+        }
+        items
     }
 }

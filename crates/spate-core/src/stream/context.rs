@@ -5,9 +5,10 @@ use super::clock::{Clock, SystemClock};
 use super::metrics::{BatchInfo, StreamingListener};
 use super::node::{AnyNode, GraphShared, StreamNode};
 use super::source::{QueueHandle, QueueSource, Source, SourceOffset};
-use crate::context::SpateContext;
+use crate::context::{SpateContext, split_even};
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::plan::{SharedBatch, TypeOps};
 use crate::rdd::Rdd;
 use crate::scheduler::panic_message;
 use crate::storage::lock;
@@ -36,6 +37,18 @@ pub(crate) trait AnyInput: Send + Sync {
     fn offset(&self) -> Option<SourceOffset>;
     fn seek(&self, offset: &SourceOffset) -> Result<()>;
     fn stop(&self);
+    /// Polls the source for batch `t` and splits the records into `partitions` partitions
+    /// (the leader of several workers); returns them with (records, skipped, bytes).
+    fn poll_split(
+        &self,
+        t: BatchTime,
+        max_records: Option<u64>,
+        partitions: usize,
+    ) -> Result<(Vec<SharedBatch>, (u64, u64, u64))>;
+    /// The operations of the record type, to ship partitions between workers.
+    fn ops(&self) -> TypeOps;
+    /// Installs the batch of `t` from the partitions this worker owns.
+    fn install(&self, t: BatchTime, parts: Vec<Option<SharedBatch>>) -> Result<()>;
 }
 
 struct InputNode<S: Source> {
@@ -86,6 +99,34 @@ impl<S: Source> AnyInput for InputNode<S> {
     fn stop(&self) {
         lock(&self.source).stop();
     }
+
+    fn poll_split(
+        &self,
+        t: BatchTime,
+        max_records: Option<u64>,
+        partitions: usize,
+    ) -> Result<(Vec<SharedBatch>, (u64, u64, u64))> {
+        let batch = lock(&self.source).next_batch(t, max_records)?;
+        let n = batch.records.len() as u64;
+        let parts = split_even(batch.records, partitions)
+            .into_iter()
+            .map(|p| Arc::new(p) as SharedBatch)
+            .collect();
+        Ok((parts, (n, batch.skipped, batch.bytes)))
+    }
+
+    fn ops(&self) -> TypeOps {
+        TypeOps::of::<S::Item>()
+    }
+
+    fn install(&self, t: BatchTime, parts: Vec<Option<SharedBatch>>) -> Result<()> {
+        let rdd = self.sc.placed_partitions_rdd("input", parts, None);
+        lock(&self.fetched).insert(t, rdd);
+        if let Some(node) = self.node.get() {
+            node.get_or_compute(t)?;
+        }
+        Ok(())
+    }
 }
 
 /// An output operation: runs a job for every batch.
@@ -101,7 +142,7 @@ pub(crate) struct Graph {
     pub outputs: Vec<Arc<OutputOp>>,
     /// Every node, in creation (hence topological) order.
     pub nodes: Vec<Arc<dyn AnyNode>>,
-    pub managed: Vec<Arc<dyn super::checkpoint::AnyManaged>>,
+    pub managed: Vec<Arc<dyn super::managed::AnyManaged>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,7 +167,7 @@ pub(crate) struct Inner {
     pub graph: Mutex<Graph>,
     pub partitions: usize,
     max_records_per_batch: Option<u64>,
-    rate: Mutex<Option<super::backpressure::RateController>>,
+    pub(crate) rate: Mutex<Option<super::backpressure::RateController>>,
     run: Mutex<RunState>,
     run_signal: Condvar,
     stop_mode: AtomicU8,
@@ -213,7 +254,7 @@ impl StreamingContextBuilder {
         self
     }
 
-    /// How many partitions input batches and keyed operators use (default: the executor's
+    /// How many partitions input batches and keyed operators use (default: the context's
     /// parallelism).
     pub fn partitions(mut self, partitions: usize) -> Self {
         self.partitions = Some(partitions);
@@ -455,7 +496,8 @@ impl StreamingContext {
             }
             (graph.inputs.clone(), graph.nodes.clone())
         };
-        let first = match *lock(&inner.resume_at) {
+        let resume_at = *lock(&inner.resume_at);
+        let mut first = match resume_at {
             Some(t) => t,
             None => {
                 let now = inner.clock.now_ms();
@@ -468,7 +510,29 @@ impl StreamingContext {
                 BatchTime(zero + inner.batch_ms)
             }
         };
-        let recovering = inner.recovered_from.lock().is_ok_and(|r| r.is_some());
+        let recovered_from = *lock(&inner.recovered_from);
+        let recovering = recovered_from.is_some();
+        let distributed = inner.sc.workers() > 1;
+        if distributed {
+            // Every worker checks that all built the same program alike, and takes the
+            // leader's zero time, so batch times (and output names) agree everywhere.
+            let zero = super::distributed::start_round(
+                inner,
+                super::distributed::StartReport {
+                    fingerprint: super::checkpoint::fingerprint(inner),
+                    workers: inner.sc.workers(),
+                    partitions: inner.partitions,
+                    default_parallelism: inner.sc.default_parallelism(),
+                    batch_ms: inner.batch_ms,
+                    recovered_from: recovered_from.map(|t| t.0),
+                    zero_ms: inner.shared.zero(),
+                },
+            )?;
+            inner.shared.zero_ms.store(zero, Ordering::Relaxed);
+            if resume_at.is_none() {
+                first = BatchTime(zero + inner.batch_ms);
+            }
+        }
         if !recovering {
             for node in &nodes {
                 if let Some(state) = node.stateful() {
@@ -477,7 +541,13 @@ impl StreamingContext {
             }
         }
         let offsets = std::mem::take(&mut *lock(&inner.resume_offsets));
-        for (i, input) in inputs.iter().enumerate() {
+        // Only the leader reads the sources; with several workers it scatters each batch.
+        let polled = if inner.sc.is_leader() {
+            &inputs[..]
+        } else {
+            &[]
+        };
+        for (i, input) in polled.iter().enumerate() {
             input.start()?;
             match offsets.get(i) {
                 Some(Some(offset)) => input.seek(offset)?,
@@ -498,7 +568,7 @@ impl StreamingContext {
             batch_ms = inner.batch_ms,
             first_batch = first.0,
             inputs = inputs.len(),
-            executor = %inner.sc.executor_name(),
+            runtime = %inner.sc.runtime_name(),
             "streaming context started"
         );
         Ok(first)
@@ -659,70 +729,17 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
         inner: &inner,
         failure: None,
     };
-    let mut t = first;
-    let mut draining = false;
-    loop {
-        let mode = inner.stop_mode.load(Ordering::SeqCst);
-        if mode == STOP_NOW || (draining && mode != RUN) {
-            break;
-        }
-        if t.0 > inner.stop_after_ms.load(Ordering::SeqCst) {
-            tracing::info!(batch = t.0, "stopping after the requested last batch");
-            break;
-        }
-        if all_exhausted(&inner) && !inner.shared.is_final_flush() && !needs_final_flush(&inner) {
-            // Nothing left to read (for example, restarted after the input was consumed).
-            tracing::info!(batch = t.0, "all sources exhausted; stopping");
-            break;
-        }
-        if mode == STOP_GRACEFUL {
-            // Process one more batch immediately, with whatever the sources hold.
-            draining = true;
-        } else {
-            let now = inner.clock.wait_until(t.0);
-            if now < t.0 {
-                continue; // woken early: re-check the stop flag
-            }
-        }
-        // A panic on this thread (in an output operation, which runs on the driver, or in a
-        // listener) fails the batch like an error: the context stops and `await_termination`
-        // reports it, instead of waiting forever for a thread that is gone.
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let info = run_batch(&inner, t)?;
-            publish(&inner, info);
-            Ok(())
-        }))
-        .unwrap_or_else(|payload| Err(driver_panic(&*payload)));
-        match outcome {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!(batch = t.0, "batch failed, stopping the context: {e}");
-                termination.failure = Some(Error::BatchFailed {
-                    time: t,
-                    source: Box::new(e),
-                });
-                break;
-            }
-        }
-        if t.0 >= inner.stop_after_ms.load(Ordering::SeqCst) {
-            tracing::info!(batch = t.0, "the requested last batch completed; stopping");
-            break;
-        }
-        if all_exhausted(&inner) {
-            if inner.shared.is_final_flush() || !needs_final_flush(&inner) {
-                tracing::info!(batch = t.0, "all sources exhausted; stopping");
-                break;
-            }
-            // One more batch, with watermarks at +∞, to emit what event-time operators hold.
-            inner.shared.set_final_flush();
-            draining = false;
-        }
-        t = t.plus_ms(inner.batch_ms);
-    }
+    termination.failure = if inner.sc.workers() > 1 {
+        super::distributed::run_loop(&inner, first)
+    } else {
+        run_loop_single(&inner, first)
+    };
     let inputs = lock(&inner.graph).inputs.clone();
-    for input in inputs {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| input.stop())) {
-            tracing::error!("stopping a source panicked: {}", panic_message(&*payload));
+    if inner.sc.is_leader() {
+        for input in inputs {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| input.stop())) {
+                tracing::error!("stopping a source panicked: {}", panic_message(&*payload));
+            }
         }
     }
     let listeners = lock(&inner.listeners).clone();
@@ -734,6 +751,108 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
                 panic_message(&*payload)
             );
         }
+    }
+}
+
+/// The batch loop of a single worker; returns the failure that stopped it, if any.
+fn run_loop_single(inner: &Inner, first: BatchTime) -> Option<Error> {
+    let mut t = first;
+    let mut progress = Progress::default();
+    loop {
+        match progress.next(inner, t) {
+            Next::Stop => return None,
+            Next::Retry => continue,
+            Next::Run => {}
+        }
+        // A panic on this thread (in an output operation, which runs on the driver, or in a
+        // listener) fails the batch like an error: the context stops and `await_termination`
+        // reports it, instead of waiting forever for a thread that is gone.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let info = run_batch(inner, t)?;
+            publish(inner, info);
+            Ok(())
+        }))
+        .unwrap_or_else(|payload| Err(driver_panic(&*payload)));
+        if let Err(e) = outcome {
+            tracing::error!(batch = t.0, "batch failed, stopping the context: {e}");
+            return Some(Error::BatchFailed {
+                time: t,
+                source: Box::new(e),
+            });
+        }
+        progress.after_batch(inner, t);
+        t = t.plus_ms(inner.batch_ms);
+    }
+}
+
+/// What the batch generator does next.
+pub(crate) enum Next {
+    /// Run the batch.
+    Run,
+    /// Stop the context.
+    Stop,
+    /// Woken before the batch time: decide again.
+    Retry,
+}
+
+/// The generator's view of how the stream is going: the decisions the (leading) worker
+/// takes before and after every batch.
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// A graceful stop was requested: run one more batch at once, then stop.
+    draining: bool,
+    /// The last batch has run (the requested last one, or the final flush).
+    finished: bool,
+    /// The strongest stop request other workers reported.
+    pub peer_stop: u8,
+}
+
+impl Progress {
+    /// Before batch `t`: stop, run it (after waiting for its time), or wait again.
+    pub(crate) fn next(&mut self, inner: &Inner, t: BatchTime) -> Next {
+        let mode = inner.stop_mode.load(Ordering::SeqCst).max(self.peer_stop);
+        if self.finished || mode == STOP_NOW || (self.draining && mode != RUN) {
+            return Next::Stop;
+        }
+        if t.0 > inner.stop_after_ms.load(Ordering::SeqCst) {
+            tracing::info!(batch = t.0, "stopping after the requested last batch");
+            return Next::Stop;
+        }
+        if all_exhausted(inner) && !inner.shared.is_final_flush() && !needs_final_flush(inner) {
+            // Nothing left to read (for example, restarted after the input was consumed).
+            tracing::info!(batch = t.0, "all sources exhausted; stopping");
+            return Next::Stop;
+        }
+        if mode == STOP_GRACEFUL {
+            // Process one more batch immediately, with whatever the sources hold.
+            self.draining = true;
+        } else if inner.clock.wait_until(t.0) < t.0 {
+            return Next::Retry; // woken early: re-check the stop flags
+        }
+        Next::Run
+    }
+
+    /// After batch `t` completed: whether it was the last, or the next is the final flush.
+    pub(crate) fn after_batch(&mut self, inner: &Inner, t: BatchTime) {
+        if t.0 >= inner.stop_after_ms.load(Ordering::SeqCst) {
+            tracing::info!(batch = t.0, "the requested last batch completed; stopping");
+            self.finished = true;
+        } else if all_exhausted(inner) {
+            if inner.shared.is_final_flush() || !needs_final_flush(inner) {
+                tracing::info!(batch = t.0, "all sources exhausted; stopping");
+                self.finished = true;
+            } else {
+                // One more batch, with watermarks at +∞, to emit what event-time operators
+                // hold.
+                inner.shared.set_final_flush();
+                self.draining = false;
+            }
+        }
+    }
+
+    /// The local stop request, for the leader.
+    pub(crate) fn local_stop(inner: &Inner) -> u8 {
+        inner.stop_mode.load(Ordering::SeqCst)
     }
 }
 
@@ -761,7 +880,7 @@ impl Drop for Termination<'_> {
 }
 
 /// The error for a panic on the batch thread outside the tasks (which retry on their own).
-fn driver_panic(payload: &(dyn std::any::Any + Send)) -> Error {
+pub(crate) fn driver_panic(payload: &(dyn std::any::Any + Send)) -> Error {
     Error::Operator {
         operator: "batch driver (an output operation or a listener)".into(),
         message: format!("panicked: {}", panic_message(payload)),
@@ -780,32 +899,72 @@ fn all_exhausted(inner: &Inner) -> bool {
     !graph.inputs.is_empty() && graph.inputs.iter().all(|i| i.is_exhausted())
 }
 
-/// Runs every step of one batch.
+/// What the sources delivered for a batch, for its metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct InputStats {
+    pub records: u64,
+    pub skipped: u64,
+    pub bytes: u64,
+    pub limit: Option<u64>,
+    pub scheduling_delay_ms: u64,
+}
+
+/// Runs every step of one batch on a single worker.
 pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
     let started = Instant::now();
     let scheduling_delay_ms = inner.clock.now_ms().saturating_sub(t.0);
-    let (inputs, nodes) = {
-        let graph = lock(&inner.graph);
-        (graph.inputs.clone(), graph.nodes.clone())
+    let inputs = lock(&inner.graph).inputs.clone();
+    let limit = inner.rate_limit();
+    let mut stats = InputStats {
+        limit,
+        scheduling_delay_ms,
+        ..InputStats::default()
     };
-    let rate_limit = lock(&inner.rate).as_ref().and_then(|r| r.limit());
-    let limit = match (inner.max_records_per_batch, rate_limit) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let (mut records_in, mut skipped, mut bytes) = (0, 0, 0);
     for input in &inputs {
         let (n, s, b) = input.fetch(t, limit)?;
-        records_in += n;
-        skipped += s;
-        bytes += b;
+        stats.records += n;
+        stats.skipped += s;
+        stats.bytes += b;
     }
+    finish_batch(inner, t, started, stats)
+}
+
+impl Inner {
+    /// The backpressure controller's state, for a checkpoint.
+    pub(crate) fn rate_state(&self) -> Option<super::backpressure::RateState> {
+        lock(&self.rate).as_ref().map(|r| r.snapshot())
+    }
+
+    /// The records a source may deliver this batch: the configured cap and the rate
+    /// controller's limit, whichever is smaller.
+    pub(crate) fn rate_limit(&self) -> Option<u64> {
+        let rate_limit = lock(&self.rate).as_ref().and_then(|r| r.limit());
+        match (self.max_records_per_batch, rate_limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Everything a batch does once its input is in place: output operations, the state
+/// commit (after a round confirming the batch on every worker, when there are several),
+/// window panes, forgetting, the checkpoint and the metrics.
+pub(crate) fn finish_batch(
+    inner: &Inner,
+    t: BatchTime,
+    started: Instant,
+    input: InputStats,
+) -> Result<BatchInfo> {
+    let nodes = lock(&inner.graph).nodes.clone();
     // Outputs run without the graph lock held: user code in them may build streams.
     let outputs = lock(&inner.graph).outputs.clone();
     for op in &outputs {
         (op.run)(t).inspect_err(|_| {
             tracing::debug!(output = op.name, node = op.node.meta().id, "output failed");
         })?;
+    }
+    if inner.sc.workers() > 1 {
+        super::distributed::confirm_batch(inner, t, &nodes)?;
     }
     let (mut state_size, mut records_late) = (0, 0);
     for node in &nodes {
@@ -814,6 +973,10 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
             state_size += state.state_size() as u64;
             records_late += state.late_records();
         }
+    }
+    if inner.sc.workers() > 1 {
+        // Every worker holds the state of its own partitions: the batch's figure is the sum.
+        state_size = super::distributed::total_state_size(inner, state_size)?;
     }
     for node in &nodes {
         node.freeze(t)?;
@@ -827,26 +990,31 @@ pub(crate) fn run_batch(inner: &Inner, t: BatchTime) -> Result<BatchInfo> {
     };
     let processing_time_ms = started.elapsed().as_millis() as u64;
     if let Some(rate) = lock(&inner.rate).as_mut() {
-        rate.on_batch(t.0, records_in, processing_time_ms, scheduling_delay_ms);
+        rate.on_batch(
+            t.0,
+            input.records,
+            processing_time_ms,
+            input.scheduling_delay_ms,
+        );
     }
     Ok(BatchInfo {
         batch_time: t,
-        records_in,
-        input_rate: records_in as f64 * 1000.0 / inner.batch_ms as f64,
-        records_skipped: skipped,
+        records_in: input.records,
+        input_rate: input.records as f64 * 1000.0 / inner.batch_ms as f64,
+        records_skipped: input.skipped,
         records_late,
-        bytes_in: bytes,
-        scheduling_delay_ms,
+        bytes_in: input.bytes,
+        scheduling_delay_ms: input.scheduling_delay_ms,
         processing_time_ms,
-        total_delay_ms: scheduling_delay_ms + processing_time_ms,
+        total_delay_ms: input.scheduling_delay_ms + processing_time_ms,
         state_size,
-        rate_limit: limit,
+        rate_limit: input.limit,
         checkpoint_ms: checkpoint.map(|(ms, _)| ms),
         checkpoint_bytes: checkpoint.map(|(_, bytes)| bytes),
     })
 }
 
-fn publish(inner: &Inner, info: BatchInfo) {
+pub(crate) fn publish(inner: &Inner, info: BatchInfo) {
     tracing::info!(
         batch = info.batch_time.0,
         records = info.records_in,

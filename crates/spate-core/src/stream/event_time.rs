@@ -233,6 +233,34 @@ impl WatermarkCell {
         lock(&self.inner).observed.insert((t.0, p), (maxima, late));
     }
 
+    /// This worker's observations of batch `t`, encoded for the other workers.
+    fn encode_observations(&self, t: BatchTime) -> Result<Vec<u8>> {
+        let inner = lock(&self.inner);
+        let mine: Vec<(usize, &(Vec<Option<EventTime>>, u64))> = inner
+            .observed
+            .range((t.0, 0)..=(t.0, usize::MAX))
+            .map(|((_, p), v)| (*p, v))
+            .collect();
+        bincode::serialize(&mine).map_err(|e| Error::Serialization {
+            what: "watermark observations".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Adds another worker's observations of batch `t`.
+    fn absorb(&self, t: BatchTime, bytes: &[u8]) -> Result<()> {
+        let theirs: Vec<(usize, (Vec<Option<EventTime>>, u64))> = bincode::deserialize(bytes)
+            .map_err(|e| Error::Serialization {
+                what: "watermark observations".into(),
+                message: e.to_string(),
+            })?;
+        let mut inner = lock(&self.inner);
+        for (p, v) in theirs {
+            inner.observed.insert((t.0, p), v);
+        }
+        Ok(())
+    }
+
     fn advance(&self, t: BatchTime) {
         let mut inner = lock(&self.inner);
         let mut late = 0;
@@ -274,36 +302,45 @@ impl<P: PartState, T: Data> StatefulNode for EventTimeOp<P, T> {
         self.op.state_size()
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>> {
-        let wm = bincode::serialize(&*lock(&self.watermark.inner)).map_err(|e| {
-            Error::Serialization {
-                what: "watermark".into(),
-                message: e.to_string(),
-            }
-        })?;
-        bincode::serialize(&(wm, self.op.snapshot()?)).map_err(|e| Error::Serialization {
-            what: "event-time state".into(),
+    fn partitions(&self) -> usize {
+        self.op.partitions()
+    }
+
+    fn state_type(&self) -> &'static str {
+        self.op.state_type()
+    }
+
+    fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
+        self.op.snapshot_partitions(which)
+    }
+
+    fn restore_partitions(&self, parts: Vec<(usize, Vec<u8>)>) -> Result<()> {
+        self.op.restore_partitions(parts)
+    }
+
+    fn snapshot_shared(&self) -> Result<Vec<u8>> {
+        bincode::serialize(&*lock(&self.watermark.inner)).map_err(|e| Error::Serialization {
+            what: "watermark".into(),
             message: e.to_string(),
         })
     }
 
-    fn restore(&self, bytes: &[u8]) -> Result<()> {
-        let (wm, state): (Vec<u8>, Vec<u8>) =
-            bincode::deserialize(bytes).map_err(|e| Error::Serialization {
-                what: "event-time state".into(),
-                message: e.to_string(),
-            })?;
+    fn restore_shared(&self, bytes: &[u8]) -> Result<()> {
         let restored: WatermarkInner =
-            bincode::deserialize(&wm).map_err(|e| Error::Serialization {
+            bincode::deserialize(bytes).map_err(|e| Error::Serialization {
                 what: "watermark".into(),
                 message: e.to_string(),
             })?;
-        {
-            let mut inner = lock(&self.watermark.inner);
-            inner.max_seen = restored.max_seen;
-            inner.observed.clear();
+        if restored.max_seen.len() != lock(&self.watermark.inner).max_seen.len() {
+            return Err(Error::Serialization {
+                what: "watermark".into(),
+                message: "a checkpoint's watermark has another number of inputs".into(),
+            });
         }
-        self.op.restore(&state)
+        let mut inner = lock(&self.watermark.inner);
+        inner.max_seen = restored.max_seen;
+        inner.observed.clear();
+        Ok(())
     }
 
     fn late_records(&self) -> u64 {
@@ -312,6 +349,14 @@ impl<P: PartState, T: Data> StatefulNode for EventTimeOp<P, T> {
 
     fn needs_final_flush(&self) -> bool {
         true
+    }
+
+    fn batch_observations(&self, t: BatchTime) -> Result<Vec<u8>> {
+        self.watermark.encode_observations(t)
+    }
+
+    fn absorb_observations(&self, t: BatchTime, bytes: &[u8]) -> Result<()> {
+        self.watermark.absorb(t, bytes)
     }
 }
 

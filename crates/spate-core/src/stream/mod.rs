@@ -14,7 +14,9 @@ mod backpressure;
 mod checkpoint;
 mod clock;
 mod context;
+mod distributed;
 mod event_time;
+mod managed;
 mod metrics;
 mod node;
 mod output;
@@ -23,13 +25,14 @@ mod state;
 mod window;
 
 pub use backpressure::{Backpressure, PidRateEstimator};
-pub use checkpoint::{CheckpointConfig, ManagedState};
+pub use checkpoint::CheckpointConfig;
 pub use clock::{Clock, FastForwardClock, ManualClock, SystemClock};
 pub use context::{StreamingContext, StreamingContextBuilder};
 pub use event_time::{
     EmitMode, EventTime, EventTimeStream, EventWindowed, EventWindows, IntervalJoined, JoinKind,
     LateData, WindowResult,
 };
+pub use managed::ManagedState;
 pub use metrics::{BatchInfo, StreamingListener};
 pub use output::batch_path;
 pub use source::{QueueHandle, QueueSource, ReplaySource, Source, SourceBatch, SourceOffset};

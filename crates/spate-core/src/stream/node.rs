@@ -71,6 +71,9 @@ pub(crate) trait AnyNode: Send + Sync {
     fn stateful(&self) -> Option<&dyn StatefulNode> {
         None
     }
+
+    /// The name of the node's record type, checked against checkpoints.
+    fn record_type(&self) -> &'static str;
 }
 
 /// Extra behaviour of nodes that keep state across batches.
@@ -87,21 +90,53 @@ pub(crate) trait StatefulNode: Send + Sync {
         Ok(())
     }
 
-    /// Serialized state for a checkpoint.
-    fn snapshot(&self) -> Result<Vec<u8>>;
+    /// How many state partitions the operator has.
+    fn partitions(&self) -> usize;
 
-    /// Replaces the state with a snapshot.
-    fn restore(&self, bytes: &[u8]) -> Result<()>;
+    /// The committed state of each of the given partitions, serialized for a checkpoint.
+    fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>>;
+
+    /// Replaces the state of the given partitions from a checkpoint.
+    fn restore_partitions(&self, parts: Vec<(usize, Vec<u8>)>) -> Result<()>;
+
+    /// Operator state that is not partitioned (a watermark), the same on every worker after
+    /// a commit: written once per checkpoint.
+    fn snapshot_shared(&self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    /// Restores what [`snapshot_shared`](StatefulNode::snapshot_shared) wrote.
+    fn restore_shared(&self, bytes: &[u8]) -> Result<()> {
+        let _ = bytes;
+        Ok(())
+    }
 
     /// Records the last committed batch found behind the watermark.
     fn late_records(&self) -> u64 {
         0
     }
 
+    /// The name of the operator's state type, checked against checkpoints.
+    fn state_type(&self) -> &'static str;
+
     /// Whether the operator needs a final batch with the watermark at +∞ when every source
     /// is exhausted (event-time operators, to emit their last windows).
     fn needs_final_flush(&self) -> bool {
         false
+    }
+
+    /// With several workers, before [`commit`](StatefulNode::commit): what this worker's
+    /// tasks of batch `t` observed that every worker needs to commit alike (event-time
+    /// operators: the largest event times and late counts of their partitions), encoded.
+    fn batch_observations(&self, t: BatchTime) -> Result<Vec<u8>> {
+        let _ = t;
+        Ok(Vec::new())
+    }
+
+    /// Takes in another worker's [`batch_observations`](StatefulNode::batch_observations).
+    fn absorb_observations(&self, t: BatchTime, bytes: &[u8]) -> Result<()> {
+        let _ = (t, bytes);
+        Ok(())
     }
 }
 
@@ -259,19 +294,21 @@ impl<T: Data> AnyNode for StreamNode<T> {
         self.generated()
             .into_iter()
             .map(|(t, rdd)| {
-                let partitions = rdd.collect_partitions()?;
+                let all: Vec<usize> = (0..rdd.num_partitions()).collect();
+                let ops = rdd.node.ops;
+                // Each worker saves the partitions it holds (a frozen pane's, or a cached
+                // stateful RDD's); computing them involves no other worker.
+                let parts = crate::scheduler::run_local(&rdd.node, &all, |_, shared| {
+                    (ops.encode_shared)(shared)
+                })?;
                 Ok(super::checkpoint::Pane {
                     time: t.0,
                     hash_partitions: match rdd.node.partitioner {
                         Some(crate::partitioner::PartitionerTag::Hash(n)) => Some(n),
                         _ => None,
                     },
-                    partitions: bincode::serialize(&partitions).map_err(|e| {
-                        crate::Error::Serialization {
-                            what: format!("window pane of `{}`", self.meta.name),
-                            message: e.to_string(),
-                        }
-                    })?,
+                    partitions: rdd.num_partitions(),
+                    parts,
                 })
             })
             .collect()
@@ -282,22 +319,27 @@ impl<T: Data> AnyNode for StreamNode<T> {
         sc: &crate::SpateContext,
         panes: Vec<super::checkpoint::Pane>,
     ) -> Result<()> {
+        let ops = crate::plan::TypeOps::of::<T>();
         let mut generated = lock(&self.generated);
         for pane in panes {
-            let partitions: Vec<Vec<T>> = bincode::deserialize(&pane.partitions).map_err(|e| {
-                crate::Error::Serialization {
+            let mut parts: Vec<Option<crate::plan::SharedBatch>> = vec![None; pane.partitions];
+            for (p, bytes) in pane.parts {
+                let slot = parts
+                    .get_mut(p)
+                    .ok_or_else(|| crate::Error::Serialization {
+                        what: format!("window pane of `{}`", self.meta.name),
+                        message: format!("partition {p} of {}", pane.partitions),
+                    })?;
+                let batch = (ops.decode)(&bytes).map_err(|e| crate::Error::Serialization {
                     what: format!("window pane of `{}`", self.meta.name),
                     message: e.to_string(),
-                }
-            })?;
-            let parts = partitions
-                .into_iter()
-                .map(|p| Arc::new(p) as crate::plan::SharedBatch)
-                .collect();
+                })?;
+                *slot = Some((ops.share)(batch)?);
+            }
             let tag = pane
                 .hash_partitions
                 .map(crate::partitioner::PartitionerTag::Hash);
-            let rdd = sc.shared_partitions_rdd::<T>("materialized", parts, tag);
+            let rdd = sc.placed_partitions_rdd::<T>("materialized", parts, tag);
             generated.insert(BatchTime(pane.time), Some(rdd));
         }
         Ok(())
@@ -305,5 +347,9 @@ impl<T: Data> AnyNode for StreamNode<T> {
 
     fn stateful(&self) -> Option<&dyn StatefulNode> {
         self.stateful.as_deref()
+    }
+
+    fn record_type(&self) -> &'static str {
+        std::any::type_name::<T>()
     }
 }

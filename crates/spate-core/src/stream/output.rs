@@ -14,6 +14,13 @@ impl<T: Data> DStream<T> {
     /// Calls `f` with every batch's RDD and time, on the batch generator thread, in batch
     /// order. Running an action on the RDD inside `f` runs a job. An error fails the batch
     /// and stops the context.
+    ///
+    /// With several workers, `f` runs on every worker (the driver code of a Spate program
+    /// runs everywhere, and the jobs it starts need every worker): actions return the same
+    /// results on all of them. Side effects that must happen once — printing, writing a
+    /// collected batch to a file, calling an external system — belong under
+    /// `rdd.context().is_leader()`; per-partition side effects (`foreach_partition`) run on
+    /// the worker that owns each partition.
     pub fn foreach_rdd(
         &self,
         f: impl FnMut(Rdd<T>, BatchTime) -> Result<()> + Send + 'static,
@@ -31,7 +38,7 @@ impl<T: Data> DStream<T> {
     }
 
     /// Prints the first `n` records of every batch to stdout, under a header with the batch
-    /// time (Spark's `print`).
+    /// time (Spark's `print`). With several workers, the leader prints.
     pub fn print(&self, n: usize) -> Result<()>
     where
         T: std::fmt::Debug,
@@ -45,7 +52,9 @@ impl<T: Data> DStream<T> {
             if first.len() > n {
                 out.push_str("...\n");
             }
-            println!("{out}");
+            if rdd.context().is_leader() {
+                println!("{out}");
+            }
             Ok(())
         })
     }

@@ -147,35 +147,30 @@ impl<P: PartState> StateStore<P> {
         self.slots.iter().map(|s| lock(s).state.len()).sum()
     }
 
-    pub fn snapshot(&self) -> Result<Vec<u8>> {
-        let parts: Vec<Vec<u8>> = self
-            .slots
+    /// The committed state of each of `which`, serialized.
+    pub fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
+        which
             .iter()
-            .map(|s| {
-                bincode::serialize(&lock(s).state).map_err(|e| Error::Serialization {
+            .map(|&p| {
+                let slot = self
+                    .slots
+                    .get(p)
+                    .ok_or_else(|| Error::internal(format!("state partition {p} out of range")))?;
+                bincode::serialize(&lock(slot).state).map_err(|e| Error::Serialization {
                     what: "operator state".into(),
                     message: e.to_string(),
                 })
             })
-            .collect::<Result<_>>()?;
-        bincode::serialize(&parts).map_err(|e| Error::Serialization {
-            what: "operator state".into(),
-            message: e.to_string(),
-        })
+            .collect()
     }
 
-    pub fn restore(&self, bytes: &[u8]) -> Result<()> {
-        let parts: Vec<Vec<u8>> =
-            bincode::deserialize(bytes).map_err(|e| Error::Serialization {
-                what: "operator state".into(),
-                message: e.to_string(),
-            })?;
-        if parts.len() != self.slots.len() {
+    /// Replaces the committed state of the given partitions by their serialized form.
+    pub fn restore_partitions(&self, parts: Vec<(usize, Vec<u8>)>) -> Result<()> {
+        if let Some((p, _)) = parts.iter().find(|(p, _)| *p >= self.slots.len()) {
             return Err(Error::Serialization {
                 what: "operator state".into(),
                 message: format!(
-                    "snapshot has {} partitions, the operator has {}",
-                    parts.len(),
+                    "a checkpoint holds partition {p}, the operator has {}",
                     self.slots.len()
                 ),
             });
@@ -186,16 +181,15 @@ impl<P: PartState> StateStore<P> {
         std::thread::scope(|scope| {
             let workers: Vec<_> = parts
                 .chunks(chunk)
-                .enumerate()
-                .map(|(c, group)| {
+                .map(|group| {
                     scope.spawn(move || -> Result<()> {
-                        for (i, bytes) in group.iter().enumerate() {
+                        for (p, bytes) in group {
                             let state: P =
                                 bincode::deserialize(bytes).map_err(|e| Error::Serialization {
                                     what: "operator state".into(),
                                     message: e.to_string(),
                                 })?;
-                            self.set(c * chunk + i, state);
+                            self.set(*p, state);
                         }
                         Ok(())
                     })
@@ -243,9 +237,10 @@ impl<P: PartState, T: Data> StatefulNode for StatefulOp<P, T> {
             return Ok(());
         };
         let missing = self.store.missing(t);
-        if !missing.is_empty() {
-            // Nothing downstream read these partitions this batch; compute them so the
-            // state still advances.
+        // Nothing downstream read these partitions this batch; compute them (each on its
+        // owner) so the state still advances. With several workers every worker takes part,
+        // as the computation may shuffle.
+        if !missing.is_empty() || rdd.context().workers() > 1 {
             rdd.run_partitions_subset(&missing)?;
         }
         if super::node::AnyNode::meta(&*node).remember_ms() > 0 {
@@ -268,12 +263,20 @@ impl<P: PartState, T: Data> StatefulNode for StatefulOp<P, T> {
         }
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>> {
-        self.store.snapshot()
+    fn partitions(&self) -> usize {
+        self.store.partitions()
     }
 
-    fn restore(&self, bytes: &[u8]) -> Result<()> {
-        self.store.restore(bytes)
+    fn state_type(&self) -> &'static str {
+        std::any::type_name::<P>()
+    }
+
+    fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
+        self.store.snapshot_partitions(which)
+    }
+
+    fn restore_partitions(&self, parts: Vec<(usize, Vec<u8>)>) -> Result<()> {
+        self.store.restore_partitions(parts)
     }
 }
 
@@ -420,11 +423,15 @@ fn load_initial<K: Key, S: Data, P: PartState>(
     into: impl Fn(Vec<(K, S)>) -> P + Send + 'static,
 ) -> Box<dyn FnOnce(&StateStore<P>) -> Result<()> + Send> {
     Box::new(move |store: &StateStore<P>| {
+        let sc = initial.context();
+        let (me, workers) = (sc.worker(), sc.workers());
         let parts = initial
             .partition_by(HashPartitioner::new(store.partitions()))
             .collect_partitions()?;
         for (p, records) in parts.into_iter().enumerate() {
-            store.set(p, into(records));
+            if crate::runtime::owner_of(p, workers) == me {
+                store.set(p, into(records));
+            }
         }
         Ok(())
     })

@@ -1,0 +1,362 @@
+//! The batch generator when several workers run a stream (see [`crate::runtime`]).
+//!
+//! Every worker runs the same loop. Worker 0, the leader, owns the clock and the sources:
+//!
+//! 1. **Start round**: every worker reports its plan fingerprint, worker count, partition
+//!    counts, batch interval and the checkpoint it restored; a difference fails every worker
+//!    with [`Error::ProgramMismatch`]. Every worker takes the leader's zero time.
+//! 2. **Input round**, once per batch: the leader decides whether batch `t` runs (stop
+//!    requests, the requested last batch, exhausted sources, the final event-time flush),
+//!    polls every source, splits each batch into the stream's partitions exactly as a
+//!    single worker does, and sends every worker the partitions it owns. The others send
+//!    their stop requests, which the leader honours from the next batch on.
+//! 3. The output operations run on every worker, in lockstep (their jobs' rounds).
+//! 4. **Batch-end round**: every worker confirms the batch and shares what its tasks
+//!    observed for event-time operators; only then is state committed, on every worker, and
+//!    the watermarks advance identically everywhere.
+//!
+//! A worker whose batch fails outside a round announces it in an abort round (see
+//! [`crate::collective`]), so every worker stops with the error instead of waiting.
+
+use super::context::{Inner, InputStats, Next, Progress, driver_panic, finish_batch, publish};
+use super::node::AnyNode;
+use crate::collective::Round;
+use crate::error::{Error, Result};
+use crate::plan::SharedBatch;
+use crate::runtime::owner_of;
+use crate::scheduler::round;
+use crate::storage::lock;
+use crate::time::BatchTime;
+use serde::{Deserialize, Serialize};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What every worker reports in the start round.
+#[derive(Serialize, Deserialize, PartialEq)]
+pub(crate) struct StartReport {
+    pub fingerprint: u64,
+    pub workers: usize,
+    pub partitions: usize,
+    pub default_parallelism: usize,
+    pub batch_ms: u64,
+    pub recovered_from: Option<u64>,
+    /// The leader's zero time (ignored from the others).
+    pub zero_ms: u64,
+}
+
+/// Checks that every worker runs the same program alike and returns the leader's zero time.
+pub(crate) fn start_round(inner: &Inner, mine: StartReport) -> Result<u64> {
+    let env = &inner.sc.env;
+    let bytes = bincode::serialize(&mine).map_err(|e| Error::Serialization {
+        what: "start report".into(),
+        message: e.to_string(),
+    })?;
+    let received = round(env, Round::Start, Ok(vec![bytes; env.workers()]))?;
+    let mut leader_zero = mine.zero_ms;
+    for (worker, bytes) in received.iter().enumerate() {
+        let theirs: StartReport =
+            bincode::deserialize(bytes).map_err(|e| Error::Serialization {
+                what: format!("start report of worker {worker}"),
+                message: e.to_string(),
+            })?;
+        let differ = |what: &'static str, ours: String, theirs: String| {
+            Err(Error::ProgramMismatch {
+                what,
+                worker,
+                ours,
+                theirs,
+            })
+        };
+        if theirs.workers != mine.workers {
+            return differ(
+                "worker count",
+                mine.workers.to_string(),
+                theirs.workers.to_string(),
+            );
+        }
+        if theirs.fingerprint != mine.fingerprint {
+            return differ(
+                "plan fingerprint (the stream graph it built)",
+                format!("{:016x}", mine.fingerprint),
+                format!("{:016x}", theirs.fingerprint),
+            );
+        }
+        if (theirs.partitions, theirs.default_parallelism)
+            != (mine.partitions, mine.default_parallelism)
+        {
+            return differ(
+                "partition count (stream, default)",
+                format!("{}, {}", mine.partitions, mine.default_parallelism),
+                format!("{}, {}", theirs.partitions, theirs.default_parallelism),
+            );
+        }
+        if theirs.batch_ms != mine.batch_ms {
+            return differ(
+                "batch interval (ms)",
+                mine.batch_ms.to_string(),
+                theirs.batch_ms.to_string(),
+            );
+        }
+        if theirs.recovered_from != mine.recovered_from {
+            return differ(
+                "restored checkpoint (batch time)",
+                format!("{:?}", mine.recovered_from),
+                format!("{:?}", theirs.recovered_from),
+            );
+        }
+        if worker == 0 {
+            leader_zero = theirs.zero_ms;
+        }
+    }
+    Ok(leader_zero)
+}
+
+/// The leader's message of an input round, to one worker.
+#[derive(Serialize, Deserialize)]
+struct InputMessage {
+    run: bool,
+    final_flush: bool,
+    scheduling_delay_ms: u64,
+    limit: Option<u64>,
+    /// Per source: (records, skipped, bytes) and the partitions this worker owns, encoded.
+    inputs: Vec<((u64, u64, u64), Vec<(u32, Vec<u8>)>)>,
+}
+
+/// The loop of one worker of several; returns the failure that stopped it, if any.
+pub(crate) fn run_loop(inner: &Inner, first: BatchTime) -> Option<Error> {
+    let collective = &inner.sc.env.collective;
+    let mut t = first;
+    let mut progress = Progress::default();
+    loop {
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<bool> {
+            let Some(stats) = input_round(inner, t, &mut progress)? else {
+                return Ok(false);
+            };
+            let info = finish_batch(inner, t, started, stats)?;
+            publish(inner, info);
+            Ok(true)
+        }))
+        .unwrap_or_else(|payload| Err(driver_panic(&*payload)));
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::error!(batch = t.0, "batch failed, stopping the context: {e}");
+                // Tell the other workers, unless they learnt it in a round already.
+                collective.note_local_failure();
+                collective.announce_failure(&e);
+                return Some(Error::BatchFailed {
+                    time: t,
+                    source: Box::new(e),
+                });
+            }
+        }
+        if inner.sc.is_leader() {
+            progress.after_batch(inner, t);
+        }
+        t = t.plus_ms(inner.batch_ms);
+    }
+}
+
+/// The input round of batch `t`: the leader decides and scatters the input; every worker
+/// installs its partitions. `None` when the stream stops instead.
+fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<Option<InputStats>> {
+    let env = &inner.sc.env;
+    let (me, workers) = (env.worker(), env.workers());
+    let epoch = t.0.saturating_sub(inner.shared.zero()) / inner.batch_ms.max(1);
+    env.runtime.begin_epoch(epoch);
+    let inputs = lock(&inner.graph).inputs.clone();
+    let mut own_parts: Vec<Vec<Option<SharedBatch>>> = Vec::new();
+    let mut stats = InputStats::default();
+    let mut run = false;
+    let outgoing: Result<Vec<Vec<u8>>> = if me == 0 {
+        run = loop {
+            match progress.next(inner, t) {
+                Next::Retry => continue,
+                Next::Run => break true,
+                Next::Stop => break false,
+            }
+        };
+        leader_messages(inner, t, run, &inputs, &mut own_parts, &mut stats)
+    } else {
+        let stop = Progress::local_stop(inner);
+        Ok(vec![vec![stop]; workers])
+    };
+    let received = round(env, Round::Input, outgoing)?;
+    if me == 0 {
+        progress.peer_stop = received
+            .iter()
+            .skip(1)
+            .filter_map(|m| m.first().copied())
+            .max()
+            .unwrap_or(0);
+        if !run {
+            return Ok(None);
+        }
+        for (input, parts) in inputs.iter().zip(own_parts) {
+            input.install(t, parts)?;
+        }
+        return Ok(Some(stats));
+    }
+    let message: InputMessage =
+        bincode::deserialize(&received[0]).map_err(|e| Error::Serialization {
+            what: "input of a batch".into(),
+            message: e.to_string(),
+        })?;
+    if !message.run {
+        return Ok(None);
+    }
+    if message.final_flush {
+        inner.shared.set_final_flush();
+    }
+    if message.inputs.len() != inputs.len() {
+        return Err(Error::internal(
+            "the leader sent input for another number of sources",
+        ));
+    }
+    let partitions = inner.partitions;
+    stats.scheduling_delay_ms = message.scheduling_delay_ms;
+    stats.limit = message.limit;
+    for (input, ((records, skipped, bytes), encoded)) in inputs.iter().zip(message.inputs) {
+        stats.records += records;
+        stats.skipped += skipped;
+        stats.bytes += bytes;
+        let ops = input.ops();
+        let mut parts: Vec<Option<SharedBatch>> = vec![None; partitions];
+        for (p, bytes) in encoded {
+            let p = p as usize;
+            if p >= partitions || owner_of(p, workers) != me {
+                return Err(Error::internal(format!(
+                    "input partition {p} sent to worker {me}"
+                )));
+            }
+            parts[p] = Some((ops.share)((ops.decode)(&bytes)?)?);
+        }
+        for (p, part) in parts.iter_mut().enumerate() {
+            if owner_of(p, workers) == me && part.is_none() {
+                *part = Some((ops.empty)());
+            }
+        }
+        input.install(t, parts)?;
+    }
+    Ok(Some(stats))
+}
+
+/// The leader's messages for batch `t`: polls the sources when the batch runs and keeps its
+/// own partitions in `own_parts`.
+fn leader_messages(
+    inner: &Inner,
+    t: BatchTime,
+    run: bool,
+    inputs: &[Arc<dyn super::context::AnyInput>],
+    own_parts: &mut Vec<Vec<Option<SharedBatch>>>,
+    stats: &mut InputStats,
+) -> Result<Vec<Vec<u8>>> {
+    let workers = inner.sc.workers();
+    let mut messages: Vec<InputMessage> = (0..workers)
+        .map(|_| InputMessage {
+            run,
+            final_flush: inner.shared.is_final_flush(),
+            scheduling_delay_ms: 0,
+            limit: None,
+            inputs: Vec::new(),
+        })
+        .collect();
+    if run {
+        stats.scheduling_delay_ms = inner.clock.now_ms().saturating_sub(t.0);
+        stats.limit = inner.rate_limit();
+        for message in &mut messages {
+            message.scheduling_delay_ms = stats.scheduling_delay_ms;
+            message.limit = stats.limit;
+        }
+        for input in inputs {
+            let (parts, counts) = input.poll_split(t, stats.limit, inner.partitions)?;
+            stats.records += counts.0;
+            stats.skipped += counts.1;
+            stats.bytes += counts.2;
+            let ops = input.ops();
+            let mut encoded: Vec<Vec<(u32, Vec<u8>)>> = vec![Vec::new(); workers];
+            let mut mine = Vec::with_capacity(parts.len());
+            for (p, part) in parts.into_iter().enumerate() {
+                let to = owner_of(p, workers);
+                if to == 0 {
+                    mine.push(Some(part));
+                } else {
+                    mine.push(None);
+                    if (ops.len)(&part) > 0 {
+                        encoded[to].push((p as u32, (ops.encode_shared)(&part)?));
+                    }
+                }
+            }
+            own_parts.push(mine);
+            for (message, share) in messages.iter_mut().zip(encoded) {
+                message.inputs.push((counts, share));
+            }
+        }
+    }
+    messages
+        .iter()
+        .map(|m| {
+            bincode::serialize(m).map_err(|e| Error::Serialization {
+                what: "input of a batch".into(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The batch-end round: every worker confirms batch `t` and shares its event-time
+/// observations, which every worker takes in before committing.
+pub(crate) fn confirm_batch(inner: &Inner, t: BatchTime, nodes: &[Arc<dyn AnyNode>]) -> Result<()> {
+    let env = &inner.sc.env;
+    let mine: Result<Vec<u8>> = nodes
+        .iter()
+        .filter_map(|n| n.stateful().map(|s| (n.meta().id, s)))
+        .map(|(id, s)| Ok((id, s.batch_observations(t)?)))
+        .collect::<Result<Vec<(usize, Vec<u8>)>>>()
+        .and_then(|obs| {
+            bincode::serialize(&obs).map_err(|e| Error::Serialization {
+                what: "batch observations".into(),
+                message: e.to_string(),
+            })
+        });
+    let received = round(env, Round::BatchEnd, mine.map(|m| vec![m; env.workers()]))?;
+    for (worker, bytes) in received.iter().enumerate() {
+        if worker == env.worker() {
+            continue;
+        }
+        let theirs: Vec<(usize, Vec<u8>)> =
+            bincode::deserialize(bytes).map_err(|e| Error::Serialization {
+                what: format!("batch observations of worker {worker}"),
+                message: e.to_string(),
+            })?;
+        for (id, obs) in theirs {
+            let node = nodes
+                .iter()
+                .find(|n| n.meta().id == id)
+                .and_then(|n| n.stateful())
+                .ok_or_else(|| Error::internal(format!("observations for unknown node {id}")))?;
+            node.absorb_observations(t, &obs)?;
+        }
+    }
+    Ok(())
+}
+
+/// The sum over workers of their state entries after the commit (a round).
+pub(crate) fn total_state_size(inner: &Inner, mine: u64) -> Result<u64> {
+    let env = &inner.sc.env;
+    let received = round(
+        env,
+        Round::BatchEnd,
+        Ok(vec![mine.to_le_bytes().to_vec(); env.workers()]),
+    )?;
+    received.iter().try_fold(0_u64, |sum, bytes| {
+        let b: [u8; 8] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::internal("a malformed state size"))?;
+        Ok(sum.saturating_add(u64::from_le_bytes(b)))
+    })
+}

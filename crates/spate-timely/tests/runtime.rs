@@ -1,0 +1,115 @@
+//! The timely runtime itself: setups for the shared tests, process handshakes, failures.
+
+use spate_core::SpateContext;
+use spate_timely::{Execution, TimelyConfig, execute};
+use std::time::Duration;
+
+/// `workers` timely workers in this process.
+pub fn timely_threads(workers: usize, partitions: usize) -> Vec<SpateContext> {
+    let config = TimelyConfig {
+        default_parallelism: partitions,
+        ..TimelyConfig::threads_in_process(workers)
+    };
+    Execution::start(&config).unwrap().detach().unwrap()
+}
+
+/// Free loopback addresses, one per process.
+pub fn free_hosts(processes: usize) -> Vec<String> {
+    let listeners: Vec<_> = (0..processes)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect()
+}
+
+/// `workers` timely processes of one worker each, connected over loopback TCP (each
+/// process's share started on its own thread, as separate processes would).
+pub fn timely_processes(workers: usize, partitions: usize) -> Vec<SpateContext> {
+    let hosts = free_hosts(workers);
+    let starts: Vec<_> = (0..workers)
+        .map(|p| {
+            let config = TimelyConfig {
+                default_parallelism: partitions,
+                ..TimelyConfig::cluster(1, workers, p, hosts.clone())
+            };
+            std::thread::spawn(move || Execution::start(&config).unwrap().detach().unwrap())
+        })
+        .collect();
+    starts.into_iter().flat_map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn execute_runs_the_program_on_every_worker_with_the_same_results() {
+    let results = execute(&TimelyConfig::threads_in_process(3), |sc| {
+        let sum = sc
+            .parallelize((1..=1_000_u64).collect(), 7)
+            .map(|x| (x % 10, x))
+            .reduce_by_key(|a, b| a + b)
+            .collect()
+            .unwrap();
+        (sc.worker(), sc.workers(), sum)
+    })
+    .unwrap();
+    assert_eq!(results.len(), 3);
+    for (i, (worker, workers, sum)) in results.iter().enumerate() {
+        assert_eq!((*worker, *workers), (i, 3));
+        assert_eq!(*sum, results[0].2);
+    }
+    let reference = SpateContext::sequential(8)
+        .parallelize((1..=1_000_u64).collect(), 7)
+        .map(|x| (x % 10, x))
+        .reduce_by_key(|a, b| a + b)
+        .collect()
+        .unwrap();
+    assert_eq!(results[0].2, reference);
+}
+
+#[test]
+fn processes_started_with_different_worker_counts_fail_fast_with_a_clear_error() {
+    let hosts = free_hosts(2);
+    let started: Vec<_> = [2, 1]
+        .into_iter()
+        .enumerate()
+        .map(|(p, workers)| {
+            let config = TimelyConfig {
+                connect_timeout: Duration::from_secs(20),
+                ..TimelyConfig::cluster(workers, 2, p, hosts.clone())
+            };
+            std::thread::spawn(move || {
+                let t = std::time::Instant::now();
+                (
+                    Execution::start(&config)
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
+                    t.elapsed(),
+                )
+            })
+        })
+        .collect();
+    for handle in started {
+        let (result, took) = handle.join().unwrap();
+        let text = result.unwrap_err();
+        assert!(
+            text.contains("processes × workers per process")
+                && text.contains("started differently"),
+            "{text}"
+        );
+        assert!(took < Duration::from_secs(15), "took {took:?}");
+    }
+}
+
+#[test]
+fn a_missing_process_is_reported_after_the_connect_timeout() {
+    let hosts = free_hosts(2);
+    let config = TimelyConfig {
+        connect_timeout: Duration::from_millis(500),
+        ..TimelyConfig::cluster(1, 2, 1, hosts)
+    };
+    let text = Execution::start(&config).map(drop).unwrap_err().to_string();
+    assert!(
+        text.contains("process 0") && text.contains("did not answer"),
+        "{text}"
+    );
+}
