@@ -20,7 +20,7 @@ use std::time::Instant;
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     #[command(flatten)]
-    job: JobArgs,
+    pub job: JobArgs,
     /// Numeric columns to score, comma-separated (default: every numeric column but the
     /// label).
     #[arg(long, value_delimiter = ',')]
@@ -99,6 +99,10 @@ struct ScoreFile {
 
 impl ScoreFile {
     fn write(&mut self, scores: &[f64], labels: &[Option<bool>]) {
+        // Every worker scores the batch; the leader writes the scores.
+        if !crate::common::is_leader() {
+            return;
+        }
         let Some(file) = self.file.as_mut() else {
             return;
         };
@@ -253,6 +257,10 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         Ok(ssc)
     };
     let run = crate::csv_job::run(job, &input, build)?;
+    if !crate::common::is_leader() {
+        // Every worker ran the same job; the leader reports it and writes the outputs.
+        return Ok(run.end);
+    }
     let Some(trained) = lock(&handle).clone() else {
         bail!("internal error: the job was not built");
     };

@@ -22,7 +22,7 @@ use std::time::Instant;
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     #[command(flatten)]
-    job: JobArgs,
+    pub job: JobArgs,
     /// The column holding the class (any text; classes are numbered as they appear).
     #[arg(long)]
     target: String,
@@ -337,6 +337,10 @@ impl Job<'_> {
             Ok(ssc)
         };
         let run = crate::csv_job::run(job, input, build)?;
+        if !crate::common::is_leader() {
+            // Every worker ran the same job; the leader reports it and writes the outputs.
+            return Ok(run.end);
+        }
         let Some(trained) = lock(&handle).clone() else {
             bail!("internal error: the job was not built");
         };

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use spate::stream::{BatchInfo, StreamingListener};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The tracing target of the command's own log lines (batch lines, notes): logged at info
@@ -119,7 +119,10 @@ pub fn run(ssc: &spate::StreamingContext, job: &JobArgs) -> anyhow::Result<RunEn
     if interrupted() {
         anyhow::bail!("interrupted before the stream started");
     }
-    job.ui.attach(ssc, &crate::ui::title())?;
+    if is_leader() {
+        // One page per job: the leader's (every worker runs the same batches).
+        job.ui.attach(ssc, &crate::ui::title())?;
+    }
     ssc.start()?;
     let base = ssc.recovered_from().unwrap_or(ssc.zero_time()).0;
     let interval = ssc.batch_interval().as_millis() as u64;
@@ -128,12 +131,13 @@ pub fn run(ssc: &spate::StreamingContext, job: &JobArgs) -> anyhow::Result<RunEn
         // generator checks the limit before every batch, so none runs past it.
         ssc.stop_after(spate::BatchTime(stop));
     }
-    *lock(&RUNNING) = Some(ssc.clone());
+    let id = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
+    lock(&RUNNING).push((id, ssc.clone()));
     if interrupted() {
         ssc.stop_after(spate::BatchTime(0));
     }
     let result = ssc.await_termination();
-    *lock(&RUNNING) = None;
+    lock(&RUNNING).retain(|(running, _)| *running != id);
     result?;
     if let Some(t) = ssc.write_final_checkpoint()? {
         tracing::info!(target: TARGET, "checkpoint of batch {} ms written", t.0);
@@ -165,8 +169,11 @@ fn last_batch_time(base: u64, interval: u64, n: u64) -> Option<u64> {
 
 /// Signals received so far (SIGINT, SIGTERM, SIGHUP).
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
-/// The context [`run`] is waiting for, to stop on a signal.
-static RUNNING: Mutex<Option<spate::StreamingContext>> = Mutex::new(None);
+/// The contexts [`run`] is waiting for (one per worker of this process), to stop on a
+/// signal.
+static RUNNING: Mutex<Vec<(u64, spate::StreamingContext)>> = Mutex::new(Vec::new());
+/// Numbers the entries of [`RUNNING`].
+static NEXT_RUN: AtomicU64 = AtomicU64::new(0);
 
 /// Handles SIGINT and SIGTERM for the rest of the process: the first stops the running
 /// stream after its current batch (outputs and the last checkpoint are then written as at
@@ -182,7 +189,9 @@ pub fn handle_signals() {
             "interrupted: finishing the current batch, then writing the outputs \
              (interrupt again to exit at once)"
         );
-        if let Some(ssc) = lock(&RUNNING).as_ref() {
+        // Every worker of this process asks to stop; with several workers the leader
+        // decides the last batch for all of them.
+        for (_, ssc) in lock(&RUNNING).iter() {
             ssc.stop_after(spate::BatchTime(0));
         }
     });
@@ -216,8 +225,17 @@ fn exit_on_broken_pipe(result: &std::io::Result<()>) {
     }
 }
 
-/// Prints a line to stdout, above the progress bar if one is drawn.
+/// Whether this thread prints and writes the job's results: always with one worker; with
+/// several, only the leader's threads (every worker runs the same job on the same data).
+pub fn is_leader() -> bool {
+    spate::runtime::on_leader()
+}
+
+/// Prints a line to stdout, above the progress bar if one is drawn (the leader only).
 pub fn print_line(line: &str) {
+    if !is_leader() {
+        return;
+    }
     let write = || {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}").and_then(|()| out.flush())
@@ -229,8 +247,11 @@ pub fn print_line(line: &str) {
     });
 }
 
-/// Prints a message to stderr, above the progress bar if one is drawn.
+/// Prints a message to stderr, above the progress bar if one is drawn (the leader only).
 pub fn note(line: &str) {
+    if !is_leader() {
+        return;
+    }
     let write = || writeln!(std::io::stderr().lock(), "{line}");
     let bar = lock(&BAR).clone();
     exit_on_broken_pipe(&match bar {
@@ -329,6 +350,9 @@ pub struct BatchLog;
 
 impl StreamingListener for BatchLog {
     fn on_batch_completed(&self, info: &BatchInfo) {
+        if !is_leader() {
+            return;
+        }
         tracing::info!(
             target: TARGET,
             "batch {:>8} ms: {:>7} records in, {:>4} skipped, {:>5} ms processing, {:>5} ms delay",
@@ -348,6 +372,9 @@ pub fn show_progress(
     bar: bool,
     total_bytes: Option<u64>,
 ) -> Option<std::sync::Arc<Progress>> {
+    if !is_leader() {
+        return None;
+    }
     if bar {
         let progress = std::sync::Arc::new(Progress::new(total_bytes));
         ssc.add_listener(std::sync::Arc::clone(&progress));

@@ -43,7 +43,7 @@ struct StreamArgs {
     /// --records-per-batch counts edges, --output is the CSV file written after the last
     /// batch.
     #[command(flatten)]
-    job: JobArgs,
+    pub job: JobArgs,
     /// Column layout: `snap` reads `src dst [time]` (a third column is a time) or
     /// `src dst weight time`; `csv` reads `src,dst[,weight[,time]]`. Default: `csv` for a
     /// .csv or .csv.gz file, `snap` otherwise.
@@ -95,6 +95,16 @@ enum Format {
 enum Order {
     File,
     Time,
+}
+
+impl Args {
+    /// The standard job options of the algorithm's command.
+    pub fn job(&self) -> &JobArgs {
+        match &self.algorithm {
+            Algorithm::Bfs(a) | Algorithm::Sssp(a) => &a.stream.job,
+            Algorithm::Scc(a) => &a.job,
+        }
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<RunEnd> {
@@ -223,6 +233,9 @@ fn paths(args: PathArgs, metric: Metric) -> anyhow::Result<RunEnd> {
             Ok(tracked)
         },
     )?;
+    if !crate::common::is_leader() {
+        return Ok(ran.end);
+    }
     let (ssc, elapsed) = (&ran.ssc, ran.elapsed);
     let paths = ran.handle.state().lock();
     let output = stream.job.required_output()?;
@@ -307,6 +320,9 @@ fn scc(args: StreamArgs) -> anyhow::Result<RunEnd> {
         }
         Ok(tracked)
     })?;
+    if !crate::common::is_leader() {
+        return Ok(ran.end);
+    }
     let (ssc, elapsed) = (&ran.ssc, ran.elapsed);
     let scc = ran.handle.state().lock();
     let output = args.job.required_output()?;

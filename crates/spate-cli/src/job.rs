@@ -98,6 +98,8 @@ pub struct JobArgs {
     pub log_level: Option<tracing::Level>,
     #[command(flatten)]
     pub ui: crate::ui::UiArgs,
+    #[command(flatten)]
+    pub runtime: crate::runtime::RuntimeArgs,
 }
 
 /// How a path given to a job is used.
@@ -162,8 +164,13 @@ impl JobArgs {
             .context("--output is required: where should the results go? (e.g. -o out.csv)")
     }
 
-    /// The embedded runtime on `--threads` worker threads (default: one per core).
+    /// The context this job runs on: the worker's context when the job runs on timely
+    /// workers (`--runtime timely`), else the embedded runtime on `--threads` worker threads
+    /// (default: one per core).
     pub fn spate_context(&self) -> anyhow::Result<SpateContext> {
+        if let Some(sc) = crate::runtime::worker_context() {
+            return Ok(sc);
+        }
         Ok(crate::common::spate_context(
             self.threads.map(|n| n as usize),
         )?)
@@ -216,7 +223,7 @@ impl JobArgs {
             check_writable(output)?;
         }
         let lock = match &self.checkpoint {
-            Some(dir) => Some(lock_checkpoint(dir)?),
+            Some(dir) => Some(lock_checkpoint(dir, self.runtime.process_index())?),
             None => None,
         };
         if let Some(dir) = &self.checkpoint {
@@ -367,7 +374,7 @@ impl Identity {
             .any(|e| {
                 let name = e.file_name();
                 name != PARAMETERS_FILE
-                    && name != LOCK_FILE
+                    && !name.to_string_lossy().starts_with(LOCK_FILE)
                     && !name.to_string_lossy().starts_with('.')
             });
         let stored = match std::fs::read_to_string(&path) {
@@ -503,12 +510,27 @@ fn check_writable(output: &Output<'_>) -> anyhow::Result<()> {
 }
 
 /// Locks files held until the process exits.
-static HELD: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+static HELD: Mutex<Vec<(PathBuf, std::fs::File)>> = Mutex::new(Vec::new());
 
 /// Takes the exclusive lock on the checkpoint directory `dir` for the rest of the process
-/// (an OS file lock on `DIR/lock`, released by the OS however the process ends).
-fn lock_checkpoint(dir: &Path) -> anyhow::Result<std::fs::File> {
-    let path = dir.join(LOCK_FILE);
+/// (an OS file lock on `DIR/lock`, released by the OS however the process ends). The
+/// workers of one process share its lock; process `p > 0` of a job on several processes
+/// locks `DIR/lock.p`, so the processes of one job (which may share the directory) do not
+/// exclude each other while a second job still finds process 0's lock taken.
+fn lock_checkpoint(dir: &Path, process: usize) -> anyhow::Result<std::fs::File> {
+    let path = match process {
+        0 => dir.join(LOCK_FILE),
+        p => dir.join(format!("{LOCK_FILE}.{p}")),
+    };
+    let key = resolved(&path);
+    // Held while locking, so that the workers of this process take the lock once.
+    let mut held = HELD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cannot_lock = || format!("--checkpoint: cannot lock {}", path.display());
+    if let Some((_, file)) = held.iter().find(|(p, _)| *p == key) {
+        return file.try_clone().with_context(cannot_lock);
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -523,15 +545,10 @@ fn lock_checkpoint(dir: &Path) -> anyhow::Result<std::fs::File> {
             dir.display()
         ),
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("--checkpoint: cannot lock {}", path.display()));
+            return Err(e).with_context(cannot_lock);
         }
     }
-    let held = file
-        .try_clone()
-        .with_context(|| format!("--checkpoint: cannot lock {}", path.display()))?;
-    HELD.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(held);
+    held.push((key, file.try_clone().with_context(cannot_lock)?));
     Ok(file)
 }
 

@@ -33,7 +33,7 @@ Examples:
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     #[command(flatten)]
-    job: JobArgs,
+    pub job: JobArgs,
     /// Number of clusters (1 to 100000).
     #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..=MAX_K as u64))]
     k: u64,
@@ -257,6 +257,10 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         Ok(ssc)
     };
     let run = crate::csv_job::run(job, &input, build)?;
+    if !crate::common::is_leader() {
+        // Every worker ran the same job; the leader reports it and writes the outputs.
+        return Ok(run.end);
+    }
 
     let h = lock(&handles);
     let (Some(summary), Some(trained)) = (&h.summary, &h.model) else {

@@ -154,6 +154,10 @@ fn run_with<M: OnePass>(job: &Job<'_>, model: M) -> anyhow::Result<RunEnd> {
         Ok(ssc)
     };
     let run = crate::csv_job::run(job.job, job.input, build)?;
+    if !crate::common::is_leader() {
+        // Every worker ran the same job; the leader reports it and writes the outputs.
+        return Ok(run.end);
+    }
 
     let Some((summary, trained)) = lock(&handles).take() else {
         bail!("internal error: the job was not built");

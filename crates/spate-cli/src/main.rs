@@ -7,6 +7,7 @@
 
 mod anomaly;
 mod classify;
+mod cluster;
 mod common;
 mod csv_job;
 mod graph;
@@ -16,6 +17,7 @@ mod kmeans_coreset;
 mod pagerank;
 mod redis_io;
 mod regress;
+mod runtime;
 mod stats;
 mod thin;
 mod ui;
@@ -32,7 +34,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone)]
 enum Command {
     /// Streaming word count over a file, a directory or a TCP socket.
     #[command(after_help = wordcount::EXAMPLES)]
@@ -59,6 +61,10 @@ enum Command {
     /// Online anomaly detection on numeric CSV columns with Half-Space Trees.
     #[command(after_help = anomaly::EXAMPLES)]
     Anomaly(anomaly::Args),
+    /// Runs a spate command as several local processes on timely, restarting them all from
+    /// the last checkpoint when one dies.
+    #[command(after_help = cluster::EXAMPLES)]
+    Cluster(cluster::Args),
 }
 
 fn main() {
@@ -66,16 +72,13 @@ fn main() {
     let matches = command.clone().get_matches();
     ui::remember_settings(&command, &matches);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    common::handle_signals();
     let result = match cli.command {
-        Command::Wordcount(args) => wordcount::run(args),
-        Command::Stats(args) => stats::run(args),
-        Command::Pagerank(args) => pagerank::run(args),
-        Command::Graph(args) => graph::run(args),
-        Command::Kmeans(args) => kmeans::run(args),
-        Command::Regress(args) => regress::run(args),
-        Command::Classify(args) => classify::run(args),
-        Command::Anomaly(args) => anomaly::run(args),
+        // The supervisor handles signals itself (it passes them on to its processes).
+        Command::Cluster(args) => cluster::run(args),
+        command => {
+            common::handle_signals();
+            run(command)
+        }
     };
     match result {
         Ok(RunEnd::Finished) => ui::linger(),
@@ -83,6 +86,49 @@ fn main() {
         Err(e) => {
             common::note(&format!("error: {}", message(&e)));
             std::process::exit(if common::interrupted() { 130 } else { 1 });
+        }
+    }
+}
+
+/// Runs the command on the runtime its options select.
+fn run(command: Command) -> anyhow::Result<RunEnd> {
+    let Some(job) = command.job() else {
+        return command.run();
+    };
+    match job.runtime.timely_config(job.threads)? {
+        None => command.run(),
+        Some(config) => runtime::run_job(&config, move || command.clone().run()),
+    }
+}
+
+impl Command {
+    /// The command's standard job options (none for `cluster`, which runs other commands).
+    fn job(&self) -> Option<&job::JobArgs> {
+        Some(match self {
+            Command::Wordcount(a) => &a.job,
+            Command::Stats(a) => &a.job,
+            Command::Pagerank(a) => &a.job,
+            Command::Graph(a) => a.job(),
+            Command::Kmeans(a) => &a.job,
+            Command::Regress(a) => &a.job,
+            Command::Classify(a) => &a.job,
+            Command::Anomaly(a) => &a.job,
+            Command::Cluster(_) => return None,
+        })
+    }
+
+    /// Runs the command's job on this thread.
+    fn run(self) -> anyhow::Result<RunEnd> {
+        match self {
+            Command::Wordcount(args) => wordcount::run(args),
+            Command::Stats(args) => stats::run(args),
+            Command::Pagerank(args) => pagerank::run(args),
+            Command::Graph(args) => graph::run(args),
+            Command::Kmeans(args) => kmeans::run(args),
+            Command::Regress(args) => regress::run(args),
+            Command::Classify(args) => classify::run(args),
+            Command::Anomaly(args) => anomaly::run(args),
+            Command::Cluster(args) => cluster::run(args),
         }
     }
 }

@@ -34,7 +34,7 @@ pub struct Args {
     /// The edge list (--input, also --edges): one edge per line, node ids any u64; CRLF and a
     /// UTF-8 BOM are tolerated.
     #[command(flatten)]
-    job: JobArgs,
+    pub job: JobArgs,
     /// Column layout: `snap` reads `src dst [time]` (a third column is a time, as in SNAP's
     /// temporal networks) or `src dst weight time`; `csv` reads `src,dst[,weight[,time]]`.
     /// Default: `csv` for a .csv or .csv.gz file, `snap` otherwise.
@@ -308,6 +308,10 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     }
     let started = Instant::now();
     let end = crate::common::run(&ssc, job)?;
+    if !crate::common::is_leader() {
+        // Every worker ran the same job; the leader reports it and writes the outputs.
+        return Ok(end);
+    }
     if let Some(bar) = &bar {
         bar.finish();
     }

@@ -33,7 +33,7 @@ Examples:
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     #[command(flatten)]
-    job: JobArgs,
+    pub job: JobArgs,
     /// The column to predict.
     #[arg(long)]
     target: String,
@@ -333,6 +333,10 @@ where
         Ok(ssc)
     };
     let run = crate::csv_job::run(job, input, build)?;
+    if !crate::common::is_leader() {
+        // Every worker ran the same job; the leader reports it and writes the outputs.
+        return Ok(run.end);
+    }
 
     let guard = lock(&handles);
     let Some((summary, trained)) = guard.as_ref() else {

@@ -41,7 +41,7 @@ const HEADER: &str = "scope,first_batch,last_batch,column,count,missing,mean,sd,
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     #[command(flatten)]
-    job: JobArgs,
+    pub job: JobArgs,
     /// Columns to summarize, comma-separated (default: every numeric column).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
@@ -134,6 +134,10 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         None => None,
     };
     let end = crate::common::run(&ssc, job)?;
+    if !crate::common::is_leader() {
+        // Every worker ran the same job; the leader reports it and writes the outputs.
+        return Ok(end);
+    }
     if let Some(progress) = &progress {
         progress.finish();
     }

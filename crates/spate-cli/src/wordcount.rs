@@ -36,7 +36,7 @@ Examples:
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     #[command(flatten)]
-    job: JobArgs,
+    pub job: JobArgs,
     /// Count over a sliding window of this length: a duration that is a multiple of --batch
     /// (10s) or a number of batches (10).
     #[arg(long, value_name = "SPAN", value_parser = Span::parse)]
@@ -222,6 +222,10 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     };
     let started = Instant::now();
     let end = crate::common::run(&ssc, job)?;
+    if !crate::common::is_leader() {
+        // Every worker ran the same job; the leader reports it and writes the outputs.
+        return Ok(end);
+    }
     if let Some(progress) = &progress {
         progress.finish();
     }
@@ -385,7 +389,10 @@ fn report(
     top: usize,
     sink: Option<&BatchSink>,
 ) -> spate::Result<()> {
-    if let Some(sink) = sink {
+    // Every worker computes the batch; the leader writes it.
+    if let Some(sink) = sink
+        && crate::common::is_leader()
+    {
         sink.write_batch(time, ranked)?;
     }
     if top > 0 {

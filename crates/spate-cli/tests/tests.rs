@@ -2,6 +2,7 @@
 
 mod classify;
 mod classify_recovery;
+mod distributed;
 mod graph;
 mod kmeans;
 mod kmeans_coreset;

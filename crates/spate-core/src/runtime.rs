@@ -16,7 +16,37 @@
 //! process or several.
 
 use crate::error::Result;
+use std::cell::Cell;
 use std::sync::Arc;
+
+thread_local! {
+    static CURRENT_WORKER: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+}
+
+/// The worker (index, count) whose program or stream this thread runs, if a runtime of
+/// several workers said so: the batch thread of a [`StreamingContext`] sets it from its
+/// context, and runtimes set it on the threads that run a worker's program. `None` on any
+/// other thread (and with one worker, where it does not matter).
+///
+/// Programs use it for effects that must happen once however many workers run the
+/// program — printing a result, writing a file — through [`on_leader`].
+///
+/// [`StreamingContext`]: crate::stream::StreamingContext
+pub fn current_worker() -> Option<(usize, usize)> {
+    CURRENT_WORKER.with(Cell::get)
+}
+
+/// Whether this thread acts for the leader (worker 0), or for no worker in particular:
+/// `true` unless [`current_worker`] names another worker.
+pub fn on_leader() -> bool {
+    current_worker().is_none_or(|(worker, _)| worker == 0)
+}
+
+/// Marks this thread as running worker `worker` of `workers` (see [`current_worker`]).
+/// Runtimes call it on the threads they start for a worker's program.
+pub fn set_current_worker(worker: usize, workers: usize) {
+    CURRENT_WORKER.with(|c| c.set(Some((worker, workers))));
+}
 
 /// What the core needs from a runtime.
 ///

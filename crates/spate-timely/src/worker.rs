@@ -223,7 +223,10 @@ where
             let program = Arc::clone(&program);
             std::thread::Builder::new()
                 .name(format!("spate-program-{}", runtime.index))
-                .spawn(move || runtime.pool.install(|| program(sc)))
+                .spawn(move || {
+                    spate_core::runtime::set_current_worker(runtime.index, runtime.peers);
+                    runtime.pool.install(|| program(sc))
+                })
                 .map_err(|e| Error::Runtime {
                     message: format!("program thread: {e}"),
                 })

@@ -479,7 +479,12 @@ impl StreamingContext {
         let inner = Arc::clone(&self.inner);
         let handle = std::thread::Builder::new()
             .name("spate-batches".into())
-            .spawn(move || run_loop(inner, first))
+            .spawn(move || {
+                if inner.sc.workers() > 1 {
+                    crate::runtime::set_current_worker(inner.sc.worker(), inner.sc.workers());
+                }
+                run_loop(inner, first)
+            })
             .map_err(|e| Error::io("spate-batches thread", e))?;
         *lock(&self.inner.generator) = Some(handle.thread().id());
         *lock(&self.inner.thread) = Some(handle);
