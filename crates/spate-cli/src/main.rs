@@ -7,6 +7,7 @@ mod common;
 mod kmeans;
 mod pagerank;
 mod regress;
+mod sql;
 mod stats;
 mod wordcount;
 
@@ -32,6 +33,8 @@ enum Command {
     Kmeans(kmeans::Args),
     /// Streaming linear regression of one CSV column on others (exact OLS or SGD).
     Regress(regress::Args),
+    /// SQL over a file or directory replayed as row batches, per batch or per window.
+    Sql(sql::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Command::Pagerank(args) => pagerank::run(args),
         Command::Kmeans(args) => kmeans::run(args),
         Command::Regress(args) => regress::run(args),
+        Command::Sql(args) => sql::run(args),
     }
 }

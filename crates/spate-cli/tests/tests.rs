@@ -5,5 +5,6 @@ mod kmeans_recovery;
 mod pagerank;
 mod recovery;
 mod regress;
+mod sql;
 mod stats;
 mod wordcount;
