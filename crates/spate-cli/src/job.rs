@@ -55,7 +55,8 @@ pub struct JobArgs {
         value_parser = clap::value_parser!(u64).range(1..),
         alias = "lines-per-batch",
         alias = "batch-rows",
-        alias = "batch-edges"
+        alias = "batch-edges",
+        alias = "rows-per-batch"
     )]
     pub records_per_batch: u64,
     /// Batch interval: the stream time one batch covers; windows are multiples of it.

@@ -18,6 +18,7 @@ mod pagerank;
 mod redis_io;
 mod regress;
 mod runtime;
+mod sql;
 mod stats;
 mod thin;
 mod ui;
@@ -61,6 +62,9 @@ enum Command {
     /// Online anomaly detection on numeric CSV columns with Half-Space Trees.
     #[command(after_help = anomaly::EXAMPLES)]
     Anomaly(anomaly::Args),
+    /// SQL over a file or directory replayed as row batches, per batch or per window.
+    #[command(after_help = sql::EXAMPLES)]
+    Sql(sql::Args),
     /// Runs a spate command as several local processes on timely, restarting them all from
     /// the last checkpoint when one dies.
     #[command(after_help = cluster::EXAMPLES)]
@@ -113,6 +117,7 @@ impl Command {
             Command::Regress(a) => &a.job,
             Command::Classify(a) => &a.job,
             Command::Anomaly(a) => &a.job,
+            Command::Sql(a) => &a.job,
             Command::Cluster(_) => return None,
         })
     }
@@ -128,6 +133,7 @@ impl Command {
             Command::Regress(args) => regress::run(args),
             Command::Classify(args) => classify::run(args),
             Command::Anomaly(args) => anomaly::run(args),
+            Command::Sql(args) => sql::run(args),
             Command::Cluster(args) => cluster::run(args),
         }
     }

@@ -13,6 +13,7 @@ mod recovery;
 mod redis;
 mod regress;
 mod reliability;
+mod sql;
 mod stats;
 mod ui;
 mod wordcount;
