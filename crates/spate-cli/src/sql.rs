@@ -11,7 +11,7 @@
 //! are skipped and counted; with `--time-column`, rows behind the watermark are counted and,
 //! with `--late-output`, written there.
 
-use crate::common::{Progress, RunEnd, errln, interactive, parse_duration, runtime_name};
+use crate::common::{RunEnd, errln, interactive, parse_duration, runtime_name};
 use crate::job::{Identity, JobArgs, Output, Span};
 use anyhow::{Context, bail};
 use spate::prelude::*;

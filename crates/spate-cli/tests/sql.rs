@@ -95,8 +95,18 @@ fn windowed_results_equal_polars_on_each_window() {
         let got = read_csv(&path);
         assert_eq!(got.height(), want.height(), "window at {t}");
         assert_eq!(
-            got.column("carrier").unwrap().str().unwrap().to_vec(),
-            want.column("carrier").unwrap().str().unwrap().to_vec()
+            got.column("carrier")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            want.column("carrier")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>()
         );
         assert_eq!(
             got.column("flights")

@@ -203,7 +203,7 @@ impl Execution {
 }
 
 /// Runs `program` once on every worker this process hosts, each on a thread of its own
-/// (inside the worker's rayon pool) with its own context, and returns the workers' results
+/// (its tasks run on the worker's rayon pool) with its own context, and returns the workers' results
 /// in worker order.
 ///
 /// With several processes, every process calls this with the same configuration but its
@@ -225,7 +225,9 @@ where
                 .name(format!("spate-program-{}", runtime.index))
                 .spawn(move || {
                     spate_core::runtime::set_current_worker(runtime.index, runtime.peers);
-                    runtime.pool.install(|| program(sc))
+                    // Not inside the worker's pool: a program waiting on its stream would
+                    // hold the pool's thread that the stream's tasks need.
+                    program(sc)
                 })
                 .map_err(|e| Error::Runtime {
                     message: format!("program thread: {e}"),

@@ -1,0 +1,213 @@
+//! The same windowed word count (and an empty-batch program) on the embedded runtime, on 2
+//! timely workers in one process, and on 2 timely processes of one worker each connected
+//! over loopback TCP — all on the same cores, in one run, so the ratios hold on a noisy
+//! machine.
+//!
+//! Run: `cargo bench -p spate-benches --bench distributed [-- --mb 20] [--batch-lines 20000]
+//! [--reps 3]`. The bench starts its second process itself (this binary with `--child`).
+
+use spate::prelude::*;
+use spate_benches::{corpus, dstream_wordcount};
+use spate_timely::{TimelyConfig, execute};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Empty batches per overhead measurement.
+const EMPTY_BATCHES: u64 = 2000;
+/// Partitions of every stream (the default parallelism).
+const PARTITIONS: usize = 8;
+
+struct Options {
+    mb: usize,
+    batch_lines: usize,
+    reps: usize,
+    child: Option<(usize, String)>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        mb: 20,
+        batch_lines: 20_000,
+        reps: 3,
+        child: None,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = || args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--mb" => o.mb = value().parse().expect("--mb N"),
+            "--batch-lines" => o.batch_lines = value().parse().expect("--batch-lines N"),
+            "--reps" => o.reps = value().parse().expect("--reps N"),
+            "--child" => {
+                let process = value().parse().expect("--child PROCESS HOSTFILE");
+                let hosts = args.get(i + 2).cloned().expect("--child PROCESS HOSTFILE");
+                o.child = Some((process, hosts));
+                i += 1;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+/// What one program run measures: the windowed count's wall time and the mean time of an
+/// empty batch.
+#[derive(Clone, Copy)]
+struct Figures {
+    windowed: Duration,
+    empty_batch: Duration,
+}
+
+/// The measured programs, run by every worker (SPMD): the windowed word count over
+/// `batches`, then `EMPTY_BATCHES` empty batches through queue → map → reduce_by_key →
+/// foreach_rdd.
+fn program(sc: &SpateContext, batches: &[Vec<String>]) -> Figures {
+    let started = Instant::now();
+    let distinct = dstream_wordcount(sc, batches.to_vec(), PARTITIONS);
+    let windowed = started.elapsed();
+    assert!(distinct > 0);
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(Duration::from_millis(100))
+        .clock(FastForwardClock::new())
+        .partitions(2)
+        .build()
+        .expect("context");
+    let (queue, input) = ssc.queue_stream::<String>(true).expect("queue");
+    for _ in 0..EMPTY_BATCHES {
+        queue.push(Vec::new());
+    }
+    queue.close();
+    input
+        .map(|l| (l, 1_u64))
+        .reduce_by_key(|a, b| a + b)
+        .foreach_rdd(|rdd, _| rdd.count().map(drop))
+        .expect("output");
+    let started = Instant::now();
+    ssc.start().expect("start");
+    ssc.await_termination().expect("run");
+    Figures {
+        windowed,
+        empty_batch: started.elapsed() / EMPTY_BATCHES as u32,
+    }
+}
+
+fn batches(o: &Options) -> Vec<Vec<String>> {
+    corpus(o.mb << 20)
+        .chunks(o.batch_lines)
+        .map(<[String]>::to_vec)
+        .collect()
+}
+
+fn free_ports(n: usize) -> Vec<String> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("address").to_string())
+        .collect()
+}
+
+/// Process `process` of 2, one worker each.
+fn two_processes(process: usize, hosts: Vec<String>, batches: Arc<Vec<Vec<String>>>) -> Figures {
+    let config = TimelyConfig::cluster(1, 2, process, hosts);
+    let figures = execute(&config, move |sc| program(&sc, &batches)).expect("timely");
+    figures[0]
+}
+
+fn main() {
+    let o = options();
+    let batches = Arc::new(batches(&o));
+    if let Some((process, hostfile)) = o.child {
+        let hosts = TimelyConfig::read_hostfile(hostfile.as_ref()).expect("hostfile");
+        for _ in 0..o.reps {
+            two_processes(process, hosts.clone(), Arc::clone(&batches));
+        }
+        return;
+    }
+    let words: usize = batches
+        .iter()
+        .flatten()
+        .map(|l| l.split_whitespace().count())
+        .sum();
+    println!(
+        "windowed word count (10 s / 2 s, inverse) over {} MB, {} batches of {} lines ({words} words), {PARTITIONS} partitions; {EMPTY_BATCHES} empty batches; best of {}",
+        o.mb,
+        batches.len(),
+        o.batch_lines,
+        o.reps
+    );
+    let best = |runs: Vec<Figures>| Figures {
+        windowed: runs.iter().map(|f| f.windowed).min().expect("a run"),
+        empty_batch: runs.iter().map(|f| f.empty_batch).min().expect("a run"),
+    };
+    let mut rows: Vec<(&str, Figures)> = Vec::new();
+
+    let sc = spate::local::local_context_with_threads(2).expect("local context");
+    let embedded: Vec<Figures> = (0..o.reps).map(|_| program(&sc, &batches)).collect();
+    rows.push(("embedded (spate-local, rayon, 2 threads)", best(embedded)));
+
+    let mut threads = Vec::new();
+    for _ in 0..o.reps {
+        let b = Arc::clone(&batches);
+        let figures = execute(&TimelyConfig::threads_in_process(2), move |sc| {
+            program(&sc, &b)
+        })
+        .expect("timely");
+        // The slower worker's figures are the program's.
+        threads.push(Figures {
+            windowed: figures.iter().map(|f| f.windowed).max().expect("a worker"),
+            empty_batch: figures
+                .iter()
+                .map(|f| f.empty_batch)
+                .max()
+                .expect("a worker"),
+        });
+    }
+    rows.push(("timely, 2 workers in 1 process", best(threads)));
+
+    let hosts = free_ports(2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(&hostfile, hosts.join("\n")).expect("hostfile");
+    let mut child = Command::new(std::env::current_exe().expect("this binary"))
+        .args(["--mb", &o.mb.to_string()])
+        .args(["--batch-lines", &o.batch_lines.to_string()])
+        .args(["--reps", &o.reps.to_string()])
+        .arg("--child")
+        .arg("1")
+        .arg(&hostfile)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("second process");
+    let processes: Vec<Figures> = (0..o.reps)
+        .map(|_| two_processes(0, hosts.clone(), Arc::clone(&batches)))
+        .collect();
+    assert!(child.wait().expect("second process").success());
+    rows.push((
+        "timely, 2 processes x 1 worker, loopback TCP",
+        best(processes),
+    ));
+
+    let base = rows[0].1;
+    println!(
+        "| runtime | windowed word count | M words/s | ÷ embedded | empty batch | ÷ embedded |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (name, f) in &rows {
+        println!(
+            "| {name} | {:.0} ms | {:.1} | {:.2}× | {:.0} µs | {:.2}× |",
+            f.windowed.as_secs_f64() * 1e3,
+            words as f64 / f.windowed.as_secs_f64() / 1e6,
+            f.windowed.as_secs_f64() / base.windowed.as_secs_f64(),
+            f.empty_batch.as_secs_f64() * 1e6,
+            f.empty_batch.as_secs_f64() / base.empty_batch.as_secs_f64(),
+        );
+    }
+}
