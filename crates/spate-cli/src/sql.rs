@@ -53,7 +53,7 @@ pub struct Args {
     #[arg(long, requires = "window")]
     time_column: Option<String>,
     /// How late a row may arrive behind the latest event time seen (with --time-column).
-    #[arg(long, default_value = "0s", value_parser = parse_duration, requires = "time_column")]
+    #[arg(long, default_value = "0s", value_parser = parse_lateness, requires = "time_column")]
     lateness: Duration,
     /// Rows read to infer the column types of CSV and NDJSON input.
     #[arg(long, default_value_t = spate_frame::DEFAULT_INFER_SCHEMA_ROWS)]
@@ -83,6 +83,14 @@ fn span_time(span: Span, batch: Duration, option: &str) -> anyhow::Result<Durati
     match span {
         Span::Time(t) => Ok(t),
         Span::Batches(_) => span.duration(option, batch),
+    }
+}
+
+/// A lateness: `0s` (no late rows allowed) or a duration as for `--batch`.
+fn parse_lateness(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Ok(d),
+        _ => parse_duration(text),
     }
 }
 

@@ -187,7 +187,7 @@ fn a_killed_and_restarted_job_counts_every_entry_exactly_once() {
         }
         let stderr = run_to_completion(&mut job(&server, &prefix, ckpt.path()));
         assert!(
-            stderr.contains("recovered from the checkpoint"),
+            stderr.contains("continuing from the checkpoint"),
             "seed {seed}: {stderr}"
         );
         let (batches, totals) = results(&mut con, &prefix);
