@@ -11,7 +11,6 @@
 //!
 //! Run: `cargo bench -p spate-benches --bench frame`. Figures: docs/benchmarks.md.
 
-use spate::local::RayonExecutor;
 use spate::prelude::*;
 use spate::stream::ReplaySource;
 use spate_frame::polars::prelude::*;
@@ -113,7 +112,7 @@ fn best_of_3(f: impl Fn() -> (f64, f64)) -> (f64, f64) {
 }
 
 fn main() {
-    let sc = SpateContext::new(RayonExecutor::new(2).expect("pool"));
+    let sc = spate::local::local_context_with_threads(2).expect("pool");
     let batches: Vec<DataFrame> = (0..BATCHES).map(|b| batch(b, ROWS_PER_BATCH)).collect();
     let q = SqlQuery::new(QUERY);
     assert_eq!(

@@ -55,6 +55,9 @@ fn run(mut cmd: Command) -> Output {
     out
 }
 
+/// A run's output files by name, and its stdout.
+type Outputs = (BTreeMap<String, Vec<u8>>, Vec<u8>);
+
 /// Every file under `dir` (or the file itself), by name, with its bytes.
 fn files(path: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut found = BTreeMap::new();
@@ -74,7 +77,7 @@ fn files(path: &Path) -> BTreeMap<String, Vec<u8>> {
 /// and checks that the outputs (and stdout, if `same_stdout`) are identical.
 fn same_everywhere(name: &str, job: &[&str], output_is_dir: bool, same_stdout: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let mut reference: Option<(BTreeMap<String, Vec<u8>>, Vec<u8>)> = None;
+    let mut reference: Option<Outputs> = None;
     for setup in SETUPS {
         let out: PathBuf = dir.path().join(format!("{name}-{setup:?}"));
         let out = if output_is_dir {

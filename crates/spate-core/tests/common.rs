@@ -74,11 +74,11 @@ impl ChannelRuntime {
         let mut senders: Vec<Vec<std::sync::mpsc::Sender<Vec<u8>>>> = vec![Vec::new(); workers];
         let mut receivers: Vec<Vec<std::sync::mpsc::Receiver<Vec<u8>>>> =
             (0..workers).map(|_| Vec::new()).collect();
-        for from in 0..workers {
-            for to in 0..workers {
+        for outbox in senders.iter_mut() {
+            for inbox in receivers.iter_mut() {
                 let (tx, rx) = std::sync::mpsc::channel();
-                senders[from].push(tx);
-                receivers[to].push(rx);
+                outbox.push(tx);
+                inbox.push(rx);
             }
         }
         senders

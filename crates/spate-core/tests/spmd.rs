@@ -115,8 +115,7 @@ fn stream_program(sc: SpateContext) -> Vec<String> {
         )
         .unwrap()
         .results();
-    let mut sinks = Vec::new();
-    sinks.push(h.collect(&counts).clone());
+    let sinks = [h.collect(&counts).clone()];
     let sorted_sinks: Vec<_> = vec![
         h.collect(&windowed.map(|(k, v)| (k, v as u64))),
         h.collect(&running),

@@ -85,6 +85,8 @@
 //!
 //! [polars]: https://pola.rs
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod error;
 mod event_time;
 pub mod features;

@@ -87,10 +87,10 @@ fn reference(
         let keep: BooleanChunked = ts.iter().map(|x| Some(x.is_some_and(|x| x >= w))).collect();
         late.vstack_mut(&batch.filter(&!&keep).unwrap()).unwrap();
         for (i, x) in ts.iter().enumerate() {
-            if let Some(x) = x {
-                if *x >= w {
-                    on_time.push((*x, batch.slice(i as i64, 1)));
-                }
+            if let Some(x) = x
+                && *x >= w
+            {
+                on_time.push((*x, batch.slice(i as i64, 1)));
             }
         }
         if let Some(m) = ts.iter().flatten().max() {

@@ -283,6 +283,9 @@ fn communication(
     ))
 }
 
+/// Bytes received per round timestamp, each with its sender.
+type Received = Rc<RefCell<BTreeMap<Time, Vec<(u64, Vec<u8>)>>>>;
+
 /// The body of one timely worker: builds the exchange dataflow, hands its runtime to the
 /// caller and serves rounds until the runtime is dropped.
 fn serve(
@@ -293,7 +296,7 @@ fn serve(
     let index = worker.index();
     let peers = worker.peers();
     let mut input: RoundInput = InputHandle::new();
-    let received: Rc<RefCell<BTreeMap<Time, Vec<(u64, Vec<u8>)>>>> = Rc::default();
+    let received: Received = Rc::default();
     let inbox = Rc::clone(&received);
     let probe = worker.dataflow::<Time, _, _>(|scope| {
         scope
@@ -357,7 +360,7 @@ fn run_rounds(
     worker: &mut Worker,
     input: &mut RoundInput,
     probe: &timely::dataflow::ProbeHandle<Time>,
-    received: &Rc<RefCell<BTreeMap<Time, Vec<(u64, Vec<u8>)>>>>,
+    received: &Received,
     incoming: &Receiver<Request>,
     time: &mut Time,
     peers: usize,

@@ -2,6 +2,9 @@
 //! (threads of one process, and two processes connected over loopback TCP), plus the
 //! runtime's own behaviour. One test binary (see STYLE.md).
 
+// The core's tests, compiled here as they are there (spate-core allows this lint).
+#![allow(clippy::type_complexity)]
+
 #[path = "../../spate-core/tests/common.rs"]
 #[allow(dead_code)]
 mod common;

@@ -261,7 +261,7 @@ fn split(query: &Query) -> std::result::Result<Split, NotIncremental> {
     window_select.selection = having;
     window_select.having = None;
     window_select.group_by = GroupByExpr::Expressions(Vec::new(), Vec::new());
-    window_query.body = Box::new(SetExpr::Select(Box::new(window_select)));
+    *window_query.body = SetExpr::Select(Box::new(window_select));
 
     // The pane query: keys and aggregate arguments per row.
     let items: Vec<String> = keys
