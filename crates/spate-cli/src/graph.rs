@@ -4,11 +4,11 @@
 
 use crate::common::{Progress, RunEnd, errln, init_logging, interactive, outln};
 use crate::job::{Identity, JobArgs, Output, Span};
+use crate::pagerank::{Format, Order, edge_format};
 use anyhow::{Context, bail};
 use spate::graph::{
-    Columns, EdgeEvent, EdgeListFormat, EdgeListSource, EdgeOrder, Metric, NodeId, RepairMethod,
-    ShortestPaths, ShortestPathsBatch, StronglyConnectedComponents, TrackOn, TrackedScc,
-    TrackedShortestPaths,
+    EdgeEvent, EdgeListSource, Metric, NodeId, RepairMethod, ShortestPaths, ShortestPathsBatch,
+    StronglyConnectedComponents, TrackOn, TrackedScc, TrackedShortestPaths,
 };
 use spate::prelude::*;
 use std::path::Path;
@@ -85,18 +85,6 @@ struct PathArgs {
     stream: StreamArgs,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    Snap,
-    Csv,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Order {
-    File,
-    Time,
-}
-
 impl Args {
     /// The standard job options of the algorithm's command.
     pub fn job(&self) -> &JobArgs {
@@ -148,8 +136,11 @@ fn run_stream<H: Send + 'static>(
         None => None,
     };
     let identity = identity
-        .with("--format", format!("{:?}", edge_format(args, &edges)))
-        .with("--order", format!("{:?}", args.order))
+        .with(
+            "--format",
+            format!("{:?}", edge_format(args.format, &edges)),
+        )
+        .with("--order", args.order)
         .with_option("--window", window)
         .with("--recompute-above", args.recompute_above);
     let _prepared = job.prepare(&identity, &[Output::File("--output", &output)])?;
@@ -160,12 +151,9 @@ fn run_stream<H: Send + 'static>(
         crate::common::build_or_recover(job.checkpoint.as_deref(), job.checkpoint_every, || {
             let ssc = job.streaming_context(&sc)?;
             let source = EdgeListSource::options(&edges)
-                .format(edge_format(args, &edges))
+                .format(edge_format(args.format, &edges))
                 .batch_edges(usize::try_from(job.records_per_batch).unwrap_or(usize::MAX))
-                .order(match args.order {
-                    Order::File => EdgeOrder::File,
-                    Order::Time => EdgeOrder::Time,
-                })
+                .order(args.order.edge_order())
                 .build()?;
             let mut edges = ssc.source_stream(source)?;
             if unweighted {
@@ -363,19 +351,4 @@ fn write<T: std::fmt::Display, U: std::fmt::Display>(
 ) -> anyhow::Result<()> {
     spate::io::write_csv_file(path, header, rows)
         .with_context(|| format!("writing {}", path.display()))
-}
-
-fn edge_format(args: &StreamArgs, edges: &Path) -> EdgeListFormat {
-    let format = args.format.unwrap_or_else(|| {
-        let name = edges.to_string_lossy().to_ascii_lowercase();
-        if name.ends_with(".csv") || name.ends_with(".csv.gz") {
-            Format::Csv
-        } else {
-            Format::Snap
-        }
-    });
-    EdgeListFormat::new().columns(match format {
-        Format::Snap => Columns::Temporal,
-        Format::Csv => Columns::Auto,
-    })
 }

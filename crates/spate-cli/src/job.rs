@@ -575,12 +575,7 @@ pub fn csv_columns(path: &Path, wanted: Option<&[String]>) -> anyhow::Result<Vec
             }
         };
     }
-    let source = CsvSource::options(path).build().map_err(|e| match e {
-        spate::io::IoError::BadHeader { reason, .. } => {
-            anyhow::anyhow!("{}: {reason}", path.display())
-        }
-        other => anyhow::Error::from(other),
-    })?;
+    let source = csv_header(path)?;
     let Some(wanted) = wanted else {
         return Ok(source.column_names());
     };
@@ -630,13 +625,18 @@ pub fn csv_header_has(path: &Path, wanted: &[String]) -> anyhow::Result<()> {
             .to_vec();
         return check_header(path, &header, wanted);
     }
-    let source = CsvSource::options(path).build().map_err(|e| match e {
+    let source = csv_header(path)?;
+    check_header(path, source.header(), wanted)
+}
+
+/// The CSV file `path` opened for its header; a bad header is an error naming the file.
+fn csv_header(path: &Path) -> anyhow::Result<CsvSource> {
+    CsvSource::options(path).build().map_err(|e| match e {
         spate::io::IoError::BadHeader { reason, .. } => {
             anyhow::anyhow!("{}: {reason}", path.display())
         }
         other => anyhow::Error::from(other),
-    })?;
-    check_header(path, source.header(), wanted)
+    })
 }
 
 fn check_header(path: &Path, header: &[String], wanted: &[String]) -> anyhow::Result<()> {

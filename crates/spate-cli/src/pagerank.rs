@@ -66,16 +66,28 @@ pub struct Args {
     plot: Option<PathBuf>,
 }
 
+/// Edge-list column layouts (`spate pagerank`, `spate graph`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Snap,
     Csv,
 }
 
+/// Edge replay orders (`spate pagerank`, `spate graph`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Order {
+pub(crate) enum Order {
     File,
     Time,
+}
+
+impl Order {
+    /// The source's replay order.
+    pub(crate) fn edge_order(self) -> EdgeOrder {
+        match self {
+            Order::File => EdgeOrder::File,
+            Order::Time => EdgeOrder::Time,
+        }
+    }
 }
 
 impl std::fmt::Display for Order {
@@ -291,7 +303,10 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         outputs.push(Output::File("--plot", plot));
     }
     let identity = Identity::of("pagerank", job)
-        .with("--format", format!("{:?}", edge_format(&args, &edges)))
+        .with(
+            "--format",
+            format!("{:?}", edge_format(args.format, &edges)),
+        )
         .with("--order", args.order)
         .with("--tolerance", args.tolerance)
         .with("--damping", args.damping)
@@ -373,8 +388,10 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     Ok(end)
 }
 
-fn edge_format(args: &Args, edges: &Path) -> EdgeListFormat {
-    let format = args.format.unwrap_or_else(|| {
+/// The layout `format` names, or by default the one `edges`' extension suggests: `csv` for
+/// a .csv or .csv.gz file, `snap` otherwise.
+pub(crate) fn edge_format(format: Option<Format>, edges: &Path) -> EdgeListFormat {
+    let format = format.unwrap_or_else(|| {
         let name = edges.to_string_lossy().to_ascii_lowercase();
         if name.ends_with(".csv") || name.ends_with(".csv.gz") {
             Format::Csv
@@ -399,12 +416,9 @@ fn build(
     let ssc = job.streaming_context(sc)?;
     let batch_edges = usize::try_from(job.records_per_batch).unwrap_or(usize::MAX);
     let source = EdgeListSource::options(edges)
-        .format(edge_format(args, edges))
+        .format(edge_format(args.format, edges))
         .batch_edges(batch_edges)
-        .order(match args.order {
-            Order::File => EdgeOrder::File,
-            Order::Time => EdgeOrder::Time,
-        })
+        .order(args.order.edge_order())
         .build()?;
     let edges = ssc.source_stream(source)?;
     let mut params = IncrementalPageRank::params()
