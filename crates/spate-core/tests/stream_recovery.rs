@@ -163,8 +163,10 @@ fn checkpoint_files(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathB
 #[test]
 fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
     let want = uninterrupted();
-    // A torn manifest, and a part with a flipped bit: either makes the checkpoint unusable.
-    for damage in ["torn manifest", "flipped part"] {
+    // A torn manifest, a part with a flipped bit, and a part that never reached the disk
+    // (its background write was cut short, while the manifest naming it was written):
+    // each makes the checkpoint unusable.
+    for damage in ["torn manifest", "flipped part", "missing part"] {
         let dir = tempfile::tempdir().unwrap();
         let out: Outputs = Arc::default();
         let fail_at = Arc::new(AtomicU64::new(20_000));
@@ -188,6 +190,8 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
             let newest = manifests.last().unwrap();
             let bytes = std::fs::read(newest).unwrap();
             std::fs::write(newest, &bytes[..bytes.len() / 2]).unwrap();
+        } else if damage == "missing part" {
+            std::fs::remove_file(parts.last().unwrap()).unwrap();
         } else {
             let newest = parts.last().unwrap();
             let mut bytes = std::fs::read(newest).unwrap();
@@ -394,4 +398,90 @@ fn a_directory_whose_checkpoints_are_all_unusable_is_refused_not_restarted_from_
         err.to_string().contains("none of its 3 checkpoints"),
         "{err}"
     );
+}
+
+/// The checkpoint files of a run to the end, by name, with their bytes.
+fn checkpoints_of_a_full_run(config: CheckpointConfig) -> BTreeMap<String, Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let out: Outputs = Arc::default();
+    let sc = SpateContext::sequential(2);
+    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+        program(&sc, input(), Arc::clone(&out), Arc::new(AtomicU64::new(0)))
+    })
+    .unwrap();
+    ssc.start().unwrap();
+    ssc.await_termination().unwrap();
+    std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn background_writes_hold_exactly_the_state_after_their_batch() {
+    // Written while the next batches change the state, a background checkpoint holds the
+    // snapshot taken at its batch: byte for byte the files a synchronous writer leaves.
+    let config = CheckpointConfig::every(3).keep(20);
+    let background = checkpoints_of_a_full_run(config);
+    let synchronous = checkpoints_of_a_full_run(config.synchronous());
+    assert!(config.background && !config.synchronous().background);
+    assert_eq!(
+        background.keys().filter(|n| n.ends_with(".ckpt")).count(),
+        14,
+        "the first checkpoint and one every 3 of 40 batches: {:?}",
+        background.keys()
+    );
+    assert_eq!(
+        background.keys().collect::<Vec<_>>(),
+        synchronous.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &background {
+        assert!(synchronous[name] == *bytes, "{name} differs");
+    }
+}
+
+#[test]
+fn a_checkpoint_write_that_fails_stops_the_stream_with_its_error() {
+    for config in [
+        CheckpointConfig::every(2),
+        CheckpointConfig::every(2).synchronous(),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("checkpoints");
+        let sc = SpateContext::sequential(2);
+        let ssc = StreamingContext::get_or_create(&dir, config, || {
+            let ssc = program(&sc, input(), Arc::default(), Arc::new(AtomicU64::new(0)))?;
+            // After batch 5, the checkpoint directory becomes a file: writes into it fail.
+            let broken = dir.clone();
+            ssc.source_stream(ReplaySource::new(vec![vec![0_u8]; 40]))?
+                .foreach_rdd(move |_, t| {
+                    if t.0 == 5_000 {
+                        std::fs::remove_dir_all(&broken).unwrap();
+                        std::fs::write(&broken, b"not a directory").unwrap();
+                    }
+                    Ok(())
+                })?;
+            Ok(ssc)
+        })
+        .unwrap();
+        ssc.start().unwrap();
+        let err = ssc.await_termination().unwrap_err().to_string();
+        assert!(
+            err.contains("checkpoints"),
+            "background={}: {err}",
+            config.background
+        );
+        // The batch whose checkpoint failed (6), or the next one due (8) when the failure
+        // happened in the background: the stream stops there, not at its end.
+        let last = ssc.batch_history().last().unwrap().batch_time.0;
+        assert!(
+            (5_000..8_000).contains(&last),
+            "background={}: stopped after {last}: {err}",
+            config.background
+        );
+    }
 }

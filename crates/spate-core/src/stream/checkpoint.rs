@@ -13,18 +13,33 @@
 //! - a fingerprint of the stream graph, so a checkpoint is never restored into a
 //!   different program.
 //!
-//! A checkpoint of batch `T` is written in two phases, so that it exists only once all of it
-//! is on disk:
+//! A checkpoint of batch `T` is a set of files, usable only once all of them are on disk and
+//! verify:
 //!
 //! 1. every worker `k` of `W` writes `checkpoint-T.part-k-of-W`: the state partitions and
 //!    pane partitions it owns;
-//! 2. after a round in which every worker reports its part written, the leader writes the
-//!    manifest `checkpoint-T.ckpt`: offsets, managed states, operator-wide state (watermarks)
-//!    and the length and CRC-32 of every part.
+//! 2. after a round in which every worker reports its part's length and CRC-32, the leader
+//!    writes the manifest `checkpoint-T.ckpt`: offsets, managed states, operator-wide state
+//!    (watermarks) and the length and CRC-32 of every part.
 //!
 //! Each file is written to a temporary name, fsynced, renamed into place and the directory
 //! fsynced ([`codec::write_atomic`](crate::codec::write_atomic)), and carries a CRC-32 of its
-//! content. Recovery takes the newest manifest whose parts all verify, falling back to older
+//! content.
+//!
+//! The batch thread only takes the snapshot: it serializes the state (the partitions in
+//! parallel on the worker's threads), so the files hold exactly the state after batch `T`,
+//! and computes every part's length and CRC-32 (the round above exchanges them, so the
+//! leader's manifest names them before they are written). A background thread then writes
+//! the part, the leader's manifest after it, and prunes old checkpoints, while the next
+//! batches run. At most one checkpoint is in flight per worker: the next one, and the end of
+//! the stream, wait for it, so memory holds at most one snapshot and a finished stream's
+//! last checkpoint is on disk. A manifest may therefore reach the disk before another
+//! worker's part; a restore verifies every part against the manifest's length and CRC and
+//! falls back to the previous checkpoint when one is missing, and that one is complete (its
+//! writers finished before starting the next). [`CheckpointConfig::synchronous`] writes on
+//! the batch thread instead.
+//!
+//! Recovery takes the newest manifest whose parts all verify, falling back to older
 //! ones (with a log line) when one is damaged; with several workers, each verifies the parts
 //! it reads and the newest checkpoint all can read is taken. Worker `w` of `W'` reads the
 //! parts `k` with `k mod W' = w` and sends every partition to its owner, so a program may
@@ -66,6 +81,9 @@ pub struct CheckpointConfig {
     /// Keep this many most recent checkpoints (default 3; at least 2 so that a damaged
     /// newest one has a fallback).
     pub keep: usize,
+    /// Write the files on a background thread while the next batches run (default `true`);
+    /// `false` writes them on the batch thread before the next batch starts.
+    pub background: bool,
 }
 
 impl Default for CheckpointConfig {
@@ -73,6 +91,7 @@ impl Default for CheckpointConfig {
         CheckpointConfig {
             every_batches: 10,
             keep: 3,
+            background: true,
         }
     }
 }
@@ -89,6 +108,13 @@ impl CheckpointConfig {
     /// Keeps the `k` most recent checkpoints.
     pub fn keep(mut self, k: usize) -> CheckpointConfig {
         self.keep = k;
+        self
+    }
+
+    /// Writes every checkpoint on the batch thread, so it is on disk before the next batch
+    /// starts (the default snapshots on the batch thread and writes in the background).
+    pub fn synchronous(mut self) -> CheckpointConfig {
+        self.background = false;
         self
     }
 
@@ -159,11 +185,28 @@ pub(crate) struct Checkpointer {
     dir: PathBuf,
     config: CheckpointConfig,
     batches_since: u64,
+    /// The checkpoint a background thread is writing, if any.
+    in_flight: Option<InFlight>,
+}
+
+/// A checkpoint being written by a background thread.
+struct InFlight {
+    batch: u64,
+    handle: std::thread::JoinHandle<Result<()>>,
 }
 
 impl Checkpointer {
+    fn new(dir: PathBuf, config: CheckpointConfig) -> Checkpointer {
+        Checkpointer {
+            dir,
+            config,
+            batches_since: 0,
+            in_flight: None,
+        }
+    }
+
     /// Called after every batch: writes a checkpoint when one is due; returns how long it
-    /// took in ms and its size in bytes.
+    /// held the batch thread in ms and its size in bytes.
     pub fn after_batch(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<(u64, u64)>> {
         self.batches_since += 1;
         if self.batches_since < self.config.every_batches {
@@ -174,79 +217,147 @@ impl Checkpointer {
     }
 
     /// Writes a checkpoint of the state after batch `t` unless the last one written is of
-    /// `t` already; returns how long it took in ms and its size in bytes, if it wrote one.
+    /// `t` already, and waits until it is on disk; returns how long it took in ms and its
+    /// size in bytes, if it wrote one.
     pub fn write_pending(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<(u64, u64)>> {
         if self.batches_since == 0 {
+            self.finish()?;
             return Ok(None);
         }
         self.batches_since = 0;
-        self.write(inner, t).map(Some)
+        let written = self.write(inner, t)?;
+        self.finish()?;
+        Ok(Some(written))
     }
 
-    /// Writes a checkpoint of the state after batch `t` now (every worker its part, then the
-    /// leader the manifest); returns how long it took in ms and the size in bytes of the
-    /// state written (the parts of every worker, without the manifest).
+    /// Checkpoints the state after batch `t`: waits for the previous checkpoint's files,
+    /// snapshots this worker's part (and the leader its manifest, after a round that
+    /// exchanges the parts' lengths and checksums), and writes the files in the background
+    /// (or at once when the configuration says so). Returns how long it held the batch
+    /// thread in ms and the size in bytes of the state (the parts of every worker, without
+    /// the manifest).
     pub fn write(&mut self, inner: &Inner, t: BatchTime) -> Result<(u64, u64)> {
         let started = std::time::Instant::now();
+        // One checkpoint in flight at most: memory holds one snapshot, and a failed write
+        // fails the stream here rather than going unnoticed.
+        self.finish()?;
         let env = &inner.sc.env;
         let (me, workers) = (env.worker(), env.workers());
         let fingerprint = fingerprint(inner);
-        let written = snapshot_part(inner, t, fingerprint).and_then(|part| {
+        let encoded = snapshot_part(inner, t, fingerprint).and_then(|part| {
             let bytes = encode(&part, "checkpoint part")?;
-            let path = self.dir.join(part_name(t.0, me, workers));
-            codec::write_atomic(&path, &bytes)?;
-            Ok((bytes.len() as u64, crc32fast::hash(&bytes)))
+            let summary = (bytes.len() as u64, crc32fast::hash(&bytes));
+            Ok((bytes, summary))
         });
-        let parts: Vec<(u64, u32)> = if workers == 1 {
-            vec![written?]
+        let (part, parts): (Vec<u8>, Vec<(u64, u32)>) = if workers == 1 {
+            let (bytes, summary) = encoded?;
+            (bytes, vec![summary])
         } else {
-            let mine = written.and_then(|summary| encode(&summary, "checkpoint part summary"));
-            round(env, Round::Checkpoint, mine.map(|m| vec![m; workers]))?
+            // A failed snapshot goes into the round, so every worker stops on it.
+            let (bytes, mine) = match encoded {
+                Ok((bytes, summary)) => (bytes, encode(&summary, "checkpoint part summary")),
+                Err(e) => (Vec::new(), Err(e)),
+            };
+            let parts = round(env, Round::Checkpoint, mine.map(|m| vec![m; workers]))?
                 .iter()
                 .map(|bytes| decode(bytes, "checkpoint part summary"))
-                .collect::<Result<_>>()?
+                .collect::<Result<_>>()?;
+            (bytes, parts)
         };
         let bytes: u64 = parts.iter().map(|(len, _)| len).sum();
+        let mut files = vec![(self.dir.join(part_name(t.0, me, workers)), part)];
         if me == 0 {
             let manifest = snapshot_manifest(inner, t, fingerprint, parts)?;
-            let bytes = encode(&manifest, "checkpoint manifest")?;
-            let path = self.dir.join(manifest_name(t.0));
-            codec::write_atomic(&path, &bytes)?;
-            tracing::info!(
-                batch = t.0,
-                bytes = bytes.len(),
-                path = %path.display(),
-                "checkpoint written"
-            );
+            let encoded = encode(&manifest, "checkpoint manifest")?;
+            files.push((self.dir.join(manifest_name(t.0)), encoded));
         }
-        self.prune(me)?;
+        let (dir, keep) = (self.dir.clone(), self.config.keep);
+        let job = move || write_files(&dir, keep, me, t, files);
+        if self.config.background {
+            let handle = std::thread::Builder::new()
+                .name("spate-checkpoint".into())
+                .spawn(job)
+                .map_err(|e| Error::io("spate-checkpoint thread", e))?;
+            self.in_flight = Some(InFlight { batch: t.0, handle });
+        } else {
+            job()?;
+        }
         Ok((started.elapsed().as_millis() as u64, bytes))
     }
 
-    /// Keeps the newest `keep` checkpoints: the leader its manifests, every worker its parts.
-    fn prune(&self, me: usize) -> Result<()> {
-        let listing = list(&self.dir)?;
-        if me == 0 {
-            let manifests: Vec<u64> = listing.manifests.keys().copied().collect();
-            for &t in manifests.iter().rev().skip(self.config.keep) {
-                remove(&listing.manifests[&t])?;
-            }
-        }
-        let mine: Vec<u64> = listing
-            .parts
-            .iter()
-            .filter(|(_, parts)| parts.iter().any(|(k, _, _)| *k == me))
-            .map(|(t, _)| *t)
-            .collect();
-        for &t in mine.iter().rev().skip(self.config.keep) {
-            for (k, _, path) in &listing.parts[&t] {
-                if *k == me {
-                    remove(path)?;
-                }
-            }
-        }
-        Ok(())
+    /// Waits until the checkpoint being written in the background, if any, is on disk;
+    /// returns its error if writing it failed.
+    pub fn finish(&mut self) -> Result<()> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        in_flight.handle.join().unwrap_or_else(|payload| {
+            Err(Error::internal(format!(
+                "the thread writing checkpoint {} panicked: {}",
+                in_flight.batch,
+                crate::scheduler::panic_message(&*payload)
+            )))
+        })
     }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            tracing::error!("writing the last checkpoint failed: {e}");
+        }
+    }
+}
+
+/// Writes a checkpoint's files in order (this worker's part first, then the leader's
+/// manifest) and keeps the newest `keep` checkpoints of this worker.
+fn write_files(
+    dir: &Path,
+    keep: usize,
+    me: usize,
+    t: BatchTime,
+    files: Vec<(PathBuf, Vec<u8>)>,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut bytes = 0;
+    for (path, payload) in &files {
+        codec::write_atomic(path, payload)?;
+        bytes += payload.len();
+    }
+    prune(dir, keep, me)?;
+    tracing::info!(
+        batch = t.0,
+        bytes,
+        write_ms = started.elapsed().as_millis() as u64,
+        dir = %dir.display(),
+        "checkpoint written"
+    );
+    Ok(())
+}
+
+/// Keeps the newest `keep` checkpoints: the leader its manifests, every worker its parts.
+fn prune(dir: &Path, keep: usize, me: usize) -> Result<()> {
+    let listing = list(dir)?;
+    if me == 0 {
+        let manifests: Vec<u64> = listing.manifests.keys().copied().collect();
+        for &t in manifests.iter().rev().skip(keep) {
+            remove(&listing.manifests[&t])?;
+        }
+    }
+    let mine: Vec<u64> = listing
+        .parts
+        .iter()
+        .filter(|(_, parts)| parts.iter().any(|(k, _, _)| *k == me))
+        .map(|(t, _)| *t)
+        .collect();
+    for &t in mine.iter().rev().skip(keep) {
+        for (k, _, path) in &listing.parts[&t] {
+            if *k == me {
+                remove(path)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn remove(path: &Path) -> Result<()> {
@@ -364,24 +475,67 @@ pub(crate) fn fingerprint(inner: &Inner) -> u64 {
     stable_hash(&desc)
 }
 
-/// This worker's part of the checkpoint of batch `t`.
+/// This worker's part of the checkpoint of batch `t`. The state partitions are serialized
+/// in parallel on the worker's threads (a large state is most of a checkpoint's cost on the
+/// batch thread).
 fn snapshot_part(inner: &Inner, t: BatchTime, fingerprint: u64) -> Result<Part> {
     let (me, workers) = (inner.sc.worker(), inner.sc.workers());
     let nodes = lock(&inner.graph).nodes.clone();
-    let mut states = Vec::new();
+    // (node index, partition) of every state partition this worker owns.
+    let mut owned: Vec<(usize, usize)> = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        if let Some(state) = node.stateful() {
+            owned.extend(
+                (0..state.partitions())
+                    .filter(|&p| owner_of(p, workers) == me)
+                    .map(|p| (i, p)),
+            );
+        }
+    }
+    let slots: Vec<std::sync::Mutex<Option<Result<Vec<u8>>>>> =
+        owned.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    inner.sc.env.runtime.run_tasks(owned.len(), &|k| {
+        let (i, p) = owned[k];
+        let serialized = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let state = nodes[i]
+                .stateful()
+                .ok_or_else(|| Error::internal("a stateful node lost its state"))?;
+            let mut one = state.snapshot_partitions(&[p])?;
+            one.pop()
+                .ok_or_else(|| Error::internal("a state partition was not serialized"))
+        }))
+        .unwrap_or_else(|payload| {
+            Err(Error::Serialization {
+                what: "operator state".into(),
+                message: format!(
+                    "serializing panicked: {}",
+                    crate::scheduler::panic_message(&*payload)
+                ),
+            })
+        });
+        *lock(&slots[k]) = Some(serialized);
+    });
+    // By stateful node, in the graph's order, even those with no partition on this worker.
+    let mut states: Vec<(usize, Vec<(usize, Vec<u8>)>)> = nodes
+        .iter()
+        .filter(|node| node.stateful().is_some())
+        .map(|node| (node.meta().id, Vec::new()))
+        .collect();
+    for ((i, p), slot) in owned.into_iter().zip(slots) {
+        let bytes = slot
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(|| Err(Error::internal("the runtime skipped a snapshot task")))?;
+        let id = nodes[i].meta().id;
+        if let Some((_, parts)) = states.iter_mut().find(|(n, _)| *n == id) {
+            parts.push((p, bytes));
+        }
+    }
     let mut panes = Vec::new();
     for node in &nodes {
-        let id = node.meta().id;
-        if let Some(state) = node.stateful() {
-            let owned: Vec<usize> = (0..state.partitions())
-                .filter(|&p| owner_of(p, workers) == me)
-                .collect();
-            let bytes = state.snapshot_partitions(&owned)?;
-            states.push((id, owned.into_iter().zip(bytes).collect()));
-        }
         let node_panes = node.snapshot_panes()?;
         if !node_panes.is_empty() {
-            panes.push((id, node_panes));
+            panes.push((node.meta().id, node_panes));
         }
     }
     Ok(Part {
@@ -533,11 +687,7 @@ impl StreamingContext {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         remove_partial_writes(&dir)?;
-        *lock(&self.inner.checkpointer) = Some(Checkpointer {
-            dir,
-            config,
-            batches_since: 0,
-        });
+        *lock(&self.inner.checkpointer) = Some(Checkpointer::new(dir, config));
         Ok(())
     }
 

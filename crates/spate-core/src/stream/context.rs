@@ -568,6 +568,7 @@ impl StreamingContext {
             // the sources' starting offsets, so a crash before the first periodic checkpoint
             // still restarts with the same batch times (and the same output names).
             checkpointer.write(inner, BatchTime(first.0 - inner.batch_ms))?;
+            checkpointer.finish()?;
         }
         tracing::info!(
             batch_ms = inner.batch_ms,
@@ -739,6 +740,13 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
     } else {
         run_loop_single(&inner, first)
     };
+    // The last checkpoint is on disk before the context reports itself stopped.
+    if let Some(checkpointer) = lock(&inner.checkpointer).as_mut()
+        && let Err(e) = checkpointer.finish()
+    {
+        tracing::error!("writing a checkpoint failed: {e}");
+        termination.failure.get_or_insert(e);
+    }
     let inputs = lock(&inner.graph).inputs.clone();
     if inner.sc.is_leader() {
         for input in inputs {
@@ -979,8 +987,10 @@ pub(crate) fn finish_batch(
             records_late += state.late_records();
         }
     }
-    if inner.sc.workers() > 1 {
-        // Every worker holds the state of its own partitions: the batch's figure is the sum.
+    if inner.sc.workers() > 1 && nodes.iter().any(|n| n.stateful().is_some()) {
+        // Every worker holds the state of its own partitions: the batch's figure is the sum
+        // (a round, which a program without state does without: every worker built the
+        // same nodes, so all skip it alike).
         state_size = super::distributed::total_state_size(inner, state_size)?;
     }
     for node in &nodes {

@@ -33,7 +33,10 @@ pub struct BatchInfo {
     pub state_size: u64,
     /// The rate limit sources were given for this batch, if any (records per batch).
     pub rate_limit: Option<u64>,
-    /// Milliseconds spent writing a checkpoint after this batch, if one was written.
+    /// Milliseconds the batch thread spent on a checkpoint after this batch, if one was
+    /// taken: waiting for the previous checkpoint's files, serializing the state, and (with
+    /// [`CheckpointConfig::synchronous`](super::CheckpointConfig::synchronous)) writing the
+    /// files; the default writes them in the background while the next batches run.
     pub checkpoint_ms: Option<u64>,
     /// Bytes of the checkpoint written after this batch, if one was written: the serialized
     /// state of every stateful operator, window pane and managed state, plus source offsets.
