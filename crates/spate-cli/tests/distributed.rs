@@ -262,6 +262,37 @@ fn graph_results_are_identical_on_every_runtime() {
     );
 }
 
+#[test]
+fn sql_results_are_identical_on_every_runtime() {
+    // Per-window results of a grouped query over a sliding window (the incremental plan),
+    // one CSV file per slide.
+    let flights = path(&flights());
+    same_everywhere(
+        "sql",
+        &[
+            "sql",
+            "-q",
+            "--input",
+            &flights,
+            "--rows-per-batch",
+            "300",
+            "--window",
+            "4s",
+            "--slide",
+            "2s",
+            "--query",
+            "SELECT carrier, count(*) AS flights, avg(dep_delay) AS mean_delay, \
+             max(arr_delay) AS worst FROM batch GROUP BY carrier ORDER BY flights DESC, carrier",
+            "--output-format",
+            "csv",
+            "--output",
+            "{out}",
+        ],
+        true,
+        true,
+    );
+}
+
 /// The pids of the processes `parent` started.
 fn children(parent: u32) -> Vec<u32> {
     std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))

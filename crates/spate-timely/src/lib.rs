@@ -11,9 +11,11 @@
 //!   stage's tasks run on that pool;
 //! - every collective round of the core is one timestamp of a timely dataflow built once per
 //!   worker: the bytes for each worker go through a timely exchange channel keyed by the
-//!   receiving worker, and the round completes when a probe shows the timestamp complete on
-//!   every worker. The worker thread is driven with `step_or_park`, woken by the program's
-//!   requests and by the network. A timestamp is `epoch · 2³² + round`: batch `i` of a
+//!   receiving worker. Every worker sends one message to every worker in each round, so a
+//!   round completes once all of its messages have arrived (a probe on the timestamp ends
+//!   the wait too, when a stopped worker will send nothing more, and the round then fails).
+//!   The worker thread is driven with `step_or_park`, woken by the program's requests and by
+//!   the network. A timestamp is `epoch · 2³² + round`: batch `i` of a
 //!   stream is epoch `i`, and rounds are synchronous, so at most one epoch is in flight (the
 //!   program waits for each round before going on, which is the runtime's backpressure);
 //! - with several processes, each process connects to the others itself (a handshake that

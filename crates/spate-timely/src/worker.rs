@@ -381,7 +381,16 @@ fn run_rounds(
                 }
                 *time = round + 1;
                 input.advance_to(*time);
-                while probe.less_than(time) {
+                // Every worker sends one message to every worker in each round, so the round
+                // is complete once `peers` messages for it have arrived: waiting for the
+                // probe too would add the hop in which the receivers report having consumed
+                // them. The probe still ends the wait when no more can come (a worker that
+                // stopped), and the round then fails below.
+                loop {
+                    let arrived = received.borrow().get(&round).map_or(0, Vec::len);
+                    if arrived >= peers || !probe.less_than(time) {
+                        break;
+                    }
                     worker.step_or_park(None);
                 }
                 let mut messages = received.borrow_mut().remove(&round).unwrap_or_default();
