@@ -5,11 +5,13 @@
 //!    incremental plan (per-batch partials, merged and retracted) against re-running polars
 //!    over the whole window at every slide, for windows of 10, 25 and 50 batches.
 //! 2. A whole file as a stream (10k-row batches, per-batch SQL) against one polars query over
-//!    the whole file (CSV read and aggregated once).
+//!    the whole file (CSV read and aggregated once); the stream with and without the
+//!    source's read-ahead.
 //! 3. The overhead of per-batch SQL on a 1,000-row batch: the query alone through
 //!    `SqlQuery::run`, and a whole batch of a stream.
 //!
-//! Run: `cargo bench -p spate-benches --bench frame`. Figures: docs/benchmarks.md.
+//! Run: `cargo bench -p spate-benches --bench frame [-- --part N]` (`--part` runs one of the
+//! three). Figures: docs/benchmarks.md.
 
 use spate::prelude::*;
 use spate::stream::ReplaySource;
@@ -111,7 +113,18 @@ fn best_of_3(f: impl Fn() -> (f64, f64)) -> (f64, f64) {
         })
 }
 
+/// The part given by `--part N`, if any (all parts run without it).
+fn part_option() -> Option<u32> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--part")?;
+    let part = args.get(at + 1).and_then(|v| v.parse().ok());
+    assert!(matches!(part, Some(1..=3)), "--part takes 1, 2 or 3");
+    part
+}
+
 fn main() {
+    let only = part_option();
+    let runs = |part: u32| only.is_none_or(|p| p == part);
     let sc = spate::local::local_context_with_threads(2).expect("pool");
     let batches: Vec<DataFrame> = (0..BATCHES).map(|b| batch(b, ROWS_PER_BATCH)).collect();
     let q = SqlQuery::new(QUERY);
@@ -120,6 +133,19 @@ fn main() {
         WindowStrategy::Incremental
     );
 
+    if runs(1) {
+        sliding_windows(&sc, &batches);
+    }
+    if runs(2) {
+        file_as_stream(&sc, &batches);
+    }
+    if runs(3) {
+        per_batch_overhead(&sc, &q);
+    }
+}
+
+/// Part 1: incremental against recomputed windows.
+fn sliding_windows(sc: &SpateContext, batches: &[DataFrame]) {
     println!(
         "1. sliding window, {BATCHES} batches x {ROWS_PER_BATCH} rows, {GROUPS} groups, slide 1 batch"
     );
@@ -129,12 +155,12 @@ fn main() {
         let window = Window::new(Duration::from_secs(length), Duration::from_secs(1));
         let skip = length as usize;
         let (inc, _) = best_of_3(|| {
-            run(&sc, &batches, skip, |f| {
+            run(sc, batches, skip, |f| {
                 f.window(window).sql(QUERY).expect("sql")
             })
         });
         let (rec, _) = best_of_3(|| {
-            run(&sc, &batches, skip, |f| {
+            run(sc, batches, skip, |f| {
                 f.window(window)
                     .frames()
                     .expect("window")
@@ -144,7 +170,10 @@ fn main() {
         });
         println!("| {length} | {inc:.2} | {rec:.2} | {:.1}x |", rec / inc);
     }
+}
 
+/// Part 2: a file as a stream against one polars query over it.
+fn file_as_stream(sc: &SpateContext, batches: &[DataFrame]) {
     println!(
         "\n2. a {}-row CSV file: as a stream of {ROWS_PER_BATCH}-row batches vs one polars query",
         BATCHES * ROWS_PER_BATCH
@@ -154,7 +183,7 @@ fn main() {
     {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("csv"));
         let mut all = DataFrame::empty_with_schema(batches[0].schema());
-        for b in &batches {
+        for b in batches {
             all.vstack_mut(b).expect("stack");
         }
         CsvWriter::new(&mut file)
@@ -162,29 +191,34 @@ fn main() {
             .expect("write csv");
         file.flush().expect("flush");
     }
-    let (_, streaming) = best_of_3(|| {
-        let ssc = context(&sc);
-        let source = FrameFileSource::options(&path)
-            .rows_per_batch(ROWS_PER_BATCH)
-            .frames_per_batch(2)
-            .build()
-            .expect("source");
-        let schema = source.schema();
-        let frames = FrameStream::new(ssc.source_stream(source).expect("stream"), schema);
-        frames
-            .sql(QUERY)
-            .expect("sql")
-            .stream()
-            .foreach_rdd(|rdd, _| {
-                black_box(rdd.collect()?);
-                Ok(())
-            })
-            .expect("output");
-        let started = Instant::now();
-        ssc.start().expect("start");
-        ssc.await_termination().expect("run");
-        (0.0, started.elapsed().as_secs_f64())
-    });
+    let streaming = |read_ahead: bool| {
+        best_of_3(|| {
+            let ssc = context(sc);
+            let source = FrameFileSource::options(&path)
+                .rows_per_batch(ROWS_PER_BATCH)
+                .frames_per_batch(2)
+                .read_ahead(read_ahead)
+                .build()
+                .expect("source");
+            let schema = source.schema();
+            let frames = FrameStream::new(ssc.source_stream(source).expect("stream"), schema);
+            frames
+                .sql(QUERY)
+                .expect("sql")
+                .stream()
+                .foreach_rdd(|rdd, _| {
+                    black_box(rdd.collect()?);
+                    Ok(())
+                })
+                .expect("output");
+            let started = Instant::now();
+            ssc.start().expect("start");
+            ssc.await_termination().expect("run");
+            (0.0, started.elapsed().as_secs_f64())
+        })
+        .1
+    };
+    let (ahead, inline) = (streaming(true), streaming(false));
     let (_, batch_mode) = best_of_3(|| {
         let started = Instant::now();
         let df = CsvReadOptions::default()
@@ -197,13 +231,16 @@ fn main() {
         black_box(ctx.execute(QUERY).expect("plan").collect().expect("run"));
         (0.0, started.elapsed().as_secs_f64())
     });
-    println!("| streaming (per-batch SQL) s | polars batch s | ratio |");
-    println!("|---|---|---|");
+    println!("| streaming (per-batch SQL) s | without read-ahead s | polars batch s | ratio |");
+    println!("|---|---|---|---|");
     println!(
-        "| {streaming:.3} | {batch_mode:.3} | {:.2}x |",
-        streaming / batch_mode
+        "| {ahead:.3} | {inline:.3} | {batch_mode:.3} | {:.2}x |",
+        ahead / batch_mode
     );
+}
 
+/// Part 3: the overhead of per-batch SQL.
+fn per_batch_overhead(sc: &SpateContext, q: &SqlQuery) {
     println!("\n3. per-batch SQL on a 1,000-row batch");
     let small = batch(7, 1_000);
     let iterations = 2_000;
@@ -216,7 +253,7 @@ fn main() {
         best = best.min(started.elapsed().as_secs_f64() / iterations as f64 * 1e3);
     }
     let small_batches: Vec<DataFrame> = (0..500).map(|b| batch(b, 1_000)).collect();
-    let (per_batch, _) = best_of_3(|| run(&sc, &small_batches, 0, |f| f.sql(QUERY).expect("sql")));
+    let (per_batch, _) = best_of_3(|| run(sc, &small_batches, 0, |f| f.sql(QUERY).expect("sql")));
     println!("| SqlQuery::run ms | stream ms/batch |");
     println!("|---|---|");
     println!("| {best:.3} | {per_batch:.3} |");

@@ -1,7 +1,7 @@
 //! Sources and sinks: CSV (quoted newlines, CRLF, gzip, bad rows), NDJSON and Parquet
 //! replayed in row batches equal polars reading the whole file; a resumed source continues
-//! exactly; a watched directory; atomic per-batch files and a Parquet dataset polars reads
-//! back.
+//! exactly; reading ahead gives the same batches and offsets as reading inline; a watched
+//! directory; atomic per-batch files and a Parquet dataset polars reads back.
 
 use crate::common::*;
 use polars::prelude::*;
@@ -113,6 +113,64 @@ fn a_resumed_csv_source_continues_exactly_even_gzipped() {
         frames.push(rest);
         let got = stack(&frames, whole.schema());
         assert_frames_eq(&got, &whole, 0.0, &path.display().to_string());
+    }
+}
+
+#[test]
+fn read_ahead_gives_the_batches_and_offsets_of_an_inline_reader_under_rate_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = flights_csv();
+    let gz = dir.path().join("flights.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+    enc.finish().unwrap();
+    // A rate limit that changes (Some(1) and Some(2) frames of 3) between full batches.
+    let limits = [None, None, Some(1), None, Some(2), Some(2), None, Some(1)];
+    for path in [plain, gz] {
+        let open = |read_ahead: bool| {
+            FrameFileSource::options(&path)
+                .rows_per_batch(300)
+                .frames_per_batch(3)
+                .read_ahead(read_ahead)
+                .build()
+                .unwrap()
+        };
+        let (mut ahead, mut inline) = (open(true), open(false));
+        let mut resumed_at = None;
+        for i in 0..40 {
+            let limit = limits[i % limits.len()];
+            let t = BatchTime(1000 * (i as u64 + 1));
+            let a = ahead.next_batch(t, limit).unwrap();
+            let b = inline.next_batch(t, limit).unwrap();
+            let what = format!("{} batch {i}", path.display());
+            assert_eq!(a.records.len(), b.records.len(), "{what}");
+            for (x, y) in a.records.iter().zip(&b.records) {
+                assert_frames_eq(x.df(), y.df(), 0.0, &what);
+            }
+            assert_eq!((a.skipped, a.bytes), (b.skipped, b.bytes), "{what}");
+            assert_eq!(ahead.offset(), inline.offset(), "{what}");
+            assert_eq!(ahead.is_exhausted(), inline.is_exhausted(), "{what}");
+            if i == 5 {
+                resumed_at = ahead.offset();
+            }
+            if inline.is_exhausted() {
+                break;
+            }
+        }
+        assert!(inline.is_exhausted(), "40 batches read the whole file");
+        // A seek while a read ahead is running: both continue alike from the offset.
+        let offset = resumed_at.unwrap();
+        let (mut ahead, mut inline) = (open(true), open(false));
+        ahead.next_batch(BatchTime(1000), None).unwrap();
+        ahead.seek(&offset).unwrap();
+        inline.seek(&offset).unwrap();
+        let (x, _, _) = drain(&mut ahead);
+        let (y, _, _) = drain(&mut inline);
+        assert!(x.height() > 0);
+        assert_frames_eq(&x, &y, 0.0, "after a seek");
     }
 }
 

@@ -22,6 +22,8 @@ struct Records {
     out: Vec<u8>,
     ends: Vec<usize>,
     max_bytes: usize,
+    /// A record read through `csv-core`, before it is appended.
+    slow: Vec<u8>,
 }
 
 impl Records {
@@ -33,12 +35,58 @@ impl Records {
             out: vec![0; 1 << 16],
             ends: vec![0; 1024],
             max_bytes,
+            slow: Vec::new(),
         })
     }
 
     /// The next record's bytes into `raw` (blank lines before it skipped, its line ending
     /// removed); `None` at the end of the input.
     fn next(&mut self, raw: &mut Vec<u8>) -> Result<Option<RawRecord>> {
+        raw.clear();
+        self.append_next(raw)
+    }
+
+    /// The next record's bytes appended to `out`, as [`next`](Self::next) gives them.
+    ///
+    /// A record that is one line without quotes or carriage returns inside it, whole in the
+    /// input's buffer (almost every record of most files), is found with `memchr` and copied
+    /// once; any other goes through `csv-core`, which follows quoted fields across lines.
+    fn append_next(&mut self, out: &mut Vec<u8>) -> Result<Option<RawRecord>> {
+        loop {
+            let buf = self
+                .input
+                .fill()
+                .map_err(|e| FrameError::io(&self.path, e))?;
+            let Some(newline) = memchr::memchr(b'\n', buf) else {
+                break;
+            };
+            let line = &buf[..newline];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if memchr::memchr2(b'"', b'\r', line).is_some() {
+                break;
+            }
+            if line.is_empty() {
+                // A blank line: not a record.
+                self.input.consume(newline + 1);
+                continue;
+            }
+            let fields = memchr::memchr_iter(b',', line).count() + 1;
+            let too_long = line.len() > self.max_bytes;
+            if !too_long {
+                out.extend_from_slice(line);
+            }
+            self.input.consume(newline + 1);
+            return Ok(Some(RawRecord { fields, too_long }));
+        }
+        let mut raw = std::mem::take(&mut self.slow);
+        let record = self.read_with_csv_core(&mut raw);
+        out.extend_from_slice(&raw);
+        self.slow = raw;
+        record
+    }
+
+    /// The next record through `csv-core` into `raw`.
+    fn read_with_csv_core(&mut self, raw: &mut Vec<u8>) -> Result<Option<RawRecord>> {
         raw.clear();
         let mut fields = 0;
         let mut too_long = false;
@@ -71,7 +119,10 @@ impl Records {
                     }
                     return Ok(Some(RawRecord { fields, too_long }));
                 }
-                ReadRecordResult::End => return Ok(None),
+                ReadRecordResult::End => {
+                    raw.clear();
+                    return Ok(None);
+                }
                 ReadRecordResult::InputEmpty if at_end && nin == 0 && nend == 0 => {
                     // The parser needs one more empty read to report the end.
                     continue;
@@ -221,7 +272,6 @@ pub(crate) struct CsvReader {
     parse: CsvParseOptions,
     row: u64,
     done: bool,
-    raw: Vec<u8>,
 }
 
 impl CsvReader {
@@ -260,11 +310,10 @@ impl CsvReader {
             parse: parse_options(options),
             row: at.row,
             done: false,
-            raw: Vec::new(),
         })
     }
 
-    fn parse(&self, bytes: Vec<u8>) -> PolarsResult<DataFrame> {
+    fn parse(&self, bytes: &[u8]) -> PolarsResult<DataFrame> {
         CsvReadOptions::default()
             .with_has_header(false)
             .with_schema(Some(self.schema.clone()))
@@ -274,20 +323,22 @@ impl CsvReader {
     }
 
     /// Parses rows one at a time (after a chunk failed): good rows are kept, bad ones
-    /// skipped and counted.
-    fn parse_each(&self, rows: &[Vec<u8>]) -> Result<(DataFrame, u64)> {
+    /// skipped and counted. Row `i` of `chunk` ends (after its newline) at `ends[i]`.
+    fn parse_each(&self, chunk: &[u8], ends: &[usize]) -> Result<(DataFrame, u64)> {
         let mut good = DataFrame::empty_with_schema(&self.schema);
         let mut skipped = 0;
-        for row in rows {
-            let mut bytes = row.clone();
-            bytes.push(b'\n');
-            match self.parse(bytes) {
+        let mut start = 0;
+        for &end in ends {
+            let row = &chunk[start..end];
+            start = end;
+            match self.parse(row) {
                 Ok(df) if df.height() == 1 => {
                     good.vstack_mut_owned(df)?;
                 }
                 Ok(_) | Err(_) => {
                     skipped += 1;
-                    tracing::warn!(file = %self.path.display(), row = %String::from_utf8_lossy(row), "skipping a row that does not fit the schema");
+                    let row = String::from_utf8_lossy(row.strip_suffix(b"\n").unwrap_or(row));
+                    tracing::warn!(file = %self.path.display(), row = %row, "skipping a row that does not fit the schema");
                 }
             }
         }
@@ -298,20 +349,21 @@ impl CsvReader {
 impl RowReader for CsvReader {
     fn next_rows(&mut self, max_rows: usize) -> Result<Chunk> {
         let start = self.records.input.offset;
+        // The rows, each ending in a newline, and where each ends: one buffer for the chunk,
+        // not one per row.
         let mut chunk = Vec::new();
-        let mut rows: Vec<Vec<u8>> = Vec::new();
+        let mut ends: Vec<usize> = Vec::new();
         let mut skipped = 0;
         let columns = self.schema.len();
-        while rows.len() < max_rows {
-            let mut raw = std::mem::take(&mut self.raw);
-            let record = self.records.next(&mut raw)?;
-            match record {
+        while ends.len() < max_rows {
+            let row_start = chunk.len();
+            match self.records.append_next(&mut chunk)? {
                 None => {
                     self.done = true;
-                    self.raw = raw;
                     break;
                 }
                 Some(r) if r.too_long || r.fields != columns => {
+                    chunk.truncate(row_start);
                     skipped += 1;
                     tracing::warn!(
                         file = %self.path.display(),
@@ -320,12 +372,10 @@ impl RowReader for CsvReader {
                         too_long = r.too_long,
                         "skipping a malformed CSV row"
                     );
-                    self.raw = raw;
                 }
                 Some(_) => {
-                    chunk.extend_from_slice(&raw);
                     chunk.push(b'\n');
-                    rows.push(raw);
+                    ends.push(chunk.len());
                 }
             }
         }
@@ -339,13 +389,13 @@ impl RowReader for CsvReader {
                 .is_empty();
         }
         let bytes = self.records.input.offset - start;
-        let frame = if rows.is_empty() {
+        let frame = if ends.is_empty() {
             DataFrame::empty_with_schema(&self.schema)
         } else {
-            match self.parse(chunk) {
-                Ok(df) if df.height() == rows.len() => df,
+            match self.parse(&chunk) {
+                Ok(df) if df.height() == ends.len() => df,
                 _ => {
-                    let (df, bad) = self.parse_each(&rows)?;
+                    let (df, bad) = self.parse_each(&chunk, &ends)?;
                     skipped += bad;
                     df
                 }
