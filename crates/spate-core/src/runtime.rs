@@ -15,9 +15,10 @@
 //! tasks on a rayon pool; `spate-timely` runs workers as timely dataflow workers, in one
 //! process or several.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::storage::lock;
 use std::cell::Cell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 thread_local! {
     static CURRENT_WORKER: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
@@ -115,6 +116,29 @@ pub type SharedRuntime = Arc<dyn Runtime>;
 #[inline]
 pub fn owner_of(p: usize, workers: usize) -> usize {
     p % workers.max(1)
+}
+
+/// Runs `task(0) .. task(n-1)` on `runtime`'s threads, as
+/// [`run_tasks`](Runtime::run_tasks) does, and returns their results in task order; an error
+/// only when the runtime skipped a task (a broken runtime).
+pub(crate) fn run_collect<R: Send>(
+    runtime: &dyn Runtime,
+    n: usize,
+    task: impl Fn(usize) -> R + Sync,
+) -> Result<Vec<R>> {
+    let slots: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    runtime.run_tasks(n, &|i| {
+        let result = task(i);
+        *lock(&slots[i]) = Some(result);
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .ok_or_else(|| Error::internal("the runtime skipped a task"))
+        })
+        .collect()
 }
 
 /// One worker, every task on the calling thread in partition order: the reference runtime,

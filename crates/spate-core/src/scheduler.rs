@@ -24,13 +24,13 @@ use crate::collective::Round;
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::plan::{Batch, Dep, NarrowFn, Node, Op, SharedBatch, ShuffleDep};
-use crate::runtime::owner_of;
+use crate::runtime::{owner_of, run_collect};
 use crate::storage::{Env, MapOutput, lock};
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 /// Where the current thread is: which task of which stage, which attempt.
 ///
@@ -513,19 +513,12 @@ fn run_stage<R: Send>(
 ) -> Result<Vec<R>> {
     let env = &node.env;
     let stage = env.next_stage();
-    type Slot<R> = Mutex<Option<Result<(R, TaskUpdates)>>>;
-    let slots: Vec<Slot<R>> = partitions.iter().map(|_| Mutex::new(None)).collect();
-    env.runtime.run_tasks(partitions.len(), &|i| {
-        let result = run_task(env, node, partitions[i], &task);
-        *lock(&slots[i]) = Some(result);
-    });
+    let outcomes = run_collect(&*env.runtime, partitions.len(), |i| {
+        run_task(env, node, partitions[i], &task)
+    })?;
     let mut results = Vec::with_capacity(partitions.len());
     let mut updates = Vec::new();
-    for (slot, &p) in slots.into_iter().zip(partitions) {
-        let outcome = slot
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-            .unwrap_or_else(|| Err(Error::internal("the runtime skipped a task")));
+    for (outcome, &p) in outcomes.into_iter().zip(partitions) {
         let (value, task_updates) = outcome?;
         results.push(value);
         if !task_updates.is_empty() {

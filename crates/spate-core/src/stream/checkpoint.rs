@@ -59,7 +59,7 @@ use crate::codec;
 use crate::collective::Round;
 use crate::error::{Error, Result};
 use crate::partitioner::stable_hash;
-use crate::runtime::owner_of;
+use crate::runtime::{owner_of, run_collect};
 use crate::scheduler::round;
 use crate::storage::lock;
 use crate::time::BatchTime;
@@ -492,11 +492,9 @@ fn snapshot_part(inner: &Inner, t: BatchTime, fingerprint: u64) -> Result<Part> 
             );
         }
     }
-    let slots: Vec<std::sync::Mutex<Option<Result<Vec<u8>>>>> =
-        owned.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    inner.sc.env.runtime.run_tasks(owned.len(), &|k| {
+    let serialized = run_collect(&*inner.sc.env.runtime, owned.len(), |k| {
         let (i, p) = owned[k];
-        let serialized = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let state = nodes[i]
                 .stateful()
                 .ok_or_else(|| Error::internal("a stateful node lost its state"))?;
@@ -512,23 +510,18 @@ fn snapshot_part(inner: &Inner, t: BatchTime, fingerprint: u64) -> Result<Part> 
                     crate::scheduler::panic_message(&*payload)
                 ),
             })
-        });
-        *lock(&slots[k]) = Some(serialized);
-    });
+        })
+    })?;
     // By stateful node, in the graph's order, even those with no partition on this worker.
     let mut states: Vec<(usize, Vec<(usize, Vec<u8>)>)> = nodes
         .iter()
         .filter(|node| node.stateful().is_some())
         .map(|node| (node.meta().id, Vec::new()))
         .collect();
-    for ((i, p), slot) in owned.into_iter().zip(slots) {
-        let bytes = slot
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .unwrap_or_else(|| Err(Error::internal("the runtime skipped a snapshot task")))?;
+    for ((i, p), bytes) in owned.into_iter().zip(serialized) {
         let id = nodes[i].meta().id;
         if let Some((_, parts)) = states.iter_mut().find(|(n, _)| *n == id) {
-            parts.push((p, bytes));
+            parts.push((p, bytes?));
         }
     }
     let mut panes = Vec::new();
