@@ -15,6 +15,19 @@ fn flights_csv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/nycflights13-flights-every100th.csv")
 }
 
+/// The flights CSV, and a gzipped copy of it written into `dir`.
+fn flights_plain_and_gzipped(dir: &Path) -> [PathBuf; 2] {
+    let plain = flights_csv();
+    let gz = dir.join("flights.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+    enc.finish().unwrap();
+    [plain, gz]
+}
+
 /// Every frame a source gives until it is exhausted, stacked, with the rows it skipped.
 fn drain(source: &mut impl Source<Item = spate_frame::Frame>) -> (DataFrame, u64, usize) {
     let mut frames = Vec::new();
@@ -76,15 +89,7 @@ fn a_csv_file_replays_as_polars_reads_it() {
 #[test]
 fn a_resumed_csv_source_continues_exactly_even_gzipped() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = flights_csv();
-    let gz = dir.path().join("flights.csv.gz");
-    let mut enc = flate2::write::GzEncoder::new(
-        std::fs::File::create(&gz).unwrap(),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(&std::fs::read(&plain).unwrap()).unwrap();
-    enc.finish().unwrap();
-    for path in [plain, gz] {
+    for path in flights_plain_and_gzipped(dir.path()) {
         let (whole, _, _) = drain(
             &mut FrameFileSource::options(&path)
                 .rows_per_batch(700)
@@ -119,17 +124,9 @@ fn a_resumed_csv_source_continues_exactly_even_gzipped() {
 #[test]
 fn read_ahead_gives_the_batches_and_offsets_of_an_inline_reader_under_rate_limits() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = flights_csv();
-    let gz = dir.path().join("flights.csv.gz");
-    let mut enc = flate2::write::GzEncoder::new(
-        std::fs::File::create(&gz).unwrap(),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(&std::fs::read(&plain).unwrap()).unwrap();
-    enc.finish().unwrap();
     // A rate limit that changes (Some(1) and Some(2) frames of 3) between full batches.
     let limits = [None, None, Some(1), None, Some(2), Some(2), None, Some(1)];
-    for path in [plain, gz] {
+    for path in flights_plain_and_gzipped(dir.path()) {
         let open = |read_ahead: bool| {
             FrameFileSource::options(&path)
                 .rows_per_batch(300)
