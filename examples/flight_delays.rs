@@ -18,7 +18,8 @@
 //! incremental: each batch is aggregated once into per-day partials, and a window closes
 //! when the watermark passes its end. Rows more than 2 days behind are counted as late.
 //!
-//! Writes to `out/flight_delays/` (or `--out DIR`): `delays.csv` (one row per window and
+//! Writes to the folder given as `--out DIR` (default: `spate-examples/flight_delays` in the
+//! temporary directory): `delays.csv` (one row per window and
 //! airline), `delays.png` (the weekly mean delay of the six busiest airlines through the
 //! year), and `windows/`, the results as a Parquet dataset (`pl.scan_parquet("windows/*.parquet")`).
 //!
@@ -26,12 +27,12 @@
 //! bundled every-100th slice (`datasets/nycflights13-flights-every100th.csv`, 200 rows per
 //! batch) when that is absent.
 //!
-//! Run with `cargo run --release --example flight_delays`.
+//! Run with `cargo run --release --example flight_delays` (add `-- --runtime timely -w 2` for
+//! timely workers).
 
-use anyhow::Context;
 use spate::plot::{LineChart, Series};
 use spate::prelude::*;
-use spate_examples::{out_dir, repo, shared_datasets};
+use spate_examples::{Output, repo, say, shared_datasets};
 use spate_frame::polars::prelude::*;
 use spate_frame::{Frame, FrameFileSink, FrameFileSource, FrameStream, SqlQuery, WindowStrategy};
 use std::collections::BTreeMap;
@@ -58,25 +59,30 @@ fn airlines() -> PolarsResult<DataFrame> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = out_dir("out/flight_delays")?;
+    spate_examples::run(flight_delays)
+}
+
+fn flight_delays(sc: &SpateContext) -> anyhow::Result<()> {
+    let out = Output::new(sc, "flight_delays")?;
     let full = shared_datasets().join("nycflights13/flights.csv.gz");
     let (input, rows_per_batch) = if full.exists() {
         (full, 5_000)
     } else {
         let slice = repo().join("datasets/nycflights13-flights-every100th.csv");
-        println!(
+        say!(
+            out,
             "{} not found: using the bundled every-100th slice",
             full.display()
         );
         (slice, 200)
     };
-    println!(
+    say!(
+        out,
         "replaying {} in batches of {rows_per_batch} rows",
         input.display()
     );
 
-    let sc = spate::local_context()?;
-    let ssc = StreamingContext::builder(&sc)
+    let ssc = StreamingContext::builder(sc)
         .batch_interval(Duration::from_secs(1))
         .clock(FastForwardClock::new())
         .build()?;
@@ -86,11 +92,11 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let stats = source.stats();
     let schema = source.schema();
-    println!("schema: {schema:?}");
+    say!(out, "schema: {schema:?}");
     let flights = FrameStream::new(ssc.source_stream(source)?, schema);
     let query = SqlQuery::new(QUERY).table("airlines", airlines()?)?;
     let strategy = query.window_strategy(flights.schema())?;
-    println!("plan: {strategy:?}");
+    say!(out, "plan: {strategy:?}");
     anyhow::ensure!(
         strategy == WindowStrategy::Incremental,
         "the query should be incremental"
@@ -102,7 +108,7 @@ fn main() -> anyhow::Result<()> {
         .sql(query)?;
     windowed
         .results()
-        .write_files(FrameFileSink::dataset(out.join("windows"))?)?;
+        .write_files(FrameFileSink::dataset(out.path("windows"))?)?;
 
     let collected: Arc<Mutex<Vec<DataFrame>>> = Arc::default();
     let sink = Arc::clone(&collected);
@@ -131,7 +137,8 @@ fn main() -> anyhow::Result<()> {
     ssc.await_termination()?;
     let elapsed = started.elapsed();
     let late = *late_rows.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-    println!(
+    say!(
+        out,
         "{} batches, {} rows ({} skipped, {late} late) in {elapsed:.2?}",
         ssc.batch_history().len(),
         stats.rows(),
@@ -144,8 +151,9 @@ fn main() -> anyhow::Result<()> {
     for f in frames.iter() {
         all.vstack_mut(f)?;
     }
-    let mut csv =
-        String::from("window_start,window_end,airline,flights,departed,mean_delay,worst\n");
+    // A query's groups come in no particular order (as in SQL): the rows are sorted by
+    // window and airline, so the file is the same on every run and runtime.
+    let mut rows: Vec<(i64, String, String)> = Vec::with_capacity(all.height());
     let starts = all
         .column("window_start")?
         .as_materialized_series()
@@ -167,8 +175,9 @@ fn main() -> anyhow::Result<()> {
         };
         let n = flights_n.u64()?.get(i).unwrap_or(0);
         let m = mean.get(i);
-        writeln!(
-            csv,
+        let mut row = String::new();
+        write!(
+            row,
             "{},{},\"{name}\",{n},{},{},{}",
             start,
             start + 7 * day_ms,
@@ -180,6 +189,7 @@ fn main() -> anyhow::Result<()> {
                 .map(|w| w.to_string())
                 .unwrap_or_default()
         )?;
+        rows.push((start, name.to_string(), row));
         *volume.entry(name.to_string()).or_default() += n;
         if let Some(m) = m {
             // x: the day of 2013 the window ends on.
@@ -190,7 +200,14 @@ fn main() -> anyhow::Result<()> {
                 .push((end_day, m));
         }
     }
-    std::fs::write(out.join("delays.csv"), csv).context("writing delays.csv")?;
+    rows.sort_unstable();
+    let mut csv =
+        String::from("window_start,window_end,airline,flights,departed,mean_delay,worst\n");
+    for (_, _, row) in &rows {
+        csv.push_str(row);
+        csv.push('\n');
+    }
+    out.write("delays.csv", csv)?;
     let mut busiest: Vec<(&String, &u64)> = volume.iter().collect();
     busiest.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let mut chart =
@@ -202,11 +219,14 @@ fn main() -> anyhow::Result<()> {
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart = chart.series(Series::new(name.as_str(), points));
     }
-    chart.save(out.join("delays.png"))?;
-    println!(
+    if out.is_leader() {
+        chart.save(out.path("delays.png"))?;
+    }
+    say!(
+        out,
         "{} window results; wrote delays.csv, delays.png and windows/ to {}",
         all.height(),
-        out.display()
+        out.dir().display()
     );
     Ok(())
 }

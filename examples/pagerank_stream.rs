@@ -14,15 +14,17 @@
 //! batch size on log-log axes, component counts over time) to the folder given as
 //! `--out DIR` (default: `spate-examples/pagerank_stream` in the temporary directory).
 //!
-//! Run with `cargo run --release --example pagerank_stream`.
+//! Run with `cargo run --release --example pagerank_stream` (add `-- --runtime timely -w 2` for
+//! timely workers; the full recomputes and the batch-size sweep, which only time the
+//! machine, run on the leader alone).
 
-use anyhow::Context;
 use spate::graph::{
     ConnectedComponents, CsrGraph, DirectedGraph, EdgeEvent, EdgeListFormat, EdgeListSource,
     EdgeOrder, IncrementalPageRank, NodeId, PageRank, TrackOn, TrackedComponents, TrackedPageRank,
 };
 use spate::plot::{LegendPosition, LineChart, Panels, Series};
 use spate::prelude::*;
+use spate_examples::{Output, say};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -80,11 +82,13 @@ fn full_recompute_ms(graph: &DirectedGraph, solver: &PageRank) -> anyhow::Result
 /// components; returns the per-batch rows and the final PageRank state.
 fn stream(
     sc: &SpateContext,
+    out: &Output,
     path: &Path,
     batch: usize,
     order: EdgeOrder,
-    verbose: bool,
 ) -> anyhow::Result<(Run, IncrementalPageRank)> {
+    // Only the leader times full recomputes: they are measurements, not results.
+    let leader = out.is_leader();
     let ssc = StreamingContext::builder(sc)
         .batch_interval(Duration::from_secs(1))
         .clock(FastForwardClock::new())
@@ -102,6 +106,9 @@ fn stream(
     let feed = Arc::clone(&baseline);
     edges.foreach_rdd(move |rdd, _| {
         let events = rdd.collect()?;
+        if !leader {
+            return Ok(());
+        }
         let mut baseline = lock(&feed);
         let started = Instant::now();
         baseline.0.apply(&events);
@@ -129,8 +136,11 @@ fn stream(
     });
     let solver = PageRank::params().tolerance(TOLERANCE).build()?;
     let sink = Arc::clone(&run);
+    let console = out.clone();
     pagerank.on_batch(move |pr, b| {
-        let full_ms = {
+        let full_ms = if !leader {
+            0.0
+        } else {
             let baseline = lock(&baseline);
             baseline.1
                 + full_recompute_ms(&baseline.0, &solver)
@@ -153,9 +163,10 @@ fn stream(
             largest,
             top: b.top.clone(),
         };
-        if verbose {
+        if console.is_leader() {
             let top: Vec<String> = row.top.iter().take(3).map(|(n, _)| n.to_string()).collect();
-            println!(
+            say!(
+                console,
                 "  batch {:>3}: {:>5} nodes {:>6} edges, {:>4} rejected | update {:>7.2} ms ({:<14}) vs full {:>7.2} ms | {:>4} components | top {}",
                 index + 1,
                 row.nodes,
@@ -187,7 +198,7 @@ fn stream(
     Ok((run, state))
 }
 
-fn write_rows(path: &Path, rows: &[BatchRow]) -> anyhow::Result<()> {
+fn write_rows(out: &Output, file: &str, rows: &[BatchRow]) -> anyhow::Result<()> {
     let mut csv = String::from(
         "batch,events,rejected,nodes,edges,method,update_ms,full_recompute_ms,certificate,components,largest_component\n",
     );
@@ -208,25 +219,26 @@ fn write_rows(path: &Path, rows: &[BatchRow]) -> anyhow::Result<()> {
             r.largest
         )?;
     }
-    std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))
+    out.write(file, csv)
 }
 
-fn write_top(path: &Path, rows: &[BatchRow]) -> anyhow::Result<()> {
+fn write_top(out: &Output, file: &str, rows: &[BatchRow]) -> anyhow::Result<()> {
     let mut csv = String::from("batch,position,node,rank\n");
     for (i, r) in rows.iter().enumerate() {
         for (p, (node, rank)) in r.top.iter().enumerate() {
             writeln!(csv, "{},{},{node},{rank:e}", i + 1, p + 1)?;
         }
     }
-    std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))
+    out.write(file, csv)
 }
 
-fn summarize(name: &str, rows: &[BatchRow]) {
+fn summarize(out: &Output, name: &str, rows: &[BatchRow]) {
     let update: f64 = rows.iter().map(|r| r.update_ms).sum();
     let full: f64 = rows.iter().map(|r| r.full_ms).sum();
     let rejected: usize = rows.iter().map(|r| r.rejected).sum();
     let last = rows.last().cloned().unwrap_or_default();
-    println!(
+    say!(
+        out,
         "{name}: {} batches, {} nodes and {} edges at the end ({rejected} events rejected); \
          updates took {update:.1} ms in all, full recomputes would have taken {full:.1} ms \
          ({:.1}×); {} components, the largest with {} nodes",
@@ -237,12 +249,13 @@ fn summarize(name: &str, rows: &[BatchRow]) {
         last.components,
         last.largest
     );
-    println!(
+    say!(
+        out,
         "{name}: top {} nodes after the last batch:",
         last.top.len().min(10)
     );
     for (i, (node, rank)) in last.top.iter().take(10).enumerate() {
-        println!("  {:>2}. node {node:>6}  {rank:.5}", i + 1);
+        say!(out, "  {:>2}. node {node:>6}  {rank:.5}", i + 1);
     }
 }
 
@@ -273,11 +286,12 @@ impl Sweep {
 }
 
 fn batch_size_sweep(
+    out: &Output,
     state: &IncrementalPageRank,
     edges: Vec<(NodeId, NodeId)>,
 ) -> anyhow::Result<Vec<(usize, f64, f64, String)>> {
     let solver = PageRank::params().tolerance(TOLERANCE).build()?;
-    let mut out = Vec::new();
+    let mut rows = Vec::new();
     for (b, n) in [(1, 40), (10, 40), (100, 20), (1000, 6), (10_000, 4)] {
         let mut pr = state.clone();
         let mut sweep = Sweep {
@@ -314,40 +328,55 @@ fn batch_size_sweep(
         let incremental_ms = incremental.as_secs_f64() * 1e3 / n as f64;
         let full_ms = full / runs as f64;
         let methods: Vec<String> = methods.iter().map(|(m, k)| format!("{m} ×{k}")).collect();
-        println!(
+        say!(
+            out,
             "  {b:>6} edges per batch: incremental {incremental_ms:>8.3} ms, full recompute {full_ms:>8.2} ms ({:>6.1}×) [{}]",
             full_ms / incremental_ms,
             methods.join(", ")
         );
-        out.push((b, incremental_ms, full_ms, methods.join(" ")));
+        rows.push((b, incremental_ms, full_ms, methods.join(" ")));
     }
-    Ok(out)
+    Ok(rows)
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = spate_examples::out_dir("pagerank_stream")?;
-    let sc = spate::local_context()?;
+    spate_examples::run(pagerank_stream)
+}
 
-    println!("bitcoin-otc in time order, 500 ratings per batch (PageRank L1 bound {TOLERANCE:e}):");
+fn pagerank_stream(sc: &SpateContext) -> anyhow::Result<()> {
+    let out = Output::new(sc, "pagerank_stream")?;
+
+    say!(
+        out,
+        "bitcoin-otc in time order, 500 ratings per batch (PageRank L1 bound {TOLERANCE:e}):"
+    );
     let (bitcoin, _) = stream(
-        &sc,
+        sc,
+        &out,
         &dataset("soc-sign-bitcoinotc.csv.gz"),
         500,
         EdgeOrder::Time,
-        true,
     )?;
-    summarize("bitcoin-otc", &bitcoin.rows);
-    write_rows(&out.join("bitcoin_batches.csv"), &bitcoin.rows)?;
-    write_top(&out.join("bitcoin_top20.csv"), &bitcoin.rows)?;
+    summarize(&out, "bitcoin-otc", &bitcoin.rows);
+    write_rows(&out, "bitcoin_batches.csv", &bitcoin.rows)?;
+    write_top(&out, "bitcoin_top20.csv", &bitcoin.rows)?;
 
-    println!("\nsoc-Epinions1 in file order, 20,000 edges per batch:");
+    say!(
+        out,
+        "\nsoc-Epinions1 in file order, 20,000 edges per batch:"
+    );
     let epinions_path = dataset("soc-Epinions1.txt.gz");
-    let (epinions, state) = stream(&sc, &epinions_path, 20_000, EdgeOrder::File, true)?;
-    summarize("soc-Epinions1", &epinions.rows);
-    write_rows(&out.join("epinions_batches.csv"), &epinions.rows)?;
-    write_top(&out.join("epinions_top20.csv"), &epinions.rows)?;
+    let (epinions, state) = stream(sc, &out, &epinions_path, 20_000, EdgeOrder::File)?;
+    summarize(&out, "soc-Epinions1", &epinions.rows);
+    write_rows(&out, "epinions_batches.csv", &epinions.rows)?;
+    write_top(&out, "epinions_top20.csv", &epinions.rows)?;
+    // The rest times the machine and plots: the leader's work alone.
+    if !out.is_leader() {
+        return Ok(());
+    }
 
-    println!(
+    say!(
+        out,
         "\nsoc-Epinions1, update time vs batch size (deletes and re-inserts of random edges):"
     );
     let mut edges: Vec<(NodeId, NodeId)> = EdgeListFormat::new()
@@ -358,12 +387,12 @@ fn main() -> anyhow::Result<()> {
         .collect();
     // A fixed pseudo-random order (a multiplicative hash), so runs are comparable.
     edges.sort_by_key(|&(u, v)| (u ^ (v << 20)).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let sweep = batch_size_sweep(&state, edges)?;
+    let sweep = batch_size_sweep(&out, &state, edges)?;
     let mut csv = String::from("batch_edges,incremental_ms,full_recompute_ms,speedup,methods\n");
     for (b, inc, full, methods) in &sweep {
         writeln!(csv, "{b},{inc:.4},{full:.4},{:.2},{methods}", full / inc)?;
     }
-    std::fs::write(out.join("batch_size.csv"), csv)?;
+    out.write("batch_size.csv", csv)?;
 
     // Plots.
     let mut trajectories = Panels::new("PageRank of the final top 8 nodes, batch by batch");
@@ -382,7 +411,7 @@ fn main() -> anyhow::Result<()> {
         }
         trajectories = trajectories.panel(chart);
     }
-    trajectories.save(out.join("rank_trajectories.png"))?;
+    trajectories.save(out.path("rank_trajectories.png"))?;
 
     let mut per_batch = Panels::new("Update time per batch: incremental vs full recompute");
     for (name, run) in [
@@ -408,7 +437,7 @@ fn main() -> anyhow::Result<()> {
                 )),
         );
     }
-    per_batch.save(out.join("update_time_per_batch.png"))?;
+    per_batch.save(out.path("update_time_per_batch.png"))?;
 
     LineChart::new("soc-Epinions1: time per batch vs batch size (L1 bound 1e-4)")
         .x_label("edge changes per batch")
@@ -419,7 +448,7 @@ fn main() -> anyhow::Result<()> {
         .series(
             Series::new("full recompute", sweep.iter().map(|s| (s.0 as f64, s.2))).markers(true),
         )
-        .save(out.join("update_time_vs_batch_size.png"))?;
+        .save(out.path("update_time_vs_batch_size.png"))?;
 
     let mut components = Panels::new("Weakly connected components over time");
     for (name, run) in [("bitcoin-otc", &bitcoin), ("soc-Epinions1", &epinions)] {
@@ -440,7 +469,7 @@ fn main() -> anyhow::Result<()> {
                 ),
         );
     }
-    components.save(out.join("components.png"))?;
-    println!("\nwrote CSVs and plots to {}", out.display());
+    components.save(out.path("components.png"))?;
+    say!(out, "\nwrote CSVs and plots to {}", out.dir().display());
     Ok(())
 }

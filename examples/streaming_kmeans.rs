@@ -16,9 +16,9 @@
 //! (PCA projection) to the folder given as `--out DIR` (default: `spate-examples/streaming_kmeans` in the temporary directory). The shared datasets are looked
 //! up in `$SPATE_DATASETS`, else in `../shared/datasets`.
 //!
-//! Run with `cargo run --release --example streaming_kmeans`.
+//! Run with `cargo run --release --example streaming_kmeans` (add `-- --runtime timely -w 2`
+//! for timely workers).
 
-use anyhow::Context;
 use ndarray::{Array2, ArrayView1};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -27,7 +27,7 @@ use spate::ml::{KMeansReport, Standardizer, StreamingKMeans, TimeUnit, TrainOn, 
 use spate::plot::{LineChart, Pca2, PointGroup, ScatterChart, Series, Trajectory};
 use spate::prelude::*;
 use spate::stats::Moments;
-use spate_examples::{out_dir, repo, shared_datasets};
+use spate_examples::{Output, repo, say, shared_datasets};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -182,7 +182,7 @@ fn plot_clusters(
     Ok(())
 }
 
-fn write_metrics(path: &Path, c: &Collected) -> anyhow::Result<()> {
+fn write_metrics(out: &Output, file: &str, c: &Collected) -> anyhow::Result<()> {
     let mut csv = String::from("batch,points,skipped,cost,cost_per_point,splits,update_ms\n");
     for (b, (r, ms)) in c.reports.iter().enumerate() {
         let per_point = if r.points > 0 {
@@ -199,8 +199,7 @@ fn write_metrics(path: &Path, c: &Collected) -> anyhow::Result<()> {
             r.splits.len()
         )?;
     }
-    std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    out.write(file, csv)
 }
 
 /// Mean and deviation of every continuous column over the whole file.
@@ -237,12 +236,13 @@ fn kdd_standardizer(path: &Path) -> anyhow::Result<(Standardizer, u64, u64)> {
     Ok((Standardizer::new(means, sds)?, rows, bad))
 }
 
-fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
+fn kdd(sc: &SpateContext, out: &Output) -> anyhow::Result<()> {
     let full = shared_datasets().join("kddcup99-10pct/kddcup.data_10_percent.gz");
     let (path, batch) = if full.exists() {
         (full, 5000)
     } else {
-        println!(
+        say!(
+            out,
             "  {} not found: using the bundled every-100th slice instead",
             full.display()
         );
@@ -251,7 +251,7 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
             100,
         )
     };
-    println!("  reading {}", path.display());
+    say!(out, "  reading {}", path.display());
     let started = Instant::now();
     let (standardizer, rows, bad) = kdd_standardizer(&path)?;
     let features = kdd_features();
@@ -260,7 +260,8 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
         .iter()
         .map(|&j| features[j])
         .collect();
-    println!(
+    say!(
+        out,
         "  prepass: {rows} connections, {bad} other lines (header), mean/sd of {} columns in {:.2?}; \
          zero-variance columns only centred: {constant:?}",
         features.len(),
@@ -309,15 +310,22 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
     let c = lock(&collected);
     let final_model = model.latest_model();
     let points: u64 = c.reports.iter().map(|(r, _)| r.points).sum();
-    println!(
+    say!(
+        out,
         "  {} batches, {points} connections clustered in {elapsed:.2?} ({:.0} connections/s end to end on {})",
         c.reports.len(),
         points as f64 / elapsed.as_secs_f64(),
         sc.runtime_name()
     );
     let splits: usize = c.reports.iter().map(|(r, _)| r.splits.len()).sum();
-    println!("  dying clusters replaced by splitting the heaviest: {splits}");
-    println!("  clusters and the labels of the connections they were assigned before each update:");
+    say!(
+        out,
+        "  dying clusters replaced by splitting the heaviest: {splits}"
+    );
+    say!(
+        out,
+        "  clusters and the labels of the connections they were assigned before each update:"
+    );
     let mut assigned = 0;
     let mut majority = 0;
     for k in 0..final_model.k() {
@@ -336,20 +344,25 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
             .take(3)
             .map(|(l, n)| format!("{l} {:.1}%", 100.0 * *n as f64 / total.max(1) as f64))
             .collect();
-        println!(
+        say!(
+            out,
             "    cluster {k}: {total:>7} connections | {}",
             top.join(", ")
         );
     }
-    println!(
+    say!(
+        out,
         "  purity (share of connections in their cluster's majority label): {:.3} over {assigned} \
          predicted connections ({} not predicted: before k-means++ seeding)",
         majority as f64 / assigned.max(1) as f64,
         model.unpredicted_rows()
     );
-    write_metrics(&out.join("kdd_metrics.csv"), &c)?;
+    write_metrics(out, "kdd_metrics.csv", &c)?;
+    if !out.is_leader() {
+        return Ok(());
+    }
     plot_clusters(
-        &out.join("kdd_clusters.png"),
+        &out.path("kdd_clusters.png"),
         "KDD Cup 99: streaming k-means, k = 8, half-life 10 batches (standardized, PCA)",
         &final_model,
         &c,
@@ -366,10 +379,11 @@ fn kdd(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
         .y_label("mean squared distance to the nearest center")
         .log_y(true)
         .series(Series::new("cost per point", per_point))
-        .save(out.join("kdd_cost.png"))?;
-    println!(
+        .save(out.path("kdd_cost.png"))?;
+    say!(
+        out,
         "  wrote kdd_metrics.csv, kdd_clusters.png and kdd_cost.png to {}",
-        out.display()
+        out.dir().display()
     );
     Ok(())
 }
@@ -434,7 +448,7 @@ fn recovery(truth: &Array2<f64>, fitted: &Array2<f64>) -> Vec<f64> {
         .collect()
 }
 
-fn blobs(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
+fn blobs(sc: &SpateContext, out: &Output) -> anyhow::Result<()> {
     let (k, d, batches, per_batch, drift) = (5, 10, 100, 1000, (30, 70));
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
     let start = Array2::from_shape_simple_fn((k, d), || rng.random_range(-10.0..10.0));
@@ -474,14 +488,17 @@ fn blobs(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let c = lock(&collected);
     let points = batches * per_batch;
-    println!(
+    say!(
+        out,
         "  {batches} batches, {points} points, two models, in {elapsed:.2?} ({:.2} M points/s end to end)",
         2.0 * points as f64 / elapsed.as_secs_f64() / 1e6
     );
-    println!(
+    say!(
+        out,
         "  blobs 1 and 3 drift to new places between batches {} and {}; distance of each true \
          center to the nearest fitted one after the last batch:",
-        drift.0, drift.1
+        drift.0,
+        drift.1
     );
     for trained in [&forgetful, &stubborn] {
         let fitted = trained.latest_model().centers().to_owned();
@@ -489,31 +506,45 @@ fn blobs(sc: &SpateContext, out: &Path) -> anyhow::Result<()> {
             .iter()
             .map(|x| format!("{x:5.2}"))
             .collect();
-        println!("    {:<20} {}", trained.name(), gaps.join(" "));
+        say!(out, "    {:<20} {}", trained.name(), gaps.join(" "));
     }
-    write_metrics(&out.join("blobs_metrics.csv"), &c)?;
+    write_metrics(out, "blobs_metrics.csv", &c)?;
+    if !out.is_leader() {
+        return Ok(());
+    }
     plot_clusters(
-        &out.join("blobs_clusters.png"),
+        &out.path("blobs_clusters.png"),
         "Gaussian blobs, two drifting: k = 5, half-life 3 batches (PCA); lines: centers over batches",
         &forgetful.latest_model(),
         &c,
     )?;
-    println!(
+    say!(
+        out,
         "  wrote blobs_metrics.csv and blobs_clusters.png to {}",
-        out.display()
+        out.dir().display()
     );
     Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = out_dir("streaming_kmeans")?;
-    let sc = spate::local_context()?;
-    println!(
+    spate_examples::run(streaming_kmeans)
+}
+
+fn streaming_kmeans(sc: &SpateContext) -> anyhow::Result<()> {
+    let out = Output::new(sc, "streaming_kmeans")?;
+    say!(
+        out,
         "Streaming k-means (Spark's update rule: discount, then move each center toward its batch mean)"
     );
-    println!("1. KDD Cup 1999 connections, 34 continuous columns standardized:");
-    kdd(&sc, &out)?;
-    println!("2. Gaussian blobs in 10 dimensions, two of them drifting:");
-    blobs(&sc, &out)?;
+    say!(
+        out,
+        "1. KDD Cup 1999 connections, 34 continuous columns standardized:"
+    );
+    kdd(sc, &out)?;
+    say!(
+        out,
+        "2. Gaussian blobs in 10 dimensions, two of them drifting:"
+    );
+    blobs(sc, &out)?;
     Ok(())
 }

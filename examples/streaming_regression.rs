@@ -17,7 +17,8 @@
 //! model) and `error.png` (error over time) to the folder given as `--out DIR` (default: `spate-examples/streaming_regression` in the temporary directory). The shared datasets are looked up in
 //! `$SPATE_DATASETS`, else in `../shared/datasets`.
 //!
-//! Run with `cargo run --release --example streaming_regression`.
+//! Run with `cargo run --release --example streaming_regression` (add
+//! `-- --runtime timely -w 2` for timely workers).
 
 use spate::ml::{
     RegressionMetrics, Standardizer, StreamingLeastSquares, StreamingLinearRegressionWithSgd,
@@ -26,7 +27,7 @@ use spate::ml::{
 use spate::plot::{LineChart, Panels, Series};
 use spate::prelude::*;
 use spate::stats::Moments;
-use spate_examples::{out_dir, repo, shared_datasets};
+use spate_examples::{Output, repo, say, shared_datasets};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -110,12 +111,17 @@ where
 }
 
 fn main() -> anyhow::Result<()> {
-    let out = out_dir("streaming_regression")?;
+    spate_examples::run(streaming_regression)
+}
+
+fn streaming_regression(sc: &SpateContext) -> anyhow::Result<()> {
+    let out = Output::new(sc, "streaming_regression")?;
     let full = shared_datasets().join("nycflights13/flights.csv.gz");
     let (path, batch_rows) = if full.exists() {
         (full, 5000)
     } else {
-        println!(
+        say!(
+            out,
             "{} not found: using the bundled every-100th slice instead",
             full.display()
         );
@@ -124,22 +130,26 @@ fn main() -> anyhow::Result<()> {
             200,
         )
     };
-    println!(
+    say!(
+        out,
         "Streaming regression of {TARGET} on {FEATURES:?} over {}, {batch_rows} rows per batch;",
         path.display()
     );
-    println!("each batch is predicted by every model before it updates them (test-then-train).");
+    say!(
+        out,
+        "each batch is predicted by every model before it updates them (test-then-train)."
+    );
     let started = Instant::now();
     let standardizer = prepass(&path)?;
-    println!(
+    say!(
+        out,
         "prepass for SGD's standardization: means {:.1?}, sd {:.1?} ({:.2?})",
         standardizer.means().to_vec(),
         standardizer.scales().to_vec(),
         started.elapsed()
     );
 
-    let sc = spate::local_context()?;
-    let ssc = StreamingContext::builder(&sc)
+    let ssc = StreamingContext::builder(sc)
         .batch_interval(Duration::from_secs(1))
         .clock(FastForwardClock::new())
         .build()?;
@@ -186,7 +196,8 @@ fn main() -> anyhow::Result<()> {
     let history = ssc.batch_history();
     let used: u64 = history.iter().map(|b| b.records_in).sum();
     let skipped: u64 = history.iter().map(|b| b.records_skipped).sum();
-    println!(
+    say!(
+        out,
         "{} batches: {used} flights used, {skipped} skipped for a missing value, in {elapsed:.2?} \
          ({:.0} rows/s through three models, end to end on {})",
         history.len(),
@@ -201,16 +212,20 @@ fn main() -> anyhow::Result<()> {
             t.merge(m);
         }
     }
-    println!("test-then-train error over the whole stream:");
+    say!(out, "test-then-train error over the whole stream:");
     for (name, m) in MODELS.iter().zip(&total) {
-        println!(
+        say!(
+            out,
             "  {name}: RMSE {:6.2} min, MAE {:6.2} min, R² {:.4}",
             m.rmse(),
             m.mae(),
             m.r2()
         );
     }
-    println!("final weights in the input's units (per minute of delay, per mile, …):");
+    say!(
+        out,
+        "final weights in the input's units (per minute of delay, per mile, …):"
+    );
     let sgd_model = sgd.latest_model();
     let (sgd_w, sgd_b) =
         standardizer.linear_to_original(sgd_model.weights(), sgd_model.intercept())?;
@@ -225,13 +240,18 @@ fn main() -> anyhow::Result<()> {
         ),
         (sgd_w.to_vec(), sgd_b),
     ];
-    println!(
+    say!(
+        out,
         "  {:<16}{:>14}{:>14}{:>14}",
-        "", MODELS[0], MODELS[1], MODELS[2]
+        "",
+        MODELS[0],
+        MODELS[1],
+        MODELS[2]
     );
     for (j, f) in FEATURES.iter().chain(["intercept"].iter()).enumerate() {
         let value = |(w, b): &(Vec<f64>, f64)| if j < d { w[j] } else { *b };
-        println!(
+        say!(
+            out,
             "  {f:<16}{:>14.5}{:>14.5}{:>14.5}",
             value(&fits[0]),
             value(&fits[1]),
@@ -255,7 +275,7 @@ fn main() -> anyhow::Result<()> {
         }
         csv.push('\n');
     }
-    std::fs::write(out.join("metrics.csv"), csv)?;
+    out.write("metrics.csv", csv)?;
 
     let series = |pick: &dyn Fn(&[RegressionMetrics; 3]) -> f64,
                   rows: &BTreeMap<u64, [RegressionMetrics; 3]>| {
@@ -281,10 +301,16 @@ fn main() -> anyhow::Result<()> {
             series(&|m| m[i].rmse(), &batches.rolling),
         ));
     }
-    Panels::new(format!("nycflights13: {TARGET} ~ {}", FEATURES.join(" + ")))
-        .panel(per_batch)
-        .panel(rolling)
-        .save(out.join("error.png"))?;
-    println!("wrote metrics.csv and error.png to {}", out.display());
+    if out.is_leader() {
+        Panels::new(format!("nycflights13: {TARGET} ~ {}", FEATURES.join(" + ")))
+            .panel(per_batch)
+            .panel(rolling)
+            .save(out.path("error.png"))?;
+    }
+    say!(
+        out,
+        "wrote metrics.csv and error.png to {}",
+        out.dir().display()
+    );
     Ok(())
 }

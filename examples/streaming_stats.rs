@@ -16,7 +16,8 @@
 //! Reads `elec2/elec.csv.gz` in `$SPATE_DATASETS` (default `../shared/datasets`), or the
 //! bundled first 84 days (`datasets/elec2-first4032.csv`) when that is absent.
 //!
-//! Run with `cargo run --release --example streaming_stats`.
+//! Run with `cargo run --release --example streaming_stats`; add `-- --runtime timely -w 2`
+//! (or `--processes 2 --process I`) to run it on timely workers, as every example can.
 
 use anyhow::Context;
 use spate::plot::{Band, LegendPosition, LineChart, Panels, Rgb, Series};
@@ -25,7 +26,7 @@ use spate::stats::{
     DStreamColumnStatsExt, DStreamStatsExt, DriftReport, Moments, PageHinkley, PerColumn,
     QuantileSketch,
 };
-use spate_examples::{out_dir, repo, shared_datasets};
+use spate_examples::{Output, repo, say, shared_datasets};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -47,13 +48,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The whole of elec2 if the shared datasets are there, else the bundled slice.
-fn input() -> PathBuf {
+fn input(out: &Output) -> PathBuf {
     let full = shared_datasets().join("elec2/elec.csv.gz");
     if full.exists() {
         return full;
     }
     let slice = repo().join("datasets/elec2-first4032.csv");
-    println!(
+    say!(
+        out,
         "{} not found: using the bundled first 84 days, {}",
         full.display(),
         slice.display()
@@ -89,14 +91,19 @@ fn collect<T: Data>(
 }
 
 fn main() -> anyhow::Result<()> {
-    let path = input();
-    let sc = spate::local_context()?;
-    println!(
+    spate_examples::run(stream_stats)
+}
+
+fn stream_stats(sc: &SpateContext) -> anyhow::Result<()> {
+    let out = Output::new(sc, "streaming_stats")?;
+    let path = input(&out);
+    say!(
+        out,
         "replaying {} on {}: {ROWS_PER_BATCH} rows (one day) per batch, one batch every {BATCH_MS} ms",
         path.display(),
         sc.runtime_name()
     );
-    let ssc = StreamingContext::builder(&sc)
+    let ssc = StreamingContext::builder(sc)
         .batch_interval(Duration::from_millis(BATCH_MS))
         .clock(SystemClock::new())
         .build()?;
@@ -156,33 +163,48 @@ fn main() -> anyhow::Result<()> {
     let collected = std::mem::take(&mut *lock(&sink));
     let rows_in: u64 = history.iter().map(|b| b.records_in).sum();
     let skipped: u64 = history.iter().map(|b| b.records_skipped).sum();
-    println!(
+    say!(
+        out,
         "{} batches, {rows_in} rows ({skipped} skipped) in {elapsed:.2?}",
         history.len()
     );
 
-    let out = out_dir("streaming_stats")?;
-    report(&collected, &detectors)?;
+    report(&out, &collected, &detectors)?;
     write_csvs(&out, &collected, &history, ssc.zero_time())?;
-    plot_stats(&out.join("stats.png"), &collected)?;
-    plot_metrics(&out.join("batch_metrics.png"), &history, ssc.zero_time())?;
-    println!(
+    if out.is_leader() {
+        plot_stats(&out.path("stats.png"), &collected)?;
+        plot_metrics(&out.path("batch_metrics.png"), &history, ssc.zero_time())?;
+    }
+    say!(
+        out,
         "wrote stats.png, batch_metrics.png, per_batch.csv, per_window.csv and batch_metrics.csv to {}",
-        out.display()
+        out.dir().display()
     );
     Ok(())
 }
 
 /// Prints the whole-stream statistics, the drift detections and how far the windows with an
 /// inverse are from recomputation.
-fn report(c: &Collected, detectors: &[ManagedState<PageHinkley>]) -> anyhow::Result<()> {
+fn report(
+    out: &Output,
+    c: &Collected,
+    detectors: &[ManagedState<PageHinkley>],
+) -> anyhow::Result<()> {
     let mut total = PerColumn::<(Moments, QuantileSketch)>::default();
     for (_, s) in &c.per_batch {
         total.merge(s);
     }
-    println!(
+    say!(
+        out,
         "{:<10} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  changes in the daily mean",
-        "column", "count", "mean", "sd", "p05", "p50", "p95", "max"
+        "column",
+        "count",
+        "mean",
+        "sd",
+        "p05",
+        "p50",
+        "p95",
+        "max"
     );
     for (j, name) in COLUMNS.iter().enumerate() {
         let (m, q) = total.get(j).context("no rows were read")?;
@@ -197,7 +219,8 @@ fn report(c: &Collected, detectors: &[ManagedState<PageHinkley>]) -> anyhow::Res
         } else {
             format!(" (days {})", days.join(", "))
         };
-        println!(
+        say!(
+            out,
             "{name:<10} {:>7} {:>9.5} {:>9.5} {:>9.5} {:>9.5} {:>9.5} {:>9.5}  {}{at}",
             m.count(),
             m.mean().unwrap_or(f64::NAN),
@@ -222,7 +245,8 @@ fn report(c: &Collected, detectors: &[ManagedState<PageHinkley>]) -> anyhow::Res
             }
         }
     }
-    println!(
+    say!(
+        out,
         "{}-day windows, sliding daily: moments with an inverse vs recomputation, largest relative difference {worst:.1e} over {} windows",
         WINDOW_DAYS,
         c.windows.len()
@@ -235,7 +259,7 @@ fn number(x: Option<f64>) -> String {
 }
 
 fn write_csvs(
-    out: &Path,
+    out: &Output,
     c: &Collected,
     history: &[BatchInfo],
     zero: BatchTime,
@@ -267,7 +291,7 @@ fn write_csvs(
             )?;
         }
     }
-    std::fs::write(out.join("per_batch.csv"), text)?;
+    out.write("per_batch.csv", text)?;
 
     let mut text =
         String::from("first_batch,last_batch,column,count,mean,sd,min,max,p05,p50,p95\n");
@@ -292,7 +316,7 @@ fn write_csvs(
             )?;
         }
     }
-    std::fs::write(out.join("per_window.csv"), text)?;
+    out.write("per_window.csv", text)?;
 
     let mut text = String::from(
         "batch,batch_time_ms,records_in,input_rate_per_s,processing_time_ms,scheduling_delay_ms,total_delay_ms\n",
@@ -310,7 +334,7 @@ fn write_csvs(
             b.total_delay_ms
         )?;
     }
-    std::fs::write(out.join("batch_metrics.csv"), text)?;
+    out.write("batch_metrics.csv", text)?;
     Ok(())
 }
 

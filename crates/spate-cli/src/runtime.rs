@@ -72,25 +72,13 @@ impl RuntimeArgs {
             }
             return Ok(None);
         }
-        let processes = self.processes.unwrap_or(1);
-        let hosts = match &self.hostfile {
-            Some(path) => TimelyConfig::read_hostfile(path)
-                .map_err(|e| anyhow::anyhow!("--hostfile {}: {e}", path.display()))?,
-            None => Vec::new(),
-        };
-        if self.hostfile.is_some() && hosts.len() != processes {
-            anyhow::bail!(
-                "--hostfile lists {} addresses for --processes {processes}; give one HOST:PORT \
-                 per process",
-                hosts.len()
-            );
-        }
-        let mut config = TimelyConfig::cluster(
-            self.workers.unwrap_or(1),
-            processes,
-            self.process_index(),
-            hosts,
-        );
+        let mut config = TimelyConfig::from_options(
+            self.workers,
+            self.processes,
+            self.process,
+            self.hostfile.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("--runtime timely: {e}"))?;
         if let Some(threads) = threads {
             config.threads = usize::try_from(threads).unwrap_or(usize::MAX);
         }

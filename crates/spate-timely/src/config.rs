@@ -69,6 +69,40 @@ impl TimelyConfig {
         }
     }
 
+    /// The configuration timely's command-line options describe: `workers` per process
+    /// (`-w`, default 1), `processes` (`-n`, default 1), this `process`'s index (`-p`, default
+    /// 0) and a `hostfile` with every process's address (`-h`, default `127.0.0.1:2101`, …).
+    /// The hostfile is read here and the result checked (see [`TimelyConfig::check`]).
+    pub fn from_options(
+        workers: Option<usize>,
+        processes: Option<usize>,
+        process: Option<usize>,
+        hostfile: Option<&Path>,
+    ) -> Result<TimelyConfig> {
+        let processes = processes.unwrap_or(1);
+        let hosts = match hostfile {
+            Some(path) => TimelyConfig::read_hostfile(path)?,
+            None => Vec::new(),
+        };
+        if let Some(path) = hostfile
+            && hosts.len() != processes
+        {
+            return Err(Error::invalid(
+                "hostfile",
+                format!(
+                    "{} lists {} addresses for {processes} processes",
+                    path.display(),
+                    hosts.len()
+                ),
+                "must list one host:port per process",
+            ));
+        }
+        let config =
+            TimelyConfig::cluster(workers.unwrap_or(1), processes, process.unwrap_or(0), hosts);
+        config.check()?;
+        Ok(config)
+    }
+
     /// The workers of the whole execution.
     pub fn total_workers(&self) -> usize {
         self.workers * self.processes

@@ -227,7 +227,12 @@ where
                     spate_core::runtime::set_current_worker(runtime.index, runtime.peers);
                     // Not inside the worker's pool: a program waiting on its stream would
                     // hold the pool's thread that the stream's tasks need.
-                    program(sc)
+                    let result = program(sc);
+                    // The worker stops now even if a clone of the context outlives the
+                    // program (a streaming context captured by its own output operation,
+                    // say): waiting for the last clone would wait forever.
+                    let _ = runtime.ask(Request::Done);
+                    result
                 })
                 .map_err(|e| Error::Runtime {
                     message: format!("program thread: {e}"),

@@ -113,3 +113,41 @@ fn a_missing_process_is_reported_after_the_connect_timeout() {
         "{text}"
     );
 }
+
+#[test]
+fn execute_returns_when_a_program_leaves_a_clone_of_its_context_behind() {
+    use spate_core::stream::{FastForwardClock, StreamingContext};
+    // A streaming context captured by its own output operation is a reference cycle: the
+    // worker's context is never dropped. The workers stop when the programs return anyway.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let counts = execute(&TimelyConfig::threads_in_process(2), |sc| {
+            let ssc = StreamingContext::builder(&sc)
+                .batch_interval(Duration::from_secs(1))
+                .clock(FastForwardClock::new())
+                .build()
+                .unwrap();
+            let (queue, input) = ssc.queue_stream::<u32>(true).unwrap();
+            let seen = std::sync::Arc::new(std::sync::Mutex::new(0));
+            let (captured, sink) = (ssc.clone(), std::sync::Arc::clone(&seen));
+            input
+                .foreach_rdd(move |rdd, _| {
+                    let _ = captured.zero_time();
+                    *sink.lock().unwrap() += rdd.collect()?.len();
+                    Ok(())
+                })
+                .unwrap();
+            queue.push((0..10).collect());
+            queue.close();
+            ssc.start().unwrap();
+            ssc.await_termination().unwrap();
+            *seen.lock().unwrap()
+        });
+        let _ = done.send(counts);
+    });
+    let counts = finished
+        .recv_timeout(Duration::from_secs(120))
+        .expect("execute must return once every program has")
+        .unwrap();
+    assert_eq!(counts, vec![10, 10]);
+}
