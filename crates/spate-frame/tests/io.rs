@@ -393,3 +393,41 @@ fn a_parquet_dataset_reads_back_as_one_table() {
     let want = stack(&batches.into_iter().flatten().collect::<Vec<_>>(), &schema);
     assert_frames_eq(&stack(&parts, &schema), &want, 0.0, "dataset");
 }
+
+#[test]
+fn the_row_limit_counts_the_row_alone_on_both_splitter_paths() {
+    // Rows of exactly the limit are kept and one byte more skipped, whether the splitter
+    // finds them with memchr (no quotes) or csv-core (quoted), with either line ending.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows.csv");
+    let limit = 16;
+    for ending in ["\n", "\r\n"] {
+        for quoted in [false, true] {
+            let row = |len: usize, id: u32| {
+                let id = id.to_string();
+                let pad = len - id.len() - 1 - if quoted { 2 } else { 0 };
+                let text = "x".repeat(pad);
+                if quoted {
+                    format!("{id},\"{text}\"{ending}")
+                } else {
+                    format!("{id},{text}{ending}")
+                }
+            };
+            let mut text = format!("id,text{ending}");
+            for (id, len) in [(1, limit), (2, limit + 1), (3, limit - 1), (4, limit)] {
+                text.push_str(&row(len, id));
+            }
+            std::fs::write(&path, text).unwrap();
+            let mut source = FrameFileSource::options(&path)
+                .max_row_bytes(limit)
+                .rows_per_batch(2)
+                .build()
+                .unwrap();
+            let (got, skipped, _) = drain(&mut source);
+            let ids = got.column("id").unwrap().i64().unwrap().to_vec();
+            let case = format!("quoted {quoted}, ending {ending:?}");
+            assert_eq!(ids, [Some(1), Some(3), Some(4)], "{case}");
+            assert_eq!(skipped, 1, "{case}");
+        }
+    }
+}

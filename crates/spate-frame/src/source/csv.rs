@@ -8,6 +8,9 @@ use polars::prelude::*;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+/// The longest line ending (`\r\n`), which a row's length limit does not count.
+const LINE_END: usize = 2;
+
 /// One record's raw bytes as read, and what the splitter saw in it.
 struct RawRecord {
     fields: usize,
@@ -86,6 +89,9 @@ impl Records {
     }
 
     /// The next record through `csv-core` into `raw`.
+    ///
+    /// A blank line is a record of its own to `csv-core`, so what it reads for a record is
+    /// the record and at most its line ending ([`LINE_END`]).
     fn read_with_csv_core(&mut self, raw: &mut Vec<u8>) -> Result<Option<RawRecord>> {
         raw.clear();
         let mut fields = 0;
@@ -97,7 +103,9 @@ impl Records {
                 .map_err(|e| FrameError::io(&self.path, e))?;
             let at_end = buf.is_empty();
             let (res, nin, _, nend) = self.parser.read_record(buf, &mut self.out, &mut self.ends);
-            if raw.len() + nin <= self.max_bytes {
+            // The line ending is kept until the record ends, so room is left for it: the
+            // limit applies to the record alone, as on the `memchr` path.
+            if !too_long && raw.len() + nin <= self.max_bytes.saturating_add(LINE_END) {
                 raw.extend_from_slice(&buf[..nin]);
             } else {
                 too_long = true;
@@ -117,6 +125,7 @@ impl Records {
                     while matches!(raw.last(), Some(b'\n' | b'\r')) {
                         raw.pop();
                     }
+                    too_long |= raw.len() > self.max_bytes;
                     return Ok(Some(RawRecord { fields, too_long }));
                 }
                 ReadRecordResult::End => {
