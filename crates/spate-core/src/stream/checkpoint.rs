@@ -855,7 +855,7 @@ impl StreamingContext {
                 })
         };
         for (id, parts) in routed.states {
-            stateful(id)?.restore_partitions(parts)?;
+            stateful(id)?.restore_partitions(parts, &*inner.sc.env.runtime)?;
         }
         for (id, bytes) in &manifest.shared {
             stateful(*id)?.restore_shared(bytes)?;

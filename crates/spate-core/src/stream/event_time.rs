@@ -314,8 +314,12 @@ impl<P: PartState, T: Data> StatefulNode for EventTimeOp<P, T> {
         self.op.snapshot_partitions(which)
     }
 
-    fn restore_partitions(&self, parts: Vec<(usize, Vec<u8>)>) -> Result<()> {
-        self.op.restore_partitions(parts)
+    fn restore_partitions(
+        &self,
+        parts: Vec<(usize, Vec<u8>)>,
+        runtime: &dyn crate::runtime::Runtime,
+    ) -> Result<()> {
+        self.op.restore_partitions(parts, runtime)
     }
 
     fn snapshot_shared(&self) -> Result<Vec<u8>> {

@@ -96,8 +96,13 @@ pub(crate) trait StatefulNode: Send + Sync {
     /// The committed state of each of the given partitions, serialized for a checkpoint.
     fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>>;
 
-    /// Replaces the state of the given partitions from a checkpoint.
-    fn restore_partitions(&self, parts: Vec<(usize, Vec<u8>)>) -> Result<()>;
+    /// Replaces the state of the given partitions from a checkpoint, decoding them on
+    /// `runtime`'s threads.
+    fn restore_partitions(
+        &self,
+        parts: Vec<(usize, Vec<u8>)>,
+        runtime: &dyn crate::runtime::Runtime,
+    ) -> Result<()>;
 
     /// Operator state that is not partitioned (a watermark), the same on every worker after
     /// a commit: written once per checkpoint.

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::partitioner::HashPartitioner;
 use crate::plan::{Node, Op, SharedBatch, TypeOps, ZipFn, boxed, take_all, take_shared};
 use crate::rdd::Rdd;
+use crate::runtime::{Runtime, run_collect};
 use crate::storage::lock;
 use crate::time::{BatchTime, whole_millis};
 use rustc_hash::FxHashMap;
@@ -164,8 +165,13 @@ impl<P: PartState> StateStore<P> {
             .collect()
     }
 
-    /// Replaces the committed state of the given partitions by their serialized form.
-    pub fn restore_partitions(&self, parts: Vec<(usize, Vec<u8>)>) -> Result<()> {
+    /// Replaces the committed state of the given partitions by their serialized form,
+    /// decoding them in parallel on `runtime`'s threads.
+    pub fn restore_partitions(
+        &self,
+        parts: Vec<(usize, Vec<u8>)>,
+        runtime: &dyn Runtime,
+    ) -> Result<()> {
         if let Some((p, _)) = parts.iter().find(|(p, _)| *p >= self.slots.len()) {
             return Err(Error::Serialization {
                 what: "operator state".into(),
@@ -175,35 +181,19 @@ impl<P: PartState> StateStore<P> {
                 ),
             });
         }
-        // Partitions decode independently: spread them over the machine's cores.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = parts.len().div_ceil(threads.max(1)).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = parts
-                .chunks(chunk)
-                .map(|group| {
-                    scope.spawn(move || -> Result<()> {
-                        for (p, bytes) in group {
-                            let state: P =
-                                bincode::deserialize(bytes).map_err(|e| Error::Serialization {
-                                    what: "operator state".into(),
-                                    message: e.to_string(),
-                                })?;
-                            self.set(*p, state);
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|_| Err(Error::internal("state decoding panicked")))
-                })
-                .collect::<Result<Vec<()>>>()
+        let decoded = run_collect(runtime, parts.len(), |i| {
+            let (p, bytes) = &parts[i];
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let state: P = bincode::deserialize(bytes).map_err(|e| Error::Serialization {
+                    what: "operator state".into(),
+                    message: e.to_string(),
+                })?;
+                self.set(*p, state);
+                Ok(())
+            }))
+            .unwrap_or_else(|_| Err(Error::internal("state decoding panicked")))
         })?;
-        Ok(())
+        decoded.into_iter().collect()
     }
 }
 
@@ -275,8 +265,12 @@ impl<P: PartState, T: Data> StatefulNode for StatefulOp<P, T> {
         self.store.snapshot_partitions(which)
     }
 
-    fn restore_partitions(&self, parts: Vec<(usize, Vec<u8>)>) -> Result<()> {
-        self.store.restore_partitions(parts)
+    fn restore_partitions(
+        &self,
+        parts: Vec<(usize, Vec<u8>)>,
+        runtime: &dyn Runtime,
+    ) -> Result<()> {
+        self.store.restore_partitions(parts, runtime)
     }
 }
 
