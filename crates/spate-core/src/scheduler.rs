@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::plan::{Batch, Dep, NarrowFn, Node, Op, SharedBatch, ShuffleDep};
 use crate::runtime::{owner_of, run_collect};
 use crate::storage::{Env, MapOutput, lock};
+use serde_bytes::ByteBuf;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -404,7 +405,7 @@ fn exchange_map_outputs(shuffle: &Arc<ShuffleDep>, missing: &[usize]) -> Result<
     // Buckets this worker keeps, and the encoded ones it sends: (map, reduce, bytes).
     let mut kept: Vec<(usize, usize, SharedBatch)> = Vec::new();
     let outgoing = outputs.and_then(|outputs| {
-        let mut outgoing: Vec<Vec<(u32, u32, Vec<u8>)>> = vec![Vec::new(); workers];
+        let mut outgoing: Vec<Vec<(u32, u32, ByteBuf)>> = vec![Vec::new(); workers];
         for (&m, buckets) in local_maps.iter().zip(outputs) {
             for (r, bucket) in buckets.into_iter().enumerate() {
                 let to = owner_of(r, workers);
@@ -412,7 +413,7 @@ fn exchange_map_outputs(shuffle: &Arc<ShuffleDep>, missing: &[usize]) -> Result<
                     kept.push((m, r, bucket));
                 } else if (shuffle.bucket_ops.len)(&bucket) > 0 {
                     let bytes = (shuffle.bucket_ops.encode_shared)(&bucket)?;
-                    outgoing[to].push((m as u32, r as u32, bytes));
+                    outgoing[to].push((m as u32, r as u32, ByteBuf::from(bytes)));
                 }
             }
         }
@@ -441,7 +442,7 @@ fn exchange_map_outputs(shuffle: &Arc<ShuffleDep>, missing: &[usize]) -> Result<
         outputs[i][r] = Some(bucket);
     }
     for bytes in received {
-        let list: Vec<(u32, u32, Vec<u8>)> =
+        let list: Vec<(u32, u32, ByteBuf)> =
             bincode::deserialize(&bytes).map_err(|e| Error::Serialization {
                 what: format!("buckets of shuffle {}", shuffle.id),
                 message: e.to_string(),

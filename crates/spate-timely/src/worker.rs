@@ -2,6 +2,7 @@
 
 use crate::TimelyConfig;
 use rayon::prelude::*;
+use serde_bytes::ByteBuf;
 use spate_core::runtime::SharedRuntime;
 use spate_core::{Error, Result, Runtime, SpateContext};
 use std::cell::RefCell;
@@ -32,8 +33,10 @@ fn epoch_start(epoch: u64) -> Time {
 /// The input of the exchange dataflow.
 type RoundInput = InputHandle<Time, timely::container::CapacityContainerBuilder<Vec<Message>>>;
 
-/// One message of a round: (to, from, bytes).
-type Message = (u64, u64, Vec<u8>);
+/// One message of a round: (to, from, bytes). The bytes are a `ByteBuf` so that timely's
+/// serialization between processes copies them as one block (a `Vec<u8>` would be
+/// serialized byte by byte).
+type Message = (u64, u64, ByteBuf);
 
 /// What the program thread asks of its timely worker.
 enum Request {
@@ -316,7 +319,10 @@ fn serve(
                             if let Some(&time) = capability.least() {
                                 let mut inbox = inbox.borrow_mut();
                                 let slot = inbox.entry(time).or_default();
-                                slot.extend(data.drain(..).map(|(_, from, bytes)| (from, bytes)));
+                                slot.extend(
+                                    data.drain(..)
+                                        .map(|(_, from, bytes)| (from, bytes.into_vec())),
+                                );
                             }
                         });
                     }
@@ -382,7 +388,7 @@ fn run_rounds(
             Ok(Request::Exchange(outgoing, reply)) => {
                 let round = *time;
                 for (to, bytes) in outgoing.into_iter().enumerate() {
-                    input.send((to as u64, worker.index() as u64, bytes));
+                    input.send((to as u64, worker.index() as u64, ByteBuf::from(bytes)));
                 }
                 *time = round + 1;
                 input.advance_to(*time);

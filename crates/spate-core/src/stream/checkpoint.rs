@@ -64,6 +64,9 @@ use crate::scheduler::round;
 use crate::storage::lock;
 use crate::time::BatchTime;
 use serde::{Deserialize, Serialize};
+// Byte blocks inside parts: bincode writes and reads them whole (a `Vec<u8>` would go
+// element by element), with the same encoding on disk.
+use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -165,7 +168,7 @@ struct Part {
     worker: usize,
     workers: usize,
     /// By stateful node: (partition, state).
-    states: Vec<(usize, Vec<(usize, Vec<u8>)>)>,
+    states: Vec<(usize, Vec<(usize, ByteBuf)>)>,
     /// By node: its remembered panes, with the partitions this worker held.
     panes: Vec<(usize, Vec<Pane>)>,
 }
@@ -177,7 +180,7 @@ pub(crate) struct Pane {
     pub time: u64,
     pub hash_partitions: Option<usize>,
     pub partitions: usize,
-    pub parts: Vec<(usize, Vec<u8>)>,
+    pub parts: Vec<(usize, ByteBuf)>,
 }
 
 /// Writes checkpoints for a running context.
@@ -513,7 +516,7 @@ fn snapshot_part(inner: &Inner, t: BatchTime, fingerprint: u64) -> Result<Part> 
         })
     })?;
     // By stateful node, in the graph's order, even those with no partition on this worker.
-    let mut states: Vec<(usize, Vec<(usize, Vec<u8>)>)> = nodes
+    let mut states: Vec<(usize, Vec<(usize, ByteBuf)>)> = nodes
         .iter()
         .filter(|node| node.stateful().is_some())
         .map(|node| (node.meta().id, Vec::new()))
@@ -521,7 +524,7 @@ fn snapshot_part(inner: &Inner, t: BatchTime, fingerprint: u64) -> Result<Part> 
     for ((i, p), bytes) in owned.into_iter().zip(serialized) {
         let id = nodes[i].meta().id;
         if let Some((_, parts)) = states.iter_mut().find(|(n, _)| *n == id) {
-            parts.push((p, bytes?));
+            parts.push((p, ByteBuf::from(bytes?)));
         }
     }
     let mut panes = Vec::new();
@@ -855,6 +858,7 @@ impl StreamingContext {
                 })
         };
         for (id, parts) in routed.states {
+            let parts = parts.into_iter().map(|(p, b)| (p, b.into_vec())).collect();
             stateful(id)?.restore_partitions(parts, &*inner.sc.env.runtime)?;
         }
         for (id, bytes) in &manifest.shared {
@@ -979,14 +983,14 @@ fn usable_checkpoints(
 #[derive(Clone, Default, Serialize, Deserialize)]
 struct Routed {
     /// By stateful node: (partition, state).
-    states: BTreeMap<usize, Vec<(usize, Vec<u8>)>>,
+    states: BTreeMap<usize, Vec<(usize, ByteBuf)>>,
     /// By node, by pane time: the pane with the partitions gathered so far.
     panes: BTreeMap<usize, BTreeMap<u64, Pane>>,
 }
 
 /// One restored partition, and the partition it is.
 enum RoutedItem {
-    State(usize, usize, Vec<u8>),
+    State(usize, usize, ByteBuf),
     Pane(usize, Pane),
 }
 

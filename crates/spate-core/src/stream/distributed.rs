@@ -28,6 +28,7 @@ use crate::scheduler::round;
 use crate::storage::lock;
 use crate::time::BatchTime;
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
@@ -120,7 +121,7 @@ struct InputMessage {
     scheduling_delay_ms: u64,
     limit: Option<u64>,
     /// Per source: (records, skipped, bytes) and the partitions this worker owns, encoded.
-    inputs: Vec<((u64, u64, u64), Vec<(u32, Vec<u8>)>)>,
+    inputs: Vec<((u64, u64, u64), Vec<(u32, ByteBuf)>)>,
 }
 
 /// The loop of one worker of several; returns the failure that stopped it, if any.
@@ -277,7 +278,7 @@ fn leader_messages(
             stats.skipped += counts.1;
             stats.bytes += counts.2;
             let ops = input.ops();
-            let mut encoded: Vec<Vec<(u32, Vec<u8>)>> = vec![Vec::new(); workers];
+            let mut encoded: Vec<Vec<(u32, ByteBuf)>> = vec![Vec::new(); workers];
             let mut mine = Vec::with_capacity(parts.len());
             for (p, part) in parts.into_iter().enumerate() {
                 let to = owner_of(p, workers);
@@ -286,7 +287,8 @@ fn leader_messages(
                 } else {
                     mine.push(None);
                     if (ops.len)(&part) > 0 {
-                        encoded[to].push((p as u32, (ops.encode_shared)(&part)?));
+                        let bytes = (ops.encode_shared)(&part)?;
+                        encoded[to].push((p as u32, ByteBuf::from(bytes)));
                     }
                 }
             }

@@ -313,7 +313,10 @@ impl<T: Data> AnyNode for StreamNode<T> {
                         _ => None,
                     },
                     partitions: rdd.num_partitions(),
-                    parts,
+                    parts: parts
+                        .into_iter()
+                        .map(|(p, bytes)| (p, serde_bytes::ByteBuf::from(bytes)))
+                        .collect(),
                 })
             })
             .collect()
