@@ -456,11 +456,13 @@ fn a_checkpoint_write_that_fails_stops_the_stream_with_its_error() {
         let ssc = StreamingContext::get_or_create(&dir, config, || {
             let ssc = program(&sc, input(), Arc::default(), Arc::new(AtomicU64::new(0)))?;
             // After batch 5, the checkpoint directory becomes a file: writes into it fail.
-            let broken = dir.clone();
+            // It is moved away rather than deleted: a background write of the previous
+            // checkpoint may be adding a file to it at that moment.
+            let (broken, moved) = (dir.clone(), root.path().join("moved"));
             ssc.source_stream(ReplaySource::new(vec![vec![0_u8]; 40]))?
                 .foreach_rdd(move |_, t| {
                     if t.0 == 5_000 {
-                        std::fs::remove_dir_all(&broken).unwrap();
+                        std::fs::rename(&broken, &moved).unwrap();
                         std::fs::write(&broken, b"not a directory").unwrap();
                     }
                     Ok(())
