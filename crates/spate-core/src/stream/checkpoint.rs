@@ -1060,3 +1060,32 @@ impl Routed {
         items
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_blocks_encode_as_the_plain_byte_vectors_of_earlier_parts() {
+        // Parts written before byte blocks were `ByteBuf`s held `Vec<u8>`s: the encodings
+        // are the same, so those parts still decode.
+        let plain: Vec<(usize, Vec<(usize, Vec<u8>)>)> = vec![
+            (3, vec![(1, vec![1, 2, 255]), (2, Vec::new())]),
+            (7, Vec::new()),
+        ];
+        let blocks: Vec<(usize, Vec<(usize, ByteBuf)>)> = plain
+            .iter()
+            .map(|(n, parts)| {
+                let parts = parts
+                    .iter()
+                    .map(|(p, b)| (*p, ByteBuf::from(b.clone())))
+                    .collect();
+                (*n, parts)
+            })
+            .collect();
+        let old = bincode::serialize(&plain).unwrap();
+        assert_eq!(old, bincode::serialize(&blocks).unwrap());
+        let read: Vec<(usize, Vec<(usize, ByteBuf)>)> = bincode::deserialize(&old).unwrap();
+        assert_eq!(read, blocks);
+    }
+}
