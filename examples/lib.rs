@@ -185,9 +185,6 @@ impl Output {
 /// `say!(out, "format", args…)`: prints a line through an [`Output`], on the leader only.
 #[macro_export]
 macro_rules! say {
-    ($out:expr) => {
-        $out.say(format_args!(""))
-    };
     ($out:expr, $($arg:tt)*) => {
         $out.say(format_args!($($arg)*))
     };
