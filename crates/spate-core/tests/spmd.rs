@@ -161,13 +161,14 @@ fn stream_programs_give_identical_results_on_every_runtime_and_worker() {
 
 /// A stream on a fast-forward clock that replays `batches` (a replayable source), counts words
 /// per batch into a managed total, checkpoints every 2 batches into `dir`, and stops after
-/// `stop_after` batches (if given). Returns the totals after each batch it ran.
+/// `stop_after` batches (if given). Returns the totals after each batch it ran, the
+/// checkpoint it restored, and the checkpoints its batches report written (batch, bytes).
 fn checkpointed_counts(
     sc: &SpateContext,
     dir: &std::path::Path,
     batches: &[Vec<String>],
     stop_after: Option<u64>,
-) -> (Vec<(u64, Vec<(String, u64)>)>, Option<BatchTime>) {
+) -> Counts {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let build = || {
         let ssc = StreamingContext::builder(sc)
@@ -200,8 +201,19 @@ fn checkpointed_counts(
     ssc.await_termination().unwrap();
     let recovered = ssc.recovered_from();
     let out = seen.lock().unwrap().clone();
-    (out, recovered)
+    let written = ssc
+        .batch_history()
+        .iter()
+        .filter_map(|b| Some((b.checkpoint_written?.0, b.checkpoint_bytes?)))
+        .collect();
+    (out, recovered, written)
 }
+
+type Counts = (
+    Vec<(u64, Vec<(String, u64)>)>,
+    Option<BatchTime>,
+    Vec<(u64, u64)>,
+);
 
 fn word_batches() -> Vec<Vec<String>> {
     (0..9)
@@ -240,12 +252,12 @@ fn checkpoints_restore_on_the_same_or_another_number_of_workers() {
         };
         // Batches 1..=5, checkpoints after 2 and 4 (and before the first).
         let before = run(first, Some(5));
-        for (out, _) in &before {
+        for (out, _, _) in &before {
             assert_eq!(out[..], reference[..5], "{first} workers, first run");
         }
         // The restart resumes after the checkpoint of batch 4 and recomputes batch 5.
         let after = run(second, None);
-        for (worker, (out, recovered)) in after.iter().enumerate() {
+        for (worker, (out, recovered, _)) in after.iter().enumerate() {
             assert_eq!(*recovered, Some(BatchTime(4000)), "{first} -> {second}");
             assert_eq!(
                 out[..],
@@ -253,6 +265,37 @@ fn checkpoints_restore_on_the_same_or_another_number_of_workers() {
                 "{first} -> {second} workers, worker {worker}"
             );
         }
+    }
+}
+
+#[test]
+fn every_worker_reports_a_checkpoint_with_the_bytes_of_all_its_files_once_all_are_written() {
+    let batches = word_batches();
+    let dir = tempfile::tempdir().unwrap();
+    let runs = on_workers(3, 2, |sc| {
+        checkpointed_counts(&sc, dir.path(), &batches, None)
+    });
+    // Every 2 batches of 9 (and one at the start); the last may still be in flight when
+    // the stream ends. The directory keeps the newest 3.
+    let (_, _, leader) = &runs[0];
+    let times: Vec<u64> = leader.iter().map(|(t, _)| *t).collect();
+    assert!(
+        times == [0, 2000, 4000, 6000, 8000] || times == [0, 2000, 4000, 6000],
+        "{times:?}"
+    );
+    for (_, _, theirs) in &runs {
+        assert_eq!(theirs, leader, "every worker reports the same");
+    }
+    let payload = |name: String| {
+        let content = spate_core::codec::read_verified(&dir.path().join(name)).unwrap();
+        content.len() as u64
+    };
+    for &(t, bytes) in leader.iter().filter(|(t, _)| *t >= 4000) {
+        let files = payload(format!("checkpoint-{t:020}.ckpt"))
+            + (0..3)
+                .map(|k| payload(format!("checkpoint-{t:020}.part-{k}-of-3")))
+                .sum::<u64>();
+        assert_eq!(bytes, files, "checkpoint {t}");
     }
 }
 

@@ -163,10 +163,16 @@ fn checkpoint_files(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathB
 #[test]
 fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
     let want = uninterrupted();
-    // A torn manifest, a part with a flipped bit, and a part that never reached the disk
-    // (its background write was cut short, while the manifest naming it was written):
-    // each makes the checkpoint unusable.
-    for damage in ["torn manifest", "flipped part", "missing part"] {
+    // A torn manifest, a part with a flipped bit, a part that never reached the disk (its
+    // background write was cut short, while the manifest naming it was written), and a part
+    // of the same batch left by another run (same state, another write): each makes the
+    // checkpoint unusable.
+    for damage in [
+        "torn manifest",
+        "flipped part",
+        "missing part",
+        "part of another write",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let out: Outputs = Arc::default();
         let fail_at = Arc::new(AtomicU64::new(20_000));
@@ -192,6 +198,23 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
             std::fs::write(newest, &bytes[..bytes.len() / 2]).unwrap();
         } else if damage == "missing part" {
             std::fs::remove_file(parts.last().unwrap()).unwrap();
+        } else if damage == "part of another write" {
+            let other = tempfile::tempdir().unwrap();
+            let ssc = StreamingContext::get_or_create(other.path(), config, || {
+                program(
+                    &sc,
+                    input(),
+                    Arc::default(),
+                    Arc::new(AtomicU64::new(20_000)),
+                )
+            })
+            .unwrap();
+            ssc.start().unwrap();
+            assert!(ssc.await_termination().is_err());
+            let theirs = checkpoint_files(other.path(), "-of-1");
+            let (theirs, ours) = (theirs.last().unwrap(), parts.last().unwrap());
+            assert_eq!(theirs.file_name(), ours.file_name());
+            std::fs::copy(theirs, ours).unwrap();
         } else {
             let newest = parts.last().unwrap();
             let mut bytes = std::fs::read(newest).unwrap();
@@ -298,36 +321,69 @@ fn a_final_checkpoint_lets_a_stopped_run_continue_after_its_last_batch() {
 
 #[test]
 fn batch_metrics_report_each_checkpoint_and_its_size() {
-    let dir = tempfile::tempdir().unwrap();
-    let out: Outputs = Arc::default();
-    let sc = SpateContext::sequential(2);
-    let config = CheckpointConfig::every(3).keep(100);
-    let ssc = StreamingContext::get_or_create(dir.path(), config, || {
-        program(&sc, input(), Arc::clone(&out), Arc::new(AtomicU64::new(0)))
-    })
-    .unwrap();
-    ssc.start().unwrap();
-    ssc.await_termination().unwrap();
-    let history = ssc.batch_history();
-    assert_eq!(history.len(), 40);
-    for info in &history {
-        let batch = info.batch_time.0 / 1000;
-        assert_eq!(
-            info.checkpoint_ms.is_some(),
-            batch % 3 == 0,
-            "batch {batch}: a checkpoint after every third batch"
-        );
-        assert_eq!(
-            info.checkpoint_bytes.is_some(),
-            info.checkpoint_ms.is_some()
-        );
-        if let Some(bytes) = info.checkpoint_bytes {
-            // One worker: one part holds the state.
-            let file = dir
-                .path()
-                .join(format!("checkpoint-{:020}.part-0-of-1", info.batch_time.0));
-            let content = spate_core::codec::read_verified(&file).unwrap();
-            assert_eq!(bytes, content.len() as u64, "{}", file.display());
+    for synchronous in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let out: Outputs = Arc::default();
+        let sc = SpateContext::sequential(2);
+        let mut config = CheckpointConfig::every(3).keep(100);
+        if synchronous {
+            config = config.synchronous();
+        }
+        let ssc = StreamingContext::get_or_create(dir.path(), config, || {
+            program(&sc, input(), Arc::clone(&out), Arc::new(AtomicU64::new(0)))
+        })
+        .unwrap();
+        ssc.start().unwrap();
+        ssc.await_termination().unwrap();
+        let history = ssc.batch_history();
+        assert_eq!(history.len(), 40);
+        let mut reported = Vec::new();
+        for info in &history {
+            let batch = info.batch_time.0 / 1000;
+            assert_eq!(
+                info.checkpoint_ms.is_some(),
+                batch % 3 == 0,
+                "batch {batch}: a checkpoint after every third batch"
+            );
+            assert_eq!(
+                info.checkpoint_bytes.is_some(),
+                info.checkpoint_written.is_some()
+            );
+            let Some(written) = info.checkpoint_written else {
+                continue;
+            };
+            if synchronous && written.0 > 0 {
+                assert_eq!(
+                    written, info.batch_time,
+                    "a synchronous write is on disk at once"
+                );
+            } else {
+                assert!(written <= info.batch_time);
+            }
+            // One worker: one part holds the state, and the manifest the rest.
+            let payload = |suffix: &str| {
+                let name = format!("checkpoint-{:020}{suffix}", written.0);
+                let content = spate_core::codec::read_verified(&dir.path().join(name)).unwrap();
+                content.len() as u64
+            };
+            assert_eq!(
+                info.checkpoint_bytes,
+                Some(payload(".part-0-of-1") + payload(".ckpt")),
+                "checkpoint {written:?}"
+            );
+            reported.push(written.0 / 1000);
+        }
+        // Each checkpoint reported once, in order; in the background the last may still be
+        // writing when the stream ends.
+        // (The first checkpoint, of batch time 0, is taken at the start.)
+        let taken: Vec<u64> = (0..=40).filter(|b| b % 3 == 0).collect();
+        if synchronous {
+            assert_eq!(reported, taken);
+        } else {
+            assert!(
+                reported == taken || reported == taken[..taken.len() - 1],
+                "{reported:?}"
+            );
         }
     }
 }
@@ -400,7 +456,8 @@ fn a_directory_whose_checkpoints_are_all_unusable_is_refused_not_restarted_from_
     );
 }
 
-/// The checkpoint files of a run to the end, by name, with their bytes.
+/// The checkpoint files of a run to the end, by name, with their content (without the parts'
+/// ids, random for each write).
 fn checkpoints_of_a_full_run(config: CheckpointConfig) -> BTreeMap<String, Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     let out: Outputs = Arc::default();
@@ -416,7 +473,17 @@ fn checkpoints_of_a_full_run(config: CheckpointConfig) -> BTreeMap<String, Vec<u
         .map(|e| {
             let path = e.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).unwrap())
+            let mut content = spate_core::codec::read_verified(&path).unwrap();
+            // Both start with a u32 format, a u64 fingerprint and a u64 batch time; then a
+            // part has its u64 id, and a manifest the ids of every part (a u64 count first).
+            let ids = if name.ends_with(".ckpt") {
+                let count = u64::from_le_bytes(content[20..28].try_into().unwrap()) as usize;
+                28..28 + 8 * count
+            } else {
+                20..28
+            };
+            content[ids].fill(0);
+            (name, content)
         })
         .collect()
 }

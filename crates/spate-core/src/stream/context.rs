@@ -987,21 +987,32 @@ pub(crate) fn finish_batch(
             records_late += state.late_records();
         }
     }
-    if inner.sc.workers() > 1 && nodes.iter().any(|n| n.stateful().is_some()) {
-        // Every worker holds the state of its own partitions: the batch's figure is the sum
-        // (a round, which a program without state does without: every worker built the
-        // same nodes, so all skip it alike).
-        state_size = super::distributed::total_state_size(inner, state_size)?;
-    }
     for node in &nodes {
         node.freeze(t)?;
     }
     for node in &nodes {
         node.forget_old(t);
     }
-    let checkpoint = match lock(&inner.checkpointer).as_mut() {
-        Some(checkpointer) => checkpointer.after_batch(inner, t)?,
-        None => None,
+    let (checkpoint_ms, checkpoint_written) = {
+        let mut checkpointer = lock(&inner.checkpointer);
+        let checkpointing = checkpointer.is_some();
+        let (ms, written) = match checkpointer.as_mut() {
+            Some(c) => (c.after_batch(inner, t)?, c.take_written()),
+            None => (None, Ok(None)),
+        };
+        if inner.sc.workers() > 1 && (checkpointing || nodes.iter().any(|n| n.stateful().is_some()))
+        {
+            // Every worker holds the state of its own partitions and writes its own part of
+            // a checkpoint: the batch's figures are sums (a round, which a program without
+            // state or checkpoints does without: every worker built the same graph, so all
+            // skip it alike).
+            let (total, reports) = super::distributed::batch_end(inner, state_size, written)?;
+            state_size = total;
+            let all = checkpointer.as_mut().and_then(|c| c.all_written(&reports));
+            (ms, all)
+        } else {
+            (ms, written?)
+        }
     };
     let processing_time_ms = started.elapsed().as_millis() as u64;
     if let Some(rate) = lock(&inner.rate).as_mut() {
@@ -1024,8 +1035,9 @@ pub(crate) fn finish_batch(
         total_delay_ms: input.scheduling_delay_ms + processing_time_ms,
         state_size,
         rate_limit: input.limit,
-        checkpoint_ms: checkpoint.map(|(ms, _)| ms),
-        checkpoint_bytes: checkpoint.map(|(_, bytes)| bytes),
+        checkpoint_ms,
+        checkpoint_written: checkpoint_written.map(|(t, _)| BatchTime(t)),
+        checkpoint_bytes: checkpoint_written.map(|(_, bytes)| bytes),
     })
 }
 

@@ -346,19 +346,33 @@ pub(crate) fn confirm_batch(inner: &Inner, t: BatchTime, nodes: &[Arc<dyn AnyNod
     Ok(())
 }
 
-/// The sum over workers of their state entries after the commit (a round).
-pub(crate) fn total_state_size(inner: &Inner, mine: u64) -> Result<u64> {
+/// What the workers report at the end of a batch (a round): the sum of their state entries
+/// after the commit, and by worker the checkpoint each finished writing since the last
+/// batch (batch time, bytes). A worker whose write failed sends its error, so every worker
+/// stops on it.
+pub(crate) fn batch_end(
+    inner: &Inner,
+    state_size: u64,
+    written: Result<Option<(u64, u64)>>,
+) -> Result<(u64, Vec<Option<(u64, u64)>>)> {
     let env = &inner.sc.env;
-    let received = round(
-        env,
-        Round::BatchEnd,
-        Ok(vec![mine.to_le_bytes().to_vec(); env.workers()]),
-    )?;
-    received.iter().try_fold(0_u64, |sum, bytes| {
-        let b: [u8; 8] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::internal("a malformed state size"))?;
-        Ok(sum.saturating_add(u64::from_le_bytes(b)))
-    })
+    let mine = written.and_then(|w| {
+        bincode::serialize(&(state_size, w)).map_err(|e| Error::Serialization {
+            what: "batch end report".into(),
+            message: e.to_string(),
+        })
+    });
+    let received = round(env, Round::BatchEnd, mine.map(|m| vec![m; env.workers()]))?;
+    let mut total = 0_u64;
+    let mut reports = Vec::with_capacity(received.len());
+    for (worker, bytes) in received.iter().enumerate() {
+        let (size, written): (u64, Option<(u64, u64)>) =
+            bincode::deserialize(bytes).map_err(|e| Error::Serialization {
+                what: format!("batch end report of worker {worker}"),
+                message: e.to_string(),
+            })?;
+        total = total.saturating_add(size);
+        reports.push(written);
+    }
+    Ok((total, reports))
 }

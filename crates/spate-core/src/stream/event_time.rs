@@ -310,8 +310,8 @@ impl<P: PartState, T: Data> StatefulNode for EventTimeOp<P, T> {
         self.op.state_type()
     }
 
-    fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
-        self.op.snapshot_partitions(which)
+    fn freeze_partition(&self, p: usize) -> Result<super::state::FrozenState> {
+        self.op.freeze_partition(p)
     }
 
     fn restore_partitions(
@@ -374,7 +374,7 @@ struct Win<A> {
 }
 
 /// Open windows of one partition, indexed by end time so closing them costs O(closed).
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(bound = "K: Key, A: Data")]
 struct WindowPart<K: Key, A: Data> {
     #[serde(with = "super::state::exact_map")]
@@ -750,7 +750,7 @@ struct Buffered<V> {
 
 /// Buffered records of both sides of one partition, indexed by the time after which each
 /// can no longer match.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(bound = "K: Key, V: Data, W: Data")]
 struct JoinPart<K: Key, V: Data, W: Data> {
     #[serde(with = "super::state::exact_map")]

@@ -34,13 +34,22 @@ pub struct BatchInfo {
     /// The rate limit sources were given for this batch, if any (records per batch).
     pub rate_limit: Option<u64>,
     /// Milliseconds the batch thread spent on a checkpoint after this batch, if one was
-    /// taken: waiting for the previous checkpoint's files, serializing the state, and (with
-    /// [`CheckpointConfig::synchronous`](super::CheckpointConfig::synchronous)) writing the
-    /// files; the default writes them in the background while the next batches run.
+    /// taken: waiting for the previous checkpoint's files and taking the snapshot (freezing
+    /// the state, encoding window panes and the manifest), and with
+    /// [`CheckpointConfig::synchronous`](super::CheckpointConfig::synchronous) serializing
+    /// the state and writing the files. The default serializes and writes in the background
+    /// while the next batches run.
     pub checkpoint_ms: Option<u64>,
-    /// Bytes of the checkpoint written after this batch, if one was written: the serialized
-    /// state of every stateful operator, window pane and managed state, plus source offsets.
-    /// The exact size of the job's state as stored, known only when a checkpoint is written.
+    /// The checkpoint whose files were found written by the end of this batch, if one was:
+    /// the checkpoint taken after this batch when written synchronously, an earlier one
+    /// (usually the last) when written in the background. With several workers, a
+    /// checkpoint is reported once every worker has written its part.
+    #[serde(default)]
+    pub checkpoint_written: Option<BatchTime>,
+    /// Bytes of the files of [`checkpoint_written`](Self::checkpoint_written): the
+    /// serialized state of every stateful operator, window pane and managed state, plus
+    /// source offsets (every worker's part and the manifest). The exact size of the job's
+    /// state as stored, known only once a checkpoint is written.
     #[serde(default)]
     pub checkpoint_bytes: Option<u64>,
 }

@@ -93,8 +93,8 @@ pub(crate) trait StatefulNode: Send + Sync {
     /// How many state partitions the operator has.
     fn partitions(&self) -> usize;
 
-    /// The committed state of each of the given partitions, serialized for a checkpoint.
-    fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>>;
+    /// Partition `p`'s committed state, frozen for a checkpoint that serializes it later.
+    fn freeze_partition(&self, p: usize) -> Result<super::state::FrozenState>;
 
     /// Replaces the state of the given partitions from a checkpoint, decoding them on
     /// `runtime`'s threads.

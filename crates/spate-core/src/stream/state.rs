@@ -13,6 +13,12 @@
 //! - a failed or retried task recomputes from the same committed state: no double counting;
 //! - a failed batch leaves the state as it was after the previous batch;
 //! - after the fold, a checkpoint sees a consistent state for one batch time.
+//!
+//! Each partition's committed state sits behind an `Arc`, so a checkpoint *freezes* it by
+//! cloning the pointer (O(partitions), whatever the state's size) and serializes it on its
+//! own thread while later batches run. A fold finding its partition still held by such a
+//! snapshot applies the delta to a copy ([`PartState::apply_shared`]); the checkpoint
+//! thread lets go of each partition as soon as it has serialized it, so copies are rare.
 
 use super::DStream;
 use super::node::{StatefulNode, StreamNode};
@@ -32,19 +38,28 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 /// One partition of an operator's state, and how a batch's changes are applied to it.
-pub(crate) trait PartState: Default + Send + Serialize + DeserializeOwned + 'static {
+pub(crate) trait PartState:
+    Default + Clone + Send + Sync + Serialize + DeserializeOwned + 'static
+{
     /// The changes one batch makes to the partition.
     type Delta: Send + 'static;
 
     /// Folds a batch's changes into the committed state.
     fn apply(&mut self, delta: Self::Delta);
 
+    /// Folds a batch's changes into a committed state that a checkpoint may still hold: in
+    /// place when nothing else holds it, on a copy otherwise.
+    fn apply_shared(state: &mut Arc<Self>, delta: Self::Delta) {
+        Arc::make_mut(state).apply(delta);
+    }
+
     /// Entries held, for metrics.
     fn len(&self) -> usize;
 }
 
 struct Slot<P: PartState> {
-    state: P,
+    /// Shared with a checkpoint being written, if one froze it.
+    state: Arc<P>,
     pending: Option<(BatchTime, P::Delta)>,
     /// The last batch folded into `state`.
     committed: Option<BatchTime>,
@@ -61,7 +76,7 @@ impl<P: PartState> StateStore<P> {
             slots: (0..partitions.max(1))
                 .map(|_| {
                     Mutex::new(Slot {
-                        state: P::default(),
+                        state: Arc::new(P::default()),
                         pending: None,
                         committed: None,
                     })
@@ -126,7 +141,7 @@ impl<P: PartState> StateStore<P> {
             let mut slot = lock(slot);
             match slot.pending.take() {
                 Some((pt, delta)) if pt == t => {
-                    slot.state.apply(delta);
+                    P::apply_shared(&mut slot.state, delta);
                     slot.committed = Some(t);
                 }
                 Some(other) => slot.pending = Some(other),
@@ -139,7 +154,7 @@ impl<P: PartState> StateStore<P> {
     pub fn set(&self, p: usize, state: P) {
         if let Some(slot) = self.slots.get(p) {
             let mut slot = lock(slot);
-            slot.state = state;
+            slot.state = Arc::new(state);
             slot.pending = None;
         }
     }
@@ -148,21 +163,20 @@ impl<P: PartState> StateStore<P> {
         self.slots.iter().map(|s| lock(s).state.len()).sum()
     }
 
-    /// The committed state of each of `which`, serialized.
-    pub fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
-        which
-            .iter()
-            .map(|&p| {
-                let slot = self
-                    .slots
-                    .get(p)
-                    .ok_or_else(|| Error::internal(format!("state partition {p} out of range")))?;
-                bincode::serialize(&lock(slot).state).map_err(|e| Error::Serialization {
-                    what: "operator state".into(),
-                    message: e.to_string(),
-                })
+    /// Partition `p`'s committed state as it is now, to be serialized later on another
+    /// thread: the fold of a later batch leaves it untouched.
+    pub fn freeze(&self, p: usize) -> Result<FrozenState> {
+        let slot = self
+            .slots
+            .get(p)
+            .ok_or_else(|| Error::internal(format!("state partition {p} out of range")))?;
+        let state = Arc::clone(&lock(slot).state);
+        Ok(Box::new(move || {
+            bincode::serialize(&*state).map_err(|e| Error::Serialization {
+                what: "operator state".into(),
+                message: e.to_string(),
             })
-            .collect()
+        }))
     }
 
     /// Replaces the committed state of the given partitions by their serialized form,
@@ -196,6 +210,10 @@ impl<P: PartState> StateStore<P> {
         decoded.into_iter().collect()
     }
 }
+
+/// A state partition frozen by a checkpoint: serializes it when called (on the checkpoint's
+/// thread), and lets go of it then.
+pub(crate) type FrozenState = Box<dyn FnOnce() -> Result<Vec<u8>> + Send>;
 
 /// Connects a [`StateStore`] to the node whose tasks fill it.
 pub(crate) struct StatefulOp<P: PartState, T> {
@@ -261,8 +279,8 @@ impl<P: PartState, T: Data> StatefulNode for StatefulOp<P, T> {
         std::any::type_name::<P>()
     }
 
-    fn snapshot_partitions(&self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
-        self.store.snapshot_partitions(which)
+    fn freeze_partition(&self, p: usize) -> Result<FrozenState> {
+        self.store.freeze(p)
     }
 
     fn restore_partitions(
@@ -384,7 +402,7 @@ pub(crate) mod exact_map {
 // ------------------------------------------------------------------ update_state_by_key
 
 /// State of `update_state_by_key`: the whole map is replaced every batch.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(bound = "K: Key, S: Data")]
 pub(crate) struct FullState<K: Key, S: Data> {
     #[serde(with = "exact_map")]
@@ -404,6 +422,11 @@ impl<K: Key, S: Data> PartState for FullState<K, S> {
 
     fn apply(&mut self, delta: Self::Delta) {
         self.map = delta;
+    }
+
+    fn apply_shared(state: &mut Arc<Self>, delta: Self::Delta) {
+        // The delta is the new map: a snapshot holding the old one costs no copy.
+        *state = Arc::new(FullState { map: delta });
     }
 
     fn len(&self) -> usize {
@@ -605,7 +628,7 @@ pub(crate) struct Timed<S> {
 
 /// State of `map_with_state`: the map and, when a timeout is set, buckets of keys by the
 /// batch they were last seen in, so finding timed-out keys costs O(expired), not O(state).
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(bound = "K: Key, S: Data")]
 pub(crate) struct TimedState<K: Key, S: Data> {
     #[serde(with = "exact_map")]
@@ -844,4 +867,85 @@ fn map_partition<K: Key, V: Data, S: Data, U: Data>(
             seen_now,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timed(changes: &[(&str, u64)]) -> TimedDelta<String, u64> {
+        TimedDelta {
+            changes: changes
+                .iter()
+                .map(|&(k, v)| {
+                    let value = Timed {
+                        state: v,
+                        last_seen_ms: 0,
+                    };
+                    (k.to_string(), Some(value))
+                })
+                .collect(),
+            expired_buckets: 0,
+            seen_now: None,
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Vec<(String, u64)> {
+        let state: TimedState<String, u64> = bincode::deserialize(bytes).unwrap();
+        let mut entries: Vec<_> = state.map.into_iter().map(|(k, v)| (k, v.state)).collect();
+        entries.sort();
+        entries
+    }
+
+    #[test]
+    fn a_frozen_partition_keeps_the_state_of_its_batch_while_later_batches_fold() {
+        let store = StateStore::<TimedState<String, u64>>::new(1);
+        let fold = |t: u64, changes: &[(&str, u64)]| {
+            let delta = timed(changes);
+            store.compute(0, BatchTime(t), |_| ((), delta)).unwrap();
+            store.commit(BatchTime(t));
+        };
+        fold(1, &[("a", 1), ("b", 1)]);
+        let frozen = store.freeze(0).unwrap();
+        // Folded while the checkpoint holds the partition: into a copy.
+        fold(2, &[("a", 2), ("c", 1)]);
+        let after_two = store.freeze(0).unwrap();
+        assert_eq!(
+            decode(&frozen().unwrap()),
+            [("a".into(), 1), ("b".into(), 1)]
+        );
+        // Nothing holds it any more: the next fold is in place, and the store has moved on.
+        fold(3, &[("b", 5)]);
+        assert_eq!(
+            decode(&after_two().unwrap()),
+            [("a".into(), 2), ("b".into(), 1), ("c".into(), 1)]
+        );
+        let now = store.freeze(0).unwrap();
+        assert_eq!(
+            decode(&now().unwrap()),
+            [("a".into(), 2), ("b".into(), 5), ("c".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_replaced_state_leaves_the_frozen_one_untouched() {
+        let store = StateStore::<FullState<u32, u32>>::new(2);
+        let fold = |t: u64, entries: &[(u32, u32)]| {
+            let map: FxHashMap<u32, u32> = entries.iter().copied().collect();
+            store.compute(1, BatchTime(t), |_| ((), map)).unwrap();
+            store.commit(BatchTime(t));
+        };
+        fold(1, &[(7, 1)]);
+        let frozen = store.freeze(1).unwrap();
+        fold(2, &[(7, 2), (8, 1)]);
+        let read = |bytes: Vec<u8>| {
+            let state: FullState<u32, u32> = bincode::deserialize(&bytes).unwrap();
+            let mut entries: Vec<_> = state.map.into_iter().collect();
+            entries.sort();
+            entries
+        };
+        assert_eq!(read(frozen().unwrap()), [(7, 1)]);
+        assert_eq!(read(store.freeze(1).unwrap()().unwrap()), [(7, 2), (8, 1)]);
+        assert!(store.freeze(2).is_err(), "a partition out of range");
+    }
 }

@@ -337,7 +337,7 @@ fn update<K: Key, V: Data>(
 }
 
 /// The window's aggregate per key, with the number of batches in the window that have it.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(bound = "K: Key, V: Data")]
 pub(crate) struct WindowState<K: Key, V: Data> {
     #[serde(with = "super::state::exact_map")]
