@@ -15,18 +15,29 @@ const HEADER: usize = 8 + 8 + 4;
 
 /// Writes `payload` to `path` atomically with a checksum.
 pub fn write_atomic(path: &Path, payload: &[u8]) -> Result<()> {
-    let tmp = crate::rdd::temp_sibling(path);
-    {
-        let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut header = Vec::with_capacity(HEADER);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        header.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        file.write_all(&header).map_err(|e| Error::io(&tmp, e))?;
-        file.write_all(payload).map_err(|e| Error::io(&tmp, e))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // A new file under a random name (`O_EXCL`): a link planted where a temporary will be
+    // cannot redirect the write.
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}.tmp-"))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    header.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    let tmp = file.path().to_path_buf();
+    file.write_all(&header).map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(payload).map_err(|e| Error::io(&tmp, e))?;
+    file.as_file().sync_all().map_err(|e| Error::io(&tmp, e))?;
+    file.persist(path).map_err(|e| Error::io(path, e.error))?;
     sync_parent(path)
 }
 
@@ -84,6 +95,27 @@ fn verify(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_planted_at_temporary_names_cannot_redirect_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"precious").unwrap();
+        let checkpoints = dir.path().join("ck");
+        std::fs::create_dir(&checkpoints).unwrap();
+        // Every name the temporary of `ck/x.ckpt` would once have had (process id and a
+        // counter), linked to the victim; and the destination itself a link.
+        for n in 0..2000 {
+            let name = format!(".x.ckpt.tmp-{}-{n}", std::process::id());
+            std::os::unix::fs::symlink(&victim, checkpoints.join(name)).unwrap();
+        }
+        let path = checkpoints.join("x.ckpt");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        write_atomic(&path, b"state").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(read_verified(&path).unwrap(), b"state");
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+    }
 
     #[test]
     fn round_trip_and_detects_damage() {

@@ -564,7 +564,13 @@ impl<T: Data> Rdd<T> {
         let dir = dir.as_ref();
         let sc = self.context();
         let tmp = if sc.workers() == 1 {
-            temp_sibling(dir)
+            let tmp = temp_sibling(dir);
+            if let Some(parent) = tmp.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            // A new directory (under a random name): never one planted there.
+            std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            tmp
         } else {
             // Every worker must write into the same directory: a name from the RDD's id,
             // which all workers agree on.
@@ -572,9 +578,21 @@ impl<T: Data> Rdd<T> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "out".to_string());
-            dir.with_file_name(format!(".{name}.tmp-rdd-{}", self.node.id))
+            let tmp = dir.with_file_name(format!(".{name}.tmp-rdd-{}", self.node.id));
+            std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            // Not a link planted under that name, pointing elsewhere.
+            let planted = std::fs::symlink_metadata(&tmp)
+                .map_err(|e| Error::io(&tmp, e))?
+                .file_type()
+                .is_symlink();
+            if planted {
+                return Err(Error::io(
+                    &tmp,
+                    std::io::Error::other("a symbolic link where a temporary directory goes"),
+                ));
+            }
+            tmp
         };
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         self.run_partitions(|p, records| {
             let path = tmp.join(format!("part-{p:05}"));
             let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
@@ -609,19 +627,14 @@ impl<T: Data> Rdd<T> {
     }
 }
 
-/// A hidden, unique sibling path of `path` for write-then-rename.
+/// A hidden sibling path of `path` for write-then-rename, under a random name that cannot
+/// be guessed (and so planted) in advance.
 pub(crate) fn temp_sibling(path: &Path) -> std::path::PathBuf {
-    use std::sync::atomic::AtomicU64;
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".to_string());
-    let unique = format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let unique = format!(".{name}.tmp-{:016x}", rand::random::<u64>());
     path.with_file_name(unique)
 }
 
