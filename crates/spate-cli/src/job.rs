@@ -378,7 +378,22 @@ impl Identity {
                     && !name.to_string_lossy().starts_with(LOCK_FILE)
                     && !name.to_string_lossy().starts_with('.')
             });
+        // Checkpoint files proper (`checkpoint-*`), beside which parameters are always
+        // recorded: checkpoints of an older format are refused when restored anyway.
+        let checkpoints_written = has_checkpoints
+            && std::fs::read_dir(dir)
+                .with_context(|| format!("reading {}", dir.display()))?
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("checkpoint-"));
         let stored = match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && checkpoints_written => {
+                bail!(
+                    "--checkpoint {}: holds checkpoints but no {PARAMETERS_FILE}, so the \
+                     parameters they were written with are unknown; use a fresh --checkpoint \
+                     directory (or restore the file)",
+                    dir.display()
+                );
+            }
             Ok(text) if has_checkpoints => Identity::from_json(&text).with_context(|| {
                 format!(
                     "{} is not a parameters file written by spate; use a fresh --checkpoint directory",
@@ -388,8 +403,7 @@ impl Identity {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(e).with_context(|| format!("reading {}", path.display()));
             }
-            // No checkpoint yet (or one written before parameters were recorded, which the
-            // stream graph's fingerprint still guards): this job's parameters are the ones.
+            // No checkpoint yet: this job's parameters are the ones.
             _ => {
                 spate::io::write_atomic(&path, |out| out.write_all(self.to_json().as_bytes()))
                     .with_context(|| format!("writing {}", path.display()))?;

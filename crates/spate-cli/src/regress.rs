@@ -218,9 +218,9 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
                 move |report: &spate::ml::SgdReport| {
                     report.diverged.then(|| {
                         format!(
-                            "SGD diverged: the loss reached {:e}, over {:e} times the batch's \
-                             starting loss; the weights before that batch are kept. Use a \
-                             smaller --step-size (now {step})",
+                            "SGD diverged: the loss reached {:e}, over {:e} times the loss it \
+                             started from (or a predictor of 0's); the weights before that \
+                             batch are kept. Use a smaller --step-size (now {step})",
                             report.loss,
                             spate::ml::DIVERGENCE_FACTOR
                         )
@@ -382,6 +382,16 @@ where
         readable(m.mae()),
         m.r2()
     );
+    if m.r2() < -1.0 {
+        // Worse than predicting the mean by far, yet short of the divergence check's 1e6
+        // factor: most likely steps too large for the data's scale.
+        tracing::warn!(
+            "the model predicts far worse than the mean of the target (R² {:.3e}); with \
+             --method sgd this usually means a --step-size too large or features to \
+             standardize (--standardize)",
+            m.r2()
+        );
+    }
     let width = rows.iter().map(|(f, _)| f.len()).max().unwrap_or(7);
     for (f, w) in &rows {
         outln!("  {f:<width$}  {w:>14.6e}");

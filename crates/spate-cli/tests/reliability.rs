@@ -69,6 +69,15 @@ fn a_restart_with_changed_parameters_is_refused() {
     assert!(err.contains("--decay was (none), now 0.5"), "{err}");
     let err = run_err(&mut kmeans(&ckpt, &["-k", "5", "--half-life", "3"]));
     assert!(err.contains("--half-life was (none), now 3"), "{err}");
+    // The recorded parameters lost: the checkpoints' parameters are unknown, so no restart
+    // may take them for its own.
+    let recorded = ckpt.join("parameters.json");
+    let saved = std::fs::read(&recorded).unwrap();
+    std::fs::remove_file(&recorded).unwrap();
+    let err = run_err(&mut kmeans(&ckpt, &["-k", "4"]));
+    assert!(err.contains("no parameters.json"), "{err}");
+    assert!(!recorded.exists());
+    std::fs::write(&recorded, saved).unwrap();
     // What does not shape results may change: threads, batch limit, quiet, a plot.
     run_ok(&mut kmeans(&ckpt, &["-k", "5", "--threads", "1"]));
     let plot = dir.path().join("clusters.png");
@@ -361,28 +370,32 @@ fn extreme_magnitudes_give_correct_statistics_and_fits() {
     assert!((value("intercept") + 1e200).abs() < 1e-9 * 1e200, "{text}");
 }
 
-/// Before: `--method sgd --step-size 10` ended with weights ~1e27 and exit 0.
+/// Before: `--method sgd --step-size 10` ended with weights ~1e27 and exit 0; with 2
+/// iterations per batch the weights grew batch after batch and were written with exit 0.
 #[test]
 fn diverging_sgd_fails_with_advice() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("weights.csv");
-    let err = run_err(
-        spate()
-            .args(["regress", "-q", "--method", "sgd", "--step-size", "10"])
-            .args([
-                "--target",
-                "arr_delay",
-                "--columns",
-                "dep_delay,distance,air_time",
-            ])
-            .arg("-i")
-            .arg(flights())
-            .arg("-o")
-            .arg(&out),
-    );
-    assert!(err.contains("SGD diverged"), "{err}");
-    assert!(err.contains("smaller --step-size (now 10)"), "{err}");
-    assert!(!out.exists());
+    for iterations in ["50", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("weights.csv");
+        let err = run_err(
+            spate()
+                .args(["regress", "-q", "--method", "sgd", "--step-size", "10"])
+                .args(["--iterations", iterations])
+                .args([
+                    "--target",
+                    "arr_delay",
+                    "--columns",
+                    "dep_delay,distance,air_time",
+                ])
+                .arg("-i")
+                .arg(flights())
+                .arg("-o")
+                .arg(&out),
+        );
+        assert!(err.contains("SGD diverged"), "{iterations}: {err}");
+        assert!(err.contains("smaller --step-size (now 10)"), "{err}");
+        assert!(!out.exists());
+    }
 }
 
 /// Before: `--batch 100000000000d` exited 0 with saturated batch times and wrong totals,

@@ -255,6 +255,7 @@ impl<L: Loss> SgdParams<L> {
             threshold: self.threshold,
             weights,
             pass: Pass::default(),
+            first_loss: f64::NAN,
             loss: self.loss,
         })
     }
@@ -313,7 +314,8 @@ pub struct SgdReport {
     pub loss: f64,
     /// The steps diverged: a loss or a weight became non-finite, or a step's loss exceeded
     /// [`DIVERGENCE_FACTOR`] times the batch's reference loss (the zero model's loss on the
-    /// same rows, or the batch's first step's loss if larger). The model then keeps the
+    /// same rows, or if larger the batch's first step's loss — but no more than the model's
+    /// very first step's loss, so growth spread over many batches counts). The model then keeps the
     /// weights it had before this batch and skips the batch's remaining steps; a smaller step
     /// size is needed. `loss` is the loss that revealed it.
     pub diverged: bool,
@@ -412,6 +414,10 @@ pub struct StreamingSgd<L> {
     /// `dim` feature weights, then the intercept when fitted.
     weights: Vec<f64>,
     pass: Pass,
+    /// The loss of the first step of the first batch with rows (NaN before it): a model
+    /// whose weights grow a little more each batch, never by much within one, is still
+    /// caught diverging against it.
+    first_loss: f64,
     loss: L,
 }
 
@@ -447,7 +453,8 @@ impl<L: Loss> StreamingSgd<L> {
             && self.weights.len() == len
             && self.pass.iteration >= 1
             && self.pass.previous.as_ref().is_none_or(|p| p.len() == len)
-            && self.pass.start.as_ref().is_none_or(|p| p.len() == len);
+            && self.pass.start.as_ref().is_none_or(|p| p.len() == len)
+            && !self.first_loss.is_infinite();
         if !fits {
             return Err(MlError::CorruptCheckpoint {
                 model: "StreamingSgd",
@@ -669,7 +676,11 @@ impl<L: Loss> OnlineModel for StreamingSgd<L> {
             self.pass.report.loss = loss;
             if self.pass.start.is_none() {
                 self.pass.start = Some(self.weights.clone());
-                self.pass.reference_loss = (stats.zero_loss / n).max(loss);
+                if self.first_loss.is_nan() && loss.is_finite() {
+                    self.first_loss = loss;
+                }
+                // (`min` ignores a NaN: a non-finite first loss diverges just below.)
+                self.pass.reference_loss = (stats.zero_loss / n).max(loss.min(self.first_loss));
             }
             if !loss.is_finite() || loss > DIVERGENCE_FACTOR * self.pass.reference_loss {
                 return Ok(self.diverge());

@@ -545,6 +545,22 @@ fn diverging_sgd_is_reported_and_keeps_the_last_good_weights() {
         assert!(report.diverged, "step {step}: {report:?}");
         assert_eq!(model.weights(), before.view(), "step {step}");
     }
+    // Two steps per batch that overshoot a little each time: the weights grow batch after
+    // batch (×~1e2 per batch) without any one batch growing its loss 1e6 times over its
+    // first step's. The growth is still caught, against the model's first loss.
+    let mut creeping = StreamingLinearRegressionWithSgd::params(3)
+        .step_size(10.0)
+        .iterations(2)
+        .intercept(true)
+        .build()
+        .unwrap();
+    let diverged_at = (1..=30).find(|_| {
+        creeping
+            .update((x.view(), y.view()))
+            .map(|r| r.diverged)
+            .unwrap()
+    });
+    assert!(diverged_at.is_some_and(|b| b > 1), "{diverged_at:?}");
     // Stable steps on the same data, batch after batch, never trip the detector.
     for _ in 0..20 {
         let report = good.update((x.view(), y.view())).unwrap();
