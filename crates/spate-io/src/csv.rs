@@ -442,15 +442,18 @@ fn header_end(path: &Path, max_line_bytes: usize) -> Result<u64, IoError> {
 }
 
 /// The columns whose values in the first data rows are all numbers or missing, and at
-/// least one a number.
+/// least one a number (as polars infers a column's type from its first rows). A row with no
+/// number at all (a repeated header) says nothing about the columns and is left out; a
+/// column left out for a text among its numbers is logged, with that text.
 fn infer_numeric(
     parser: &mut CsvRowParser,
     file: &mut TextFile,
     path: &Path,
 ) -> Result<Vec<usize>, IoError> {
     let n = parser.header.len();
-    let (mut numeric, mut seen) = (vec![true; n], vec![false; n]);
-    for _ in 0..INFER_ROWS {
+    let (mut seen, mut text_at) = (vec![false; n], vec![None; n]);
+    let mut fields: Vec<Option<Result<bool, String>>> = Vec::with_capacity(n);
+    for row in 1..=INFER_ROWS {
         let Some(line) = file.lines.next_raw().map_err(|e| IoError::io(path, e))? else {
             break;
         };
@@ -460,16 +463,43 @@ fn infer_numeric(
         if parser.split(bytes) != n {
             continue;
         }
-        for column in 0..n {
-            let text = std::str::from_utf8(parser.field(column)).map(str::trim);
-            match text {
-                Ok("" | "NA") => {}
-                Ok(t) if t.parse::<f64>().is_ok() => seen[column] = true,
-                _ => numeric[column] = false,
+        // Per column: None missing, Ok a number, Err a text.
+        fields.clear();
+        fields.extend((0..n).map(|column| {
+            match std::str::from_utf8(parser.field(column)).map(str::trim) {
+                Ok("" | "NA") => None,
+                Ok(t) if t.parse::<f64>().is_ok() => Some(Ok(true)),
+                Ok(t) => Some(Err(t.chars().take(40).collect())),
+                Err(_) => Some(Err("(not UTF-8)".to_string())),
+            }
+        }));
+        if !fields.iter().any(|f| matches!(f, Some(Ok(_)))) {
+            continue;
+        }
+        for (column, field) in fields.drain(..).enumerate() {
+            match field {
+                Some(Ok(_)) => seen[column] = true,
+                Some(Err(text)) if text_at[column].is_none() => {
+                    text_at[column] = Some((row, text));
+                }
+                _ => {}
             }
         }
     }
-    let columns: Vec<usize> = (0..n).filter(|&c| numeric[c] && seen[c]).collect();
+    for column in 0..n {
+        if let (true, Some((row, text))) = (seen[column], &text_at[column]) {
+            tracing::warn!(
+                path = %path.display(),
+                "column `{}` is left out of the default columns: data row {row} holds `{text}`, \
+                 not a number; name the columns to read it (rows without a number in it are \
+                 then skipped and counted)",
+                parser.header[column]
+            );
+        }
+    }
+    let columns: Vec<usize> = (0..n)
+        .filter(|&c| seen[c] && text_at[c].is_none())
+        .collect();
     if columns.is_empty() {
         return Err(bad_header(
             path,

@@ -81,6 +81,11 @@ fn by_default_every_numeric_column_is_used() {
     std::fs::write(&path, "name,kind\nann,cat\n").unwrap();
     let err = CsvSource::options(&path).build().err().unwrap();
     assert!(matches!(err, IoError::BadHeader { .. }), "{err}");
+
+    // Before: a row of text only (here a repeated header) made every column non-numeric.
+    std::fs::write(&path, "a,b\n1,2\na,b\n3,4\n").unwrap();
+    let source = CsvSource::options(&path).build().unwrap();
+    assert_eq!(source.column_names(), ["a", "b"]);
 }
 
 #[test]

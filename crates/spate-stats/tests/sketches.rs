@@ -122,6 +122,30 @@ fn quantile_sketch_edge_cases() {
     }
 }
 
+/// Before: values below 1e-9 all fell into the zero bucket, so 1e-10 … 9e-10 had a median
+/// of 1e-10 (the minimum) where the value of that rank is 5e-10.
+#[test]
+fn tiny_and_huge_magnitudes_keep_the_relative_guarantee() {
+    for scale in [1e-10, 1e-200, 1e-300, 1.0, 1e150, 1e300] {
+        for sign in [1.0, -1.0] {
+            let values: Vec<f64> = (1..=9).map(|k| sign * k as f64 * scale).collect();
+            let mut q = QuantileSketch::default();
+            q.update(&values);
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            for p in [0.05, 0.25, 0.5, 0.75, 0.95] {
+                // The value at rank ⌊p (n − 1)⌋, the reference the guarantee names.
+                let want = sorted[(p * 8.0) as usize];
+                let got = q.quantile(p).unwrap().unwrap();
+                assert!(
+                    ((got - want) / want).abs() <= 0.01 + 1e-12,
+                    "scale {scale:e}, sign {sign}, p {p}: {got:e} vs {want:e}"
+                );
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- HyperLogLog
 
 #[test]
