@@ -255,7 +255,7 @@ impl<L: Loss> SgdParams<L> {
             threshold: self.threshold,
             weights,
             pass: Pass::default(),
-            first_loss: f64::NAN,
+            first_loss: None,
             loss: self.loss,
         })
     }
@@ -414,10 +414,10 @@ pub struct StreamingSgd<L> {
     /// `dim` feature weights, then the intercept when fitted.
     weights: Vec<f64>,
     pass: Pass,
-    /// The loss of the first step of the first batch with rows (NaN before it): a model
+    /// The loss of the first step of the first batch with rows (`None` before it): a model
     /// whose weights grow a little more each batch, never by much within one, is still
     /// caught diverging against it.
-    first_loss: f64,
+    first_loss: Option<f64>,
     loss: L,
 }
 
@@ -454,7 +454,7 @@ impl<L: Loss> StreamingSgd<L> {
             && self.pass.iteration >= 1
             && self.pass.previous.as_ref().is_none_or(|p| p.len() == len)
             && self.pass.start.as_ref().is_none_or(|p| p.len() == len)
-            && !self.first_loss.is_infinite();
+            && self.first_loss.is_none_or(f64::is_finite);
         if !fits {
             return Err(MlError::CorruptCheckpoint {
                 model: "StreamingSgd",
@@ -676,11 +676,12 @@ impl<L: Loss> OnlineModel for StreamingSgd<L> {
             self.pass.report.loss = loss;
             if self.pass.start.is_none() {
                 self.pass.start = Some(self.weights.clone());
-                if self.first_loss.is_nan() && loss.is_finite() {
-                    self.first_loss = loss;
+                if self.first_loss.is_none() && loss.is_finite() {
+                    self.first_loss = Some(loss);
                 }
-                // (`min` ignores a NaN: a non-finite first loss diverges just below.)
-                self.pass.reference_loss = (stats.zero_loss / n).max(loss.min(self.first_loss));
+                // (A non-finite loss diverges just below.)
+                let first = loss.min(self.first_loss.unwrap_or(loss));
+                self.pass.reference_loss = (stats.zero_loss / n).max(first);
             }
             if !loss.is_finite() || loss > DIVERGENCE_FACTOR * self.pass.reference_loss {
                 return Ok(self.diverge());

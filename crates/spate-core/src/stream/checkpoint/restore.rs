@@ -10,8 +10,8 @@ struct Format {
     format: u32,
 }
 
-/// Reads and checks a manifest: CRC, format, fingerprint.
-fn read_manifest(path: &Path, dir: &Path, expected: u64) -> Result<Manifest> {
+/// Reads a checkpoint file (a manifest or a part): its CRC, then its format, then the rest.
+fn read_checked<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let bytes = codec::read_verified(path)?;
     let corrupt = |reason: String| Error::CorruptCheckpoint {
         path: path.to_path_buf(),
@@ -25,8 +25,12 @@ fn read_manifest(path: &Path, dir: &Path, expected: u64) -> Result<Manifest> {
             "checkpoint format {format} (this Spate reads format {FORMAT})"
         )));
     }
-    let manifest: Manifest =
-        bincode::deserialize(&bytes).map_err(|e| corrupt(format!("undecodable ({e})")))?;
+    bincode::deserialize(&bytes).map_err(|e| corrupt(format!("undecodable ({e})")))
+}
+
+/// Reads and checks a manifest: CRC, format, fingerprint.
+fn read_manifest(path: &Path, dir: &Path, expected: u64) -> Result<Manifest> {
+    let manifest: Manifest = read_checked(path)?;
     if manifest.fingerprint != expected {
         return Err(Error::IncompatibleCheckpoint {
             path: dir.to_path_buf(),
@@ -40,27 +44,17 @@ fn read_manifest(path: &Path, dir: &Path, expected: u64) -> Result<Manifest> {
 /// Reads and checks worker `k`'s part of a checkpoint, against the id its manifest gives
 /// it if known.
 fn read_part(path: &Path, expected_id: Option<u64>, fingerprint: u64, t: u64) -> Result<Part> {
-    let bytes = codec::read_verified(path)?;
-    let corrupt = |reason: String| Error::CorruptCheckpoint {
+    let part: Part = read_checked(path)?;
+    let corrupt = |reason: &str| Error::CorruptCheckpoint {
         path: path.to_path_buf(),
-        reason,
+        reason: reason.into(),
     };
-    let format = bincode::deserialize::<Format>(&bytes)
-        .map_err(|e| corrupt(format!("undecodable: {e}")))?
-        .format;
-    if format != FORMAT {
-        return Err(corrupt(format!(
-            "checkpoint format {format} (this Spate reads format {FORMAT})"
-        )));
-    }
-    let part: Part =
-        bincode::deserialize(&bytes).map_err(|e| corrupt(format!("undecodable: {e}")))?;
     if part.fingerprint != fingerprint || part.batch_time != t {
-        return Err(corrupt("belongs to another checkpoint".into()));
+        return Err(corrupt("belongs to another checkpoint"));
     }
     if expected_id.is_some_and(|id| id != part.id) {
         return Err(corrupt(
-            "does not match the checkpoint's manifest (a part of another write)".into(),
+            "does not match the checkpoint's manifest (a part of another write)",
         ));
     }
     Ok(part)
@@ -232,8 +226,7 @@ impl StreamingContext {
         let mut routed = Routed::default();
         for k in parts_to_read(me, workers, old) {
             let path = find_part(dir, listing, t, k, old)?;
-            let bytes = codec::read_verified(path)?;
-            let part: Part = decode(&bytes, "checkpoint part")?;
+            let part: Part = read_checked(path)?;
             routed.absorb(part);
         }
         Ok((manifest, routed))
