@@ -369,22 +369,21 @@ impl Identity {
     /// one there if the directory holds no checkpoint yet.
     fn check(&self, dir: &Path) -> anyhow::Result<()> {
         let path = dir.join(PARAMETERS_FILE);
-        let has_checkpoints = std::fs::read_dir(dir)
+        // Files other than ours (parameters, lock, temporaries) and, among them, checkpoint
+        // files proper (`checkpoint-*`), beside which parameters are always recorded:
+        // checkpoints of an older format are refused when restored anyway.
+        let (mut has_checkpoints, mut checkpoints_written) = (false, false);
+        for entry in std::fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .flatten()
-            .any(|e| {
-                let name = e.file_name();
-                name != PARAMETERS_FILE
-                    && !name.to_string_lossy().starts_with(LOCK_FILE)
-                    && !name.to_string_lossy().starts_with('.')
-            });
-        // Checkpoint files proper (`checkpoint-*`), beside which parameters are always
-        // recorded: checkpoints of an older format are refused when restored anyway.
-        let checkpoints_written = has_checkpoints
-            && std::fs::read_dir(dir)
-                .with_context(|| format!("reading {}", dir.display()))?
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("checkpoint-"));
+        {
+            let name = entry.file_name();
+            let text = name.to_string_lossy();
+            if name != PARAMETERS_FILE && !text.starts_with(LOCK_FILE) && !text.starts_with('.') {
+                has_checkpoints = true;
+                checkpoints_written |= text.starts_with("checkpoint-");
+            }
+        }
         let stored = match std::fs::read_to_string(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && checkpoints_written => {
                 bail!(

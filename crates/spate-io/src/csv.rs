@@ -452,7 +452,7 @@ fn infer_numeric(
 ) -> Result<Vec<usize>, IoError> {
     let n = parser.header.len();
     let (mut seen, mut text_at) = (vec![false; n], vec![None; n]);
-    let mut fields: Vec<Option<Result<bool, String>>> = Vec::with_capacity(n);
+    let mut fields: Vec<Option<Result<(), String>>> = Vec::with_capacity(n);
     for row in 1..=INFER_ROWS {
         let Some(line) = file.lines.next_raw().map_err(|e| IoError::io(path, e))? else {
             break;
@@ -468,7 +468,7 @@ fn infer_numeric(
         fields.extend((0..n).map(|column| {
             match std::str::from_utf8(parser.field(column)).map(str::trim) {
                 Ok("" | "NA") => None,
-                Ok(t) if t.parse::<f64>().is_ok() => Some(Ok(true)),
+                Ok(t) if t.parse::<f64>().is_ok() => Some(Ok(())),
                 Ok(t) => Some(Err(t.chars().take(40).collect())),
                 Err(_) => Some(Err("(not UTF-8)".to_string())),
             }
@@ -478,7 +478,7 @@ fn infer_numeric(
         }
         for (column, field) in fields.drain(..).enumerate() {
             match field {
-                Some(Ok(_)) => seen[column] = true,
+                Some(Ok(())) => seen[column] = true,
                 Some(Err(text)) if text_at[column].is_none() => {
                     text_at[column] = Some((row, text));
                 }

@@ -645,9 +645,9 @@ impl StreamingContext {
         };
         let written = match lock(&self.inner.checkpointer).as_mut() {
             Some(checkpointer) => checkpointer.write_pending(&self.inner, t)?,
-            None => None,
+            None => false,
         };
-        Ok(written.map(|_| t))
+        Ok(written.then_some(t))
     }
 
     /// Blocks until the context stops; returns the error that stopped it, if any.

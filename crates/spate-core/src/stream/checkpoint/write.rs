@@ -87,18 +87,16 @@ impl Checkpointer {
     }
 
     /// Writes a checkpoint of the state after batch `t` unless the last one written is of
-    /// `t` already, and waits until it is on disk; returns how long it took in ms and its
-    /// size in bytes (this worker's files), if it wrote one.
-    pub fn write_pending(&mut self, inner: &Inner, t: BatchTime) -> Result<Option<(u64, u64)>> {
+    /// `t` already, and waits until it is on disk; returns whether it wrote one.
+    pub fn write_pending(&mut self, inner: &Inner, t: BatchTime) -> Result<bool> {
         if self.batches_since == 0 {
             self.finish()?;
-            return Ok(None);
+            return Ok(false);
         }
         self.batches_since = 0;
-        let ms = self.write(inner, t)?;
+        self.write(inner, t)?;
         self.finish()?;
-        let bytes = self.written.take().map_or(0, |(_, bytes)| bytes);
-        Ok(Some((ms, bytes)))
+        Ok(true)
     }
 
     /// Checkpoints the state after batch `t`: waits for the previous checkpoint's files,
@@ -137,15 +135,17 @@ impl Checkpointer {
         };
         let manifest = if me == 0 {
             let manifest = snapshot_manifest(inner, t, fingerprint, ids)?;
-            Some(encode(&manifest, "checkpoint manifest")?)
+            let encoded = encode(&manifest, "checkpoint manifest")?;
+            Some((self.dir.join(manifest_name(t.0)), encoded))
         } else {
             None
         };
+        let part_path = self.dir.join(part_name(t.0, me, workers));
         let (dir, keep) = (self.dir.clone(), self.config.keep);
         if self.config.background {
             let job = move || {
-                let part = snapshot.serialize(None)?;
-                write_files(&dir, keep, me, t, part, manifest)
+                let part = (part_path, snapshot.serialize(None)?);
+                write_files(&dir, keep, me, t, [Some(part), manifest])
             };
             let handle = std::thread::Builder::new()
                 .name("spate-checkpoint".into())
@@ -153,8 +153,8 @@ impl Checkpointer {
                 .map_err(|e| Error::io("spate-checkpoint thread", e))?;
             self.in_flight = Some(InFlight { batch: t.0, handle });
         } else {
-            let part = snapshot.serialize(Some(&*env.runtime))?;
-            let bytes = write_files(&dir, keep, me, t, part, manifest)?;
+            let part = (part_path, snapshot.serialize(Some(&*env.runtime))?);
+            let bytes = write_files(&dir, keep, me, t, [Some(part), manifest])?;
             self.written = Some((t.0, bytes));
         }
         Ok(started.elapsed().as_millis() as u64)
@@ -194,14 +194,11 @@ fn write_files(
     keep: usize,
     me: usize,
     t: BatchTime,
-    (part, workers): (Vec<u8>, usize),
-    manifest: Option<Vec<u8>>,
+    files: [Option<(PathBuf, Vec<u8>)>; 2],
 ) -> Result<u64> {
     let started = std::time::Instant::now();
     let mut bytes = 0;
-    let manifest = manifest.map(|m| (dir.join(manifest_name(t.0)), m));
-    let part = Some((dir.join(part_name(t.0, me, workers)), part));
-    for (path, payload) in part.iter().chain(&manifest) {
+    for (path, payload) in files.iter().flatten() {
         codec::write_atomic(path, payload)?;
         bytes += payload.len() as u64;
     }
@@ -259,9 +256,8 @@ struct PartSnapshot {
 
 impl PartSnapshot {
     /// Serializes the frozen states (in parallel on `runtime`'s threads if given, else on
-    /// this thread, letting go of each as soon as it is serialized) and encodes the part;
-    /// returns it with the number of workers it is a part of.
-    fn serialize(self, runtime: Option<&dyn Runtime>) -> Result<(Vec<u8>, usize)> {
+    /// this thread, letting go of each as soon as it is serialized) and encodes the part.
+    fn serialize(self, runtime: Option<&dyn Runtime>) -> Result<Vec<u8>> {
         let PartSnapshot { mut part, frozen } = self;
         let mut index = Vec::new();
         let mut calls = Vec::new();
@@ -288,8 +284,7 @@ impl PartSnapshot {
                 parts.push((p, ByteBuf::from(bytes?)));
             }
         }
-        let workers = part.workers;
-        Ok((encode(&part, "checkpoint part")?, workers))
+        encode(&part, "checkpoint part")
     }
 }
 
