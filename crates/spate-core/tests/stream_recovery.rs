@@ -544,11 +544,12 @@ fn a_checkpoint_write_that_fails_stops_the_stream_with_its_error() {
             "background={}: {err}",
             config.background
         );
-        // The batch whose checkpoint failed (6), or the next one due (8) when the failure
-        // happened in the background: the stream stops there, not at its end.
+        // The stream stops near the failure, not at its end: at batch 6, whose checkpoint
+        // failed, or in the background at batch 5 (the write of checkpoint 4 was still
+        // running when the directory moved) or at the next batch that waits for a write.
         let last = ssc.batch_history().last().unwrap().batch_time.0;
         assert!(
-            (5_000..8_000).contains(&last),
+            (4_000..8_000).contains(&last),
             "background={}: stopped after {last}: {err}",
             config.background
         );
