@@ -88,6 +88,16 @@ pub trait Runtime: Send + Sync + 'static {
     /// one, indexed by sender. Collective; see the trait's contract.
     fn exchange(&self, outgoing: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>>;
 
+    /// Runs `driver`, a stream's batch loop, which calls [`run_tasks`](Runtime::run_tasks)
+    /// and [`exchange`](Runtime::exchange) for as long as the stream runs. The default
+    /// calls it on the calling thread (a thread of its own, started for the stream). A
+    /// runtime whose tasks run on a pool it owns may run the loop on one of the pool's
+    /// threads instead, so that each stage's tasks start in place rather than being handed
+    /// to the pool and back; that thread is then the loop's until the stream stops.
+    fn drive(&self, driver: Box<dyn FnOnce() + Send + '_>) {
+        driver();
+    }
+
     /// Called on every worker before the rounds of batch `epoch` of a stream (1 for the
     /// first batch after the zero time), in the same order on all: a runtime may timestamp
     /// its rounds with it. The default does nothing.

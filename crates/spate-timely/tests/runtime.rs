@@ -151,3 +151,55 @@ fn execute_returns_when_a_program_leaves_a_clone_of_its_context_behind() {
         .unwrap();
     assert_eq!(counts, vec![10, 10]);
 }
+
+#[test]
+fn a_stream_runs_its_batches_on_the_worker_pool_and_knows_its_worker() {
+    use spate_core::stream::{FastForwardClock, StreamingContext};
+    // The batch loop is driven from the worker's rayon pool (stages start in place) and
+    // marks its thread as the worker's, which leader-only printing and writing rely on.
+    let seen = execute(&TimelyConfig::threads_in_process(2), |sc| {
+        let ssc = StreamingContext::builder(&sc)
+            .batch_interval(Duration::from_secs(1))
+            .clock(FastForwardClock::new())
+            .build()
+            .unwrap();
+        let (queue, input) = ssc.queue_stream::<u32>(true).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&seen);
+        input
+            .map(|x| (x % 3, x))
+            .reduce_by_key(|a, b| a + b)
+            .foreach_rdd(move |rdd, _| {
+                let sum: u32 = rdd.collect()?.iter().map(|(_, v)| v).sum();
+                let thread = std::thread::current().name().map(str::to_owned);
+                sink.lock().unwrap().push((
+                    thread,
+                    spate_core::runtime::current_worker(),
+                    spate_core::runtime::on_leader(),
+                    sum,
+                ));
+                Ok(())
+            })
+            .unwrap();
+        queue.push((0..10).collect());
+        queue.push((10..20).collect());
+        queue.close();
+        ssc.start().unwrap();
+        ssc.await_termination().unwrap();
+        (sc.worker(), seen.lock().unwrap().clone())
+    })
+    .unwrap();
+    for (worker, batches) in seen {
+        assert_eq!(batches.len(), 2, "worker {worker}");
+        for ((thread, current, leader, sum), expected) in batches.into_iter().zip([45, 145]) {
+            let thread = thread.unwrap_or_default();
+            assert!(
+                thread.starts_with(&format!("spate-timely-{worker}-")),
+                "worker {worker} ran a batch on {thread}"
+            );
+            assert_eq!(current, Some((worker, 2)));
+            assert_eq!(leader, worker == 0);
+            assert_eq!(sum, expected);
+        }
+    }
+}

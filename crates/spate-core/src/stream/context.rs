@@ -480,10 +480,13 @@ impl StreamingContext {
         let handle = std::thread::Builder::new()
             .name("spate-batches".into())
             .spawn(move || {
-                if inner.sc.workers() > 1 {
-                    crate::runtime::set_current_worker(inner.sc.worker(), inner.sc.workers());
-                }
-                run_loop(inner, first)
+                let runtime = Arc::clone(&inner.sc.env.runtime);
+                runtime.drive(Box::new(move || {
+                    if inner.sc.workers() > 1 {
+                        crate::runtime::set_current_worker(inner.sc.worker(), inner.sc.workers());
+                    }
+                    run_loop(inner, first)
+                }));
             })
             .map_err(|e| Error::io("spate-batches thread", e))?;
         *lock(&self.inner.generator) = Some(handle.thread().id());
