@@ -217,11 +217,22 @@ impl JobArgs {
         if let Some(dir) = &self.checkpoint {
             all.push(Output::Directory("--checkpoint", dir, |_| true));
         }
+        let mut files: Vec<(&str, PathBuf)> = Vec::new();
         for output in outputs.iter().chain(&all) {
             if let Some(input) = input {
                 refuse_alias(output, input)?;
             }
             check_writable(output)?;
+            if let Output::File(option, path) = output {
+                let path = resolved(path);
+                if let Some((other, _)) = files.iter().find(|(_, p)| *p == path) {
+                    bail!(
+                        "{other} and {option} name the same file {}: give each output its own",
+                        path.display()
+                    );
+                }
+                files.push((option, path));
+            }
         }
         let lock = match &self.checkpoint {
             Some(dir) => Some(lock_checkpoint(dir, self.runtime.process_index())?),

@@ -498,6 +498,19 @@ fn outputs_that_alias_an_input_are_refused() {
         std::fs::read(flights()).unwrap()
     );
     assert_eq!(std::fs::read(&text).unwrap(), b"some words\n\xff bad\n");
+    // Two outputs of one job in one file would overwrite each other.
+    let err = run_err(
+        spate()
+            .args(["regress", "--target", "arr_delay", "-i"])
+            .arg(&csv)
+            .args(["-o", "same.csv", "--dead-letter", "./same.csv"])
+            .current_dir(dir.path()),
+    );
+    assert!(
+        err.contains("--output and --dead-letter name the same file"),
+        "{err}"
+    );
+    assert!(!dir.path().join("same.csv").exists());
 }
 
 /// A realtime word count that runs long enough to be interrupted.
