@@ -18,10 +18,22 @@ pub trait Clock: Send + Sync + 'static {
 
     /// Blocks until the time is at least `target_ms` or [`wake`](Clock::wake) is called;
     /// returns the time then.
-    fn wait_until(&self, target_ms: u64) -> u64;
+    fn wait_until(&self, target_ms: u64) -> u64 {
+        self.wait_until_since(target_ms, self.wakes())
+    }
 
     /// Wakes every thread blocked in [`wait_until`](Clock::wait_until) (used by `stop`).
     fn wake(&self);
+
+    /// How many times [`wake`](Clock::wake) has been called: a token for
+    /// [`wait_until_since`](Clock::wait_until_since).
+    fn wakes(&self) -> u64;
+
+    /// Like [`wait_until`](Clock::wait_until), but returns at once if `wake` was called
+    /// since [`wakes`](Clock::wakes) returned `since`. The batch thread takes the token
+    /// before it checks whether the stream was stopped, so a `stop` between the check and
+    /// the wait is not lost (with a manual clock it would wait forever).
+    fn wait_until_since(&self, target_ms: u64, since: u64) -> u64;
 
     /// Whether batch times start at the current time rounded to the interval (`true`, for
     /// wall clocks) or at the clock's current value unchanged.
@@ -52,12 +64,11 @@ impl Clock for SystemClock {
             .unwrap_or(0)
     }
 
-    fn wait_until(&self, target_ms: u64) -> u64 {
+    fn wait_until_since(&self, target_ms: u64, since: u64) -> u64 {
         let mut woken = lock(&self.woken);
-        let generation = *woken;
         loop {
             let now = self.now_ms();
-            if now >= target_ms || *woken != generation {
+            if now >= target_ms || *woken != since {
                 return now;
             }
             let wait = Duration::from_millis(target_ms - now);
@@ -72,6 +83,10 @@ impl Clock for SystemClock {
     fn wake(&self) {
         *lock(&self.woken) += 1;
         self.signal.notify_all();
+    }
+
+    fn wakes(&self) -> u64 {
+        *lock(&self.woken)
     }
 
     fn aligns_start(&self) -> bool {
@@ -132,11 +147,10 @@ impl Clock for ManualClock {
         self.time_ms()
     }
 
-    fn wait_until(&self, target_ms: u64) -> u64 {
+    fn wait_until_since(&self, target_ms: u64, since: u64) -> u64 {
         let (state, signal) = &*self.inner;
         let mut s = lock(state);
-        let generation = s.wakes;
-        while s.now < target_ms && s.wakes == generation {
+        while s.now < target_ms && s.wakes == since {
             s = signal.wait(s).unwrap_or_else(|p| p.into_inner());
         }
         s.now
@@ -146,6 +160,10 @@ impl Clock for ManualClock {
         let (state, signal) = &*self.inner;
         lock(state).wakes += 1;
         signal.notify_all();
+    }
+
+    fn wakes(&self) -> u64 {
+        lock(&self.inner.0).wakes
     }
 }
 
@@ -168,13 +186,17 @@ impl Clock for FastForwardClock {
         *lock(&self.now)
     }
 
-    fn wait_until(&self, target_ms: u64) -> u64 {
+    fn wait_until_since(&self, target_ms: u64, _since: u64) -> u64 {
         let mut now = lock(&self.now);
         *now = (*now).max(target_ms);
         *now
     }
 
     fn wake(&self) {}
+
+    fn wakes(&self) -> u64 {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +224,20 @@ mod tests {
             std::thread::yield_now();
         }
         assert_eq!(waiter.join().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_wake_between_taking_the_token_and_waiting_is_not_lost() {
+        // Before: `stop` woke the clock after the batch thread had checked the stop flag
+        // but before it waited, and the wait never ended (a hang seen in CI).
+        let manual = ManualClock::new();
+        let system = SystemClock::new();
+        for clock in [&manual as &dyn Clock, &system] {
+            let since = clock.wakes();
+            clock.wake();
+            let far = clock.now_ms() + 3_600_000;
+            assert!(clock.wait_until_since(far, since) < far);
+        }
     }
 
     #[test]

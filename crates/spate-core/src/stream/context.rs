@@ -826,6 +826,8 @@ pub(crate) struct Progress {
 impl Progress {
     /// Before batch `t`: stop, run it (after waiting for its time), or wait again.
     pub(crate) fn next(&mut self, inner: &Inner, t: BatchTime) -> Next {
+        // Taken before the stop flags are read: a stop after this returns the wait below.
+        let wakes = inner.clock.wakes();
         let mode = inner.stop_mode.load(Ordering::SeqCst).max(self.peer_stop);
         if self.finished || mode == STOP_NOW || (self.draining && mode != RUN) {
             return Next::Stop;
@@ -842,7 +844,7 @@ impl Progress {
         if mode == STOP_GRACEFUL {
             // Process one more batch immediately, with whatever the sources hold.
             self.draining = true;
-        } else if inner.clock.wait_until(t.0) < t.0 {
+        } else if inner.clock.wait_until_since(t.0, wakes) < t.0 {
             return Next::Retry; // woken early: re-check the stop flags
         }
         Next::Run
