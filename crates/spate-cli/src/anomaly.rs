@@ -192,7 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let temp = tempfile::NamedTempFile::new_in(&dir)
+    let temp = spate::codec::output_tempfile(&dir, ".tmp", "")
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let mut file = std::io::BufWriter::new(temp);
     let labelled = args.label.is_some();

@@ -4,7 +4,7 @@
 
 use crate::common::{Progress, RunEnd, errln, init_logging, interactive, outln};
 use crate::job::{Identity, JobArgs, Output, Span};
-use crate::pagerank::{Format, Order, edge_format};
+use crate::pagerank::{Format, Order, edge_format, format_name};
 use anyhow::{Context, bail};
 use spate::graph::{
     EdgeEvent, EdgeListSource, Metric, NodeId, RepairMethod, ShortestPaths, ShortestPathsBatch,
@@ -136,10 +136,7 @@ fn run_stream<H: Send + 'static>(
         None => None,
     };
     let identity = identity
-        .with(
-            "--format",
-            format!("{:?}", edge_format(args.format, &edges)),
-        )
+        .with("--format", format_name(args.format, &edges))
         .with("--order", args.order)
         .with_option("--window", window)
         .with("--recompute-above", args.recompute_above);

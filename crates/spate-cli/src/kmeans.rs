@@ -268,7 +268,7 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     };
     let summary = summary.get();
     let model = trained.latest_model();
-    if summary.points == 0 {
+    if summary.points == 0 && run.rows == 0 {
         bail!(
             "{} has no valid row in the columns {} ({} skipped: a missing, NA or \
              non-numeric value); nothing to cluster",
@@ -279,9 +279,12 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
     }
     if !model.is_initialized() {
         bail!(
-            "{} has too few valid rows to seed the centers: k-means++ waits for {} points",
+            "{} has too few valid rows to seed the centers: k-means++ waits for {} points \
+             and this run read {} valid rows ({} skipped); lower -k or --init-points",
             input.display(),
-            args.init_points.unwrap_or(args.k as usize)
+            args.init_points.unwrap_or(args.k as usize),
+            run.rows,
+            run.skipped
         );
     }
     let centers = match &standardizer {

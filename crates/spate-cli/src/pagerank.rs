@@ -303,10 +303,7 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         outputs.push(Output::File("--plot", plot));
     }
     let identity = Identity::of("pagerank", job)
-        .with(
-            "--format",
-            format!("{:?}", edge_format(args.format, &edges)),
-        )
+        .with("--format", format_name(args.format, &edges))
         .with("--order", args.order)
         .with("--tolerance", args.tolerance)
         .with("--damping", args.damping)
@@ -391,18 +388,30 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
 /// The layout `format` names, or by default the one `edges`' extension suggests: `csv` for
 /// a .csv or .csv.gz file, `snap` otherwise.
 pub(crate) fn edge_format(format: Option<Format>, edges: &Path) -> EdgeListFormat {
-    let format = format.unwrap_or_else(|| {
+    EdgeListFormat::new().columns(match resolved_format(format, edges) {
+        Format::Snap => Columns::Temporal,
+        Format::Csv => Columns::Auto,
+    })
+}
+
+/// The layout `--format` names, or the one the file name implies when it is not given.
+fn resolved_format(format: Option<Format>, edges: &Path) -> Format {
+    format.unwrap_or_else(|| {
         let name = edges.to_string_lossy().to_ascii_lowercase();
         if name.ends_with(".csv") || name.ends_with(".csv.gz") {
             Format::Csv
         } else {
             Format::Snap
         }
-    });
-    EdgeListFormat::new().columns(match format {
-        Format::Snap => Columns::Temporal,
-        Format::Csv => Columns::Auto,
     })
+}
+
+/// The layout's name as `--format` takes it, for a checkpoint's parameters.
+pub(crate) fn format_name(format: Option<Format>, edges: &Path) -> String {
+    use clap::ValueEnum;
+    resolved_format(format, edges)
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
 }
 
 fn build(

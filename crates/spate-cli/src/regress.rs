@@ -155,7 +155,12 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
         bail!("--target {target} is also a feature column");
     }
     let window = args.window.batches("--window", job.batch)?;
-    let window = u32::try_from(window).context("--window: too many batches")?;
+    let window = u32::try_from(window).map_err(|_| {
+        anyhow::anyhow!(
+            "--window: {window} batches is too long a window (at most {})",
+            u32::MAX
+        )
+    })?;
     let mut outputs = vec![Output::File("--output", &output)];
     if let Some(plot) = &args.plot {
         outputs.push(Output::File("--plot", plot));

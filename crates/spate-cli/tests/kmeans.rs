@@ -243,3 +243,66 @@ fn bad_arguments_are_reported_before_any_data_flows() {
         assert!(!out.exists());
     }
 }
+
+/// Before: more centers than rows reported "no valid row" for a file of valid rows.
+#[test]
+fn more_centers_than_rows_names_the_shortfall() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.csv");
+    let result = spate()
+        .args([
+            "kmeans",
+            "-q",
+            "-k",
+            "5000",
+            "--columns",
+            "dep_delay,arr_delay",
+        ])
+        .arg("--input")
+        .arg(flights())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("too few valid rows to seed the centers: k-means++ waits for 5000 points")
+            && stderr.contains("lower -k"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+/// Before: outputs were created `0600` (the temporary's mode, kept by the rename) whatever
+/// the umask, so a group sharing a results directory could not read them.
+#[cfg(unix)]
+#[test]
+fn outputs_get_the_permissions_of_a_file_created_the_usual_way() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (out, plot) = (dir.path().join("c.csv"), dir.path().join("c.png"));
+    let result = spate()
+        .args([
+            "kmeans",
+            "-q",
+            "-k",
+            "3",
+            "--columns",
+            "dep_delay,arr_delay",
+        ])
+        .arg("--input")
+        .arg(flights())
+        .arg("--output")
+        .arg(&out)
+        .arg("--plot")
+        .arg(&plot)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{result:?}");
+    let reference = dir.path().join("reference");
+    std::fs::write(&reference, b"").unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), mode(&reference));
+    assert_eq!(mode(&plot), mode(&reference));
+}

@@ -116,6 +116,8 @@ fn a_restart_with_changed_parameters_is_refused() {
             &["--window-batches", "10"][..],
             "--window was (none), now 10 batches",
         ),
+        // The layout the file name implied (snap) against the one given.
+        (&["--format", "csv"][..], "--format was snap, now csv"),
     ] {
         let err = run_err(&mut pagerank(&ckpt, extra));
         assert!(err.contains(message), "{extra:?}: {err}");
@@ -426,6 +428,17 @@ fn absurd_options_are_refused_up_front() {
         let err = run_err(spate().args(&args).arg("-i").arg(book()));
         assert!(err.contains(message), "{args:?}: {err}");
     }
+    // A window in batches too long for the model's count.
+    let err = run_err(
+        spate()
+            .args(["regress", "--target", "arr_delay", "-o", "x.csv"])
+            .args(["--window", "100000000000", "-i"])
+            .arg(flights()),
+    );
+    assert!(
+        err.contains("--window: 100000000000 batches is too long a window"),
+        "{err}"
+    );
 }
 
 /// Before: `--output` or `--dead-letter` equal to `--input` overwrote the input (and its

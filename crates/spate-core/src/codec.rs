@@ -23,12 +23,8 @@ pub fn write_atomic(path: &Path, payload: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // A new file under a random name (`O_EXCL`): a link planted where a temporary will be
-    // cannot redirect the write.
-    let mut file = tempfile::Builder::new()
-        .prefix(&format!(".{name}.tmp-"))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut file =
+        output_tempfile(dir, &format!(".{name}.tmp-"), "").map_err(|e| Error::io(dir, e))?;
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
@@ -39,6 +35,26 @@ pub fn write_atomic(path: &Path, payload: &[u8]) -> Result<()> {
     file.as_file().sync_all().map_err(|e| Error::io(&tmp, e))?;
     file.persist(path).map_err(|e| Error::io(path, e.error))?;
     sync_parent(path)
+}
+
+/// A new temporary file in `dir`, named `prefix` + random + `suffix`, for an output that will
+/// be renamed over its target. It is created exclusively (`O_EXCL`), so a link planted where
+/// a temporary will be cannot redirect the write, and on Unix with the permissions of a file
+/// created the usual way (`0666` less the umask) rather than `tempfile`'s private `0600`,
+/// which the renamed output would keep.
+pub fn output_tempfile(
+    dir: &Path,
+    prefix: &str,
+    suffix: &str,
+) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
 }
 
 /// Fsyncs the directory containing `path`, so a rename in it is durable.
@@ -115,6 +131,18 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         assert_eq!(read_verified(&path).unwrap(), b"state");
         assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+    }
+
+    #[test]
+    fn written_files_get_the_permissions_of_a_file_created_the_usual_way() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let reference = dir.path().join("reference");
+        std::fs::write(&reference, b"").unwrap();
+        let path = dir.path().join("x.ckpt");
+        write_atomic(&path, b"state").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&reference));
     }
 
     #[test]

@@ -133,9 +133,7 @@ impl FrameFileSink {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp-"))
-            .tempfile_in(&self.dir)
+        let mut tmp = spate_core::codec::output_tempfile(&self.dir, &format!(".{name}.tmp-"), "")
             .map_err(|e| FrameError::io(&self.dir, e))?;
         let mut df = frame.clone();
         let tmp_path = tmp.path().to_path_buf();

@@ -386,10 +386,7 @@ pub fn write_atomic(
         None => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| IoError::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)
+    let mut tmp = spate_core::codec::output_tempfile(dir, &format!(".{name}."), TEMP_SUFFIX)
         .map_err(|e| IoError::io(dir, e))?;
     let written = (|| {
         let mut out = BufWriter::new(tmp.as_file_mut());

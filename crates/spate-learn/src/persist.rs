@@ -153,7 +153,7 @@ pub trait Persist: Serialize + DeserializeOwned {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        let mut file = spate_core::codec::output_tempfile(dir, ".tmp", "").map_err(io)?;
         file.write_all(json.as_bytes()).map_err(io)?;
         file.as_file().sync_all().map_err(io)?;
         file.persist(path).map_err(|e| io(e.error))?;
