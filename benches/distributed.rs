@@ -1,10 +1,10 @@
 //! The same windowed word count (and an empty-batch program) on the embedded runtime, on 2
 //! timely workers in one process, and on 2 timely processes of one worker each connected
-//! over loopback TCP — all on the same cores, in one run, so the ratios hold on a noisy
-//! machine.
+//! over loopback TCP — all on the same cores, in one run, taking turns repetition by
+//! repetition, so the ratios hold on a noisy machine.
 //!
 //! Run: `cargo bench -p spate-benches --bench distributed [-- --mb 20] [--batch-lines 20000]
-//! [--reps 3] [--empty-batches 2000]`. The bench starts its second process itself (this
+//! [--reps 5] [--empty-batches 2000]`. The bench starts its second process itself (this
 //! binary with `--child`).
 
 use spate::prelude::*;
@@ -30,7 +30,7 @@ fn options() -> Options {
     let mut o = Options {
         mb: 20,
         batch_lines: 20_000,
-        reps: 3,
+        reps: 5,
         empty_batches: 2000,
         child: None,
     };
@@ -121,7 +121,8 @@ fn free_ports(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Process `process` of 2, one worker each.
+/// Process `process` of 2, one worker each; the figures of its worker (the leader's, for
+/// process 0, which waits for the other at every round).
 fn two_processes(
     process: usize,
     hosts: Vec<String>,
@@ -162,37 +163,19 @@ fn main() {
         o.empty_batches,
         o.reps
     );
-    let best = |runs: Vec<Figures>| Figures {
+    let best = |runs: &[Figures]| Figures {
         windowed: runs.iter().map(|f| f.windowed).min().expect("a run"),
         empty_batch: runs.iter().map(|f| f.empty_batch).min().expect("a run"),
     };
-    let mut rows: Vec<(&str, Figures)> = Vec::new();
-
-    let sc = spate::local::local_context_with_threads(2).expect("local context");
-    let embedded: Vec<Figures> = (0..o.reps)
-        .map(|_| program(&sc, &batches, o.empty_batches))
-        .collect();
-    rows.push(("embedded (spate-local, rayon, 2 threads)", best(embedded)));
-
-    let mut threads = Vec::new();
-    let empty_batches = o.empty_batches;
-    for _ in 0..o.reps {
-        let b = Arc::clone(&batches);
-        let figures = execute(&TimelyConfig::threads_in_process(2), move |sc| {
-            program(&sc, &b, empty_batches)
-        })
-        .expect("timely");
-        // The slower worker's figures are the program's.
-        threads.push(Figures {
-            windowed: figures.iter().map(|f| f.windowed).max().expect("a worker"),
-            empty_batch: figures
-                .iter()
-                .map(|f| f.empty_batch)
-                .max()
-                .expect("a worker"),
-        });
-    }
-    rows.push(("timely, 2 workers in 1 process", best(threads)));
+    // The slower worker's figures are a program's.
+    let slowest = |figures: Vec<Figures>| Figures {
+        windowed: figures.iter().map(|f| f.windowed).max().expect("a worker"),
+        empty_batch: figures
+            .iter()
+            .map(|f| f.empty_batch)
+            .max()
+            .expect("a worker"),
+    };
 
     let hosts = free_ports(2);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -209,14 +192,36 @@ fn main() {
         .stdin(Stdio::null())
         .spawn()
         .expect("second process");
-    let processes: Vec<Figures> = (0..o.reps)
-        .map(|_| two_processes(0, hosts.clone(), Arc::clone(&batches), o.empty_batches))
-        .collect();
+
+    // The runtimes take turns, one run each per repetition, so that a slow spell of the
+    // machine falls on all of them rather than on whichever ran then.
+    let sc = spate::local::local_context_with_threads(2).expect("local context");
+    let empty_batches = o.empty_batches;
+    let mut runs: [Vec<Figures>; 3] = Default::default();
+    for _ in 0..o.reps {
+        runs[0].push(program(&sc, &batches, empty_batches));
+        let b = Arc::clone(&batches);
+        let figures = execute(&TimelyConfig::threads_in_process(2), move |sc| {
+            program(&sc, &b, empty_batches)
+        })
+        .expect("timely");
+        runs[1].push(slowest(figures));
+        runs[2].push(two_processes(
+            0,
+            hosts.clone(),
+            Arc::clone(&batches),
+            empty_batches,
+        ));
+    }
     assert!(child.wait().expect("second process").success());
-    rows.push((
-        "timely, 2 processes x 1 worker, loopback TCP",
-        best(processes),
-    ));
+    let rows = [
+        ("embedded (spate-local, rayon, 2 threads)", best(&runs[0])),
+        ("timely, 2 workers in 1 process", best(&runs[1])),
+        (
+            "timely, 2 processes x 1 worker, loopback TCP",
+            best(&runs[2]),
+        ),
+    ];
 
     let base = rows[0].1;
     println!(

@@ -58,9 +58,10 @@ impl Round {
     }
 }
 
-/// The header: round (1), sequence (8), status (1: 0 ok, 1 failed), then for a failure a
-/// u32 length and the UTF-8 text, then the payload.
-const HEADER: usize = 1 + 8 + 1;
+/// The trailer, at the end of every message so that framing neither copies nor moves the
+/// payload: after the payload, for a failure the UTF-8 text and its u32 length, then the
+/// status (1: 0 ok, 1 failed), the sequence (8) and the round (1). Its fixed part:
+const TRAILER: usize = 1 + 8 + 1;
 
 struct State {
     next_seq: u64,
@@ -137,13 +138,13 @@ impl Collective {
                     )));
                 }
                 let framed = outgoing
-                    .iter()
+                    .into_iter()
                     .map(|payload| frame(round, seq, None, payload))
                     .collect();
                 (framed, None)
             }
             Err(text) => {
-                let framed = vec![frame(round, seq, Some(&text), &[]); workers];
+                let framed = vec![frame(round, seq, Some(&text), Vec::new()); workers];
                 let own = Error::Operator {
                     operator: "this worker".into(),
                     message: text,
@@ -262,44 +263,44 @@ fn replay(e: &Error) -> Error {
     }
 }
 
-fn frame(round: Round, seq: u64, failure: Option<&str>, payload: &[u8]) -> Vec<u8> {
-    let extra = failure.map_or(0, |t| 4 + t.len());
-    let mut out = Vec::with_capacity(HEADER + extra + payload.len());
-    out.push(round as u8);
-    out.extend_from_slice(&seq.to_le_bytes());
-    match failure {
-        None => out.push(0),
+/// Appends the trailer to `payload` (see [`TRAILER`]).
+fn frame(round: Round, seq: u64, failure: Option<&str>, mut payload: Vec<u8>) -> Vec<u8> {
+    payload.reserve(TRAILER + failure.map_or(0, |t| 4 + t.len()));
+    let status = match failure {
+        None => 0,
         Some(text) => {
-            out.push(1);
-            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            out.extend_from_slice(text.as_bytes());
+            payload.extend_from_slice(text.as_bytes());
+            payload.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            1
         }
-    }
-    out.extend_from_slice(payload);
-    out
+    };
+    payload.push(status);
+    payload.extend_from_slice(&seq.to_le_bytes());
+    payload.push(round as u8);
+    payload
 }
 
-/// The round, sequence, failure text and payload of a framed message.
+/// The round, sequence, failure text and payload of a framed message (the payload is the
+/// message, truncated: nothing is copied).
 fn unframe(mut bytes: Vec<u8>) -> Option<(Round, u64, Option<String>, Vec<u8>)> {
-    if bytes.len() < HEADER {
-        return None;
-    }
-    let round = Round::from_u8(bytes[0])?;
-    let seq = u64::from_le_bytes(bytes[1..9].try_into().ok()?);
-    let (status, start) = match bytes[9] {
-        0 => (None, HEADER),
+    let n = bytes.len();
+    let status_at = n.checked_sub(TRAILER)?;
+    let round = Round::from_u8(bytes[n - 1])?;
+    let seq = u64::from_le_bytes(bytes[status_at + 1..n - 1].try_into().ok()?);
+    let (status, end) = match bytes[status_at] {
+        0 => (None, status_at),
         1 => {
-            let len_end = HEADER + 4;
-            let len = u32::from_le_bytes(bytes.get(HEADER..len_end)?.try_into().ok()?) as usize;
-            let text = bytes.get(len_end..len_end.checked_add(len)?)?;
+            let len_at = status_at.checked_sub(4)?;
+            let len = u32::from_le_bytes(bytes[len_at..status_at].try_into().ok()?) as usize;
+            let text_at = len_at.checked_sub(len)?;
             (
-                Some(String::from_utf8_lossy(text).into_owned()),
-                len_end + len,
+                Some(String::from_utf8_lossy(&bytes[text_at..len_at]).into_owned()),
+                text_at,
             )
         }
         _ => return None,
     };
-    bytes.drain(..start);
+    bytes.truncate(end);
     Some((round, seq, status, bytes))
 }
 
@@ -309,20 +310,34 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        let f = frame(Round::Shuffle, 42, None, b"abc");
+        let f = frame(Round::Shuffle, 42, None, b"abc".to_vec());
         assert_eq!(
             unframe(f),
             Some((Round::Shuffle, 42, None, b"abc".to_vec()))
         );
-        let f = frame(Round::Abort, 7, Some("boom"), b"");
+        let f = frame(Round::Abort, 7, Some("boom"), Vec::new());
         assert_eq!(
             unframe(f),
             Some((Round::Abort, 7, Some("boom".to_string()), Vec::new()))
         );
         assert_eq!(unframe(vec![9; 20]), None);
         assert_eq!(unframe(vec![1, 2]), None);
-        let mut truncated = frame(Round::Abort, 7, Some("boom"), b"");
-        truncated.truncate(HEADER + 5);
+        // A failure whose text length runs past the start of the message.
+        let mut truncated = frame(Round::Abort, 7, Some("boom"), Vec::new());
+        truncated.drain(..2);
         assert_eq!(unframe(truncated), None);
+        // An empty payload with an ok status, and a payload that looks like a trailer.
+        let f = frame(
+            Round::Input,
+            1,
+            None,
+            frame(Round::Abort, 9, Some("x"), Vec::new()),
+        );
+        let (r, s, status, payload) = unframe(f).unwrap();
+        assert_eq!((r, s, status), (Round::Input, 1, None));
+        assert_eq!(
+            unframe(payload),
+            Some((Round::Abort, 9, Some("x".to_string()), Vec::new()))
+        );
     }
 }

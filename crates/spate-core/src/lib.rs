@@ -12,6 +12,7 @@ mod collective;
 mod context;
 pub mod data;
 mod error;
+mod packed;
 pub mod partitioner;
 mod plan;
 mod rdd;

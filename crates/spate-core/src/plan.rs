@@ -57,6 +57,10 @@ pub(crate) struct TypeOps {
     pub decode: fn(&[u8]) -> Result<Batch>,
     /// Encodes a shared partition (to ship it to another worker or into a checkpoint).
     pub encode_shared: fn(&SharedBatch) -> Result<Vec<u8>>,
+    /// Encodes a shared partition at the end of a buffer (see `packed`).
+    pub encode_shared_into: fn(&SharedBatch, &mut Vec<u8>) -> Result<()>,
+    /// The length of a shared partition's encoding, without encoding it.
+    pub encoded_len: fn(&SharedBatch) -> Result<u64>,
     /// A shared partition with no records.
     pub empty: fn() -> SharedBatch,
     /// The number of records of a shared partition (0 if it is not of this type).
@@ -93,6 +97,24 @@ impl TypeOps {
                     .downcast_ref::<Vec<T>>()
                     .ok_or_else(|| type_error::<T>())?;
                 bincode::serialize(v).map_err(|e| Error::Serialization {
+                    what: format!("partition of {}", std::any::type_name::<T>()),
+                    message: e.to_string(),
+                })
+            },
+            encode_shared_into: |s, out| {
+                let v = s
+                    .downcast_ref::<Vec<T>>()
+                    .ok_or_else(|| type_error::<T>())?;
+                bincode::serialize_into(out, v).map_err(|e| Error::Serialization {
+                    what: format!("partition of {}", std::any::type_name::<T>()),
+                    message: e.to_string(),
+                })
+            },
+            encoded_len: |s| {
+                let v = s
+                    .downcast_ref::<Vec<T>>()
+                    .ok_or_else(|| type_error::<T>())?;
+                bincode::serialized_size(v).map_err(|e| Error::Serialization {
                     what: format!("partition of {}", std::any::type_name::<T>()),
                     message: e.to_string(),
                 })

@@ -23,10 +23,10 @@ use crate::accumulator::{self, EncodedUpdate, TaskUpdates};
 use crate::collective::Round;
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::packed::{self, PackedWriter};
 use crate::plan::{Batch, Dep, NarrowFn, Node, Op, SharedBatch, ShuffleDep};
 use crate::runtime::{owner_of, run_collect};
 use crate::storage::{Env, MapOutput, lock};
-use serde_bytes::ByteBuf;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -330,6 +330,8 @@ pub(crate) fn round(env: &Env, kind: Round, mine: Result<Vec<Vec<u8>>>) -> Resul
             .into_iter()
             .map(|mut body| {
                 let len = body.len() as u64;
+                // Room for the collective's trailer too (packed messages have it already).
+                body.reserve(tail.len() + 8 + 16);
                 body.extend_from_slice(&tail);
                 body.extend_from_slice(&len.to_le_bytes());
                 body
@@ -402,28 +404,30 @@ fn exchange_map_outputs(shuffle: &Arc<ShuffleDep>, missing: &[usize]) -> Result<
     let reduces = shuffle.partitions;
     let local_maps = owned(&shuffle.parent, missing);
     let outputs = run_stage(&shuffle.parent, &local_maps, |m| map_buckets(shuffle, m));
-    // Buckets this worker keeps, and the encoded ones it sends: (map, reduce, bytes).
+    // Buckets this worker keeps, and the ones it sends, packed per receiver as
+    // (map, reduce, bytes).
     let mut kept: Vec<(usize, usize, SharedBatch)> = Vec::new();
+    let ops = &shuffle.bucket_ops;
     let outgoing = outputs.and_then(|outputs| {
-        let mut outgoing: Vec<Vec<(u32, u32, ByteBuf)>> = vec![Vec::new(); workers];
+        let mut sent: Vec<Vec<(u32, u32, SharedBatch)>> = vec![Vec::new(); workers];
         for (&m, buckets) in local_maps.iter().zip(outputs) {
             for (r, bucket) in buckets.into_iter().enumerate() {
                 let to = owner_of(r, workers);
                 if to == me {
                     kept.push((m, r, bucket));
-                } else if (shuffle.bucket_ops.len)(&bucket) > 0 {
-                    let bytes = (shuffle.bucket_ops.encode_shared)(&bucket)?;
-                    outgoing[to].push((m as u32, r as u32, ByteBuf::from(bytes)));
+                } else if (ops.len)(&bucket) > 0 {
+                    sent[to].push((m as u32, r as u32, bucket));
                 }
             }
         }
-        outgoing
-            .iter()
-            .map(|list| {
-                bincode::serialize(list).map_err(|e| Error::Serialization {
-                    what: format!("buckets of shuffle {}", shuffle.id),
-                    message: e.to_string(),
-                })
+        sent.iter()
+            .map(|buckets| {
+                let size = packed::encoded_len(ops, buckets.iter().map(|(_, _, b)| b))?;
+                let mut writer = PackedWriter::with_capacity(size);
+                for (m, r, bucket) in buckets {
+                    writer.push(*m, *r, ops, bucket)?;
+                }
+                writer.finish(&shuffle.id)
             })
             .collect::<Result<Vec<_>>>()
     });
@@ -432,7 +436,7 @@ fn exchange_map_outputs(shuffle: &Arc<ShuffleDep>, missing: &[usize]) -> Result<
         .iter()
         .map(|_| {
             (0..reduces)
-                .map(|r| (owner_of(r, workers) == me).then(shuffle.bucket_ops.empty))
+                .map(|r| (owner_of(r, workers) == me).then(ops.empty))
                 .collect()
         })
         .collect();
@@ -442,18 +446,20 @@ fn exchange_map_outputs(shuffle: &Arc<ShuffleDep>, missing: &[usize]) -> Result<
         outputs[i][r] = Some(bucket);
     }
     for bytes in received {
-        let list: Vec<(u32, u32, ByteBuf)> =
-            bincode::deserialize(&bytes).map_err(|e| Error::Serialization {
-                what: format!("buckets of shuffle {}", shuffle.id),
-                message: e.to_string(),
-            })?;
+        let (id, list): (u64, _) = packed::unpack(&bytes)?;
+        if id != shuffle.id {
+            return Err(Error::internal(format!(
+                "buckets of shuffle {id} in a round of shuffle {}",
+                shuffle.id
+            )));
+        }
         for (m, r, bucket) in list {
             let (m, r) = (m as usize, r as usize);
             let i = slot_of(m)
                 .filter(|_| r < reduces && owner_of(r, workers) == me)
                 .ok_or_else(|| Error::internal(format!("a misrouted bucket ({m}, {r})")))?;
-            let batch = (shuffle.bucket_ops.decode)(&bucket)?;
-            outputs[i][r] = Some((shuffle.bucket_ops.share)(batch)?);
+            let batch = (ops.decode)(bucket)?;
+            outputs[i][r] = Some((ops.share)(batch)?);
         }
     }
     let maps = shuffle.parent.partitions;

@@ -28,7 +28,6 @@ use crate::scheduler::round;
 use crate::storage::lock;
 use crate::time::BatchTime;
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
@@ -113,15 +112,16 @@ pub(crate) fn start_round(inner: &Inner, mine: StartReport) -> Result<u64> {
     Ok(leader_zero)
 }
 
-/// The leader's message of an input round, to one worker.
+/// The leader's message of an input round, to one worker: this header, and the input
+/// partitions the worker owns packed with it (see [`crate::packed`]) as (source, partition).
 #[derive(Serialize, Deserialize)]
-struct InputMessage {
+struct InputHeader {
     run: bool,
     final_flush: bool,
     scheduling_delay_ms: u64,
     limit: Option<u64>,
-    /// Per source: (records, skipped, bytes) and the partitions this worker owns, encoded.
-    inputs: Vec<((u64, u64, u64), Vec<(u32, ByteBuf)>)>,
+    /// Per source: (records, skipped, bytes) of the whole batch.
+    counts: Vec<(u64, u64, u64)>,
 }
 
 /// The loop of one worker of several; returns the failure that stopped it, if any.
@@ -170,6 +170,9 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
     env.runtime.begin_epoch(epoch);
     let inputs = lock(&inner.graph).inputs.clone();
     let mut own_parts: Vec<Vec<Option<SharedBatch>>> = Vec::new();
+    // The leader's copies of the partitions it sent, dropped once the round is over: the
+    // receivers wait for the round, not for these frees.
+    let mut sent: Vec<SharedBatch> = Vec::new();
     let mut stats = InputStats::default();
     let mut run = false;
     let outgoing: Result<Vec<Vec<u8>>> = if me == 0 {
@@ -180,12 +183,21 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
                 Next::Stop => break false,
             }
         };
-        leader_messages(inner, t, run, &inputs, &mut own_parts, &mut stats)
+        leader_messages(
+            inner,
+            t,
+            run,
+            &inputs,
+            &mut own_parts,
+            &mut sent,
+            &mut stats,
+        )
     } else {
         let stop = Progress::local_stop(inner);
         Ok(vec![vec![stop]; workers])
     };
     let received = round(env, Round::Input, outgoing)?;
+    drop(sent);
     if me == 0 {
         progress.peer_stop = received
             .iter()
@@ -201,40 +213,39 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         }
         return Ok(Some(stats));
     }
-    let message: InputMessage =
-        bincode::deserialize(&received[0]).map_err(|e| Error::Serialization {
-            what: "input of a batch".into(),
-            message: e.to_string(),
-        })?;
-    if !message.run {
+    let (header, encoded): (InputHeader, _) = crate::packed::unpack(&received[0])?;
+    if !header.run {
         return Ok(None);
     }
-    if message.final_flush {
+    if header.final_flush {
         inner.shared.set_final_flush();
     }
-    if message.inputs.len() != inputs.len() {
+    if header.counts.len() != inputs.len() {
         return Err(Error::internal(
             "the leader sent input for another number of sources",
         ));
     }
     let partitions = inner.partitions;
-    stats.scheduling_delay_ms = message.scheduling_delay_ms;
-    stats.limit = message.limit;
-    for (input, ((records, skipped, bytes), encoded)) in inputs.iter().zip(message.inputs) {
+    stats.scheduling_delay_ms = header.scheduling_delay_ms;
+    stats.limit = header.limit;
+    let mut parts: Vec<Vec<Option<SharedBatch>>> = vec![vec![None; partitions]; inputs.len()];
+    for (source, p, bytes) in encoded {
+        let (source, p) = (source as usize, p as usize);
+        if source >= inputs.len() || p >= partitions || owner_of(p, workers) != me {
+            return Err(Error::internal(format!(
+                "input partition {p} of source {source} sent to worker {me}"
+            )));
+        }
+        let ops = inputs[source].ops();
+        parts[source][p] = Some((ops.share)((ops.decode)(bytes)?)?);
+    }
+    for ((input, (records, skipped, bytes)), mut parts) in
+        inputs.iter().zip(header.counts).zip(parts)
+    {
         stats.records += records;
         stats.skipped += skipped;
         stats.bytes += bytes;
         let ops = input.ops();
-        let mut parts: Vec<Option<SharedBatch>> = vec![None; partitions];
-        for (p, bytes) in encoded {
-            let p = p as usize;
-            if p >= partitions || owner_of(p, workers) != me {
-                return Err(Error::internal(format!(
-                    "input partition {p} sent to worker {me}"
-                )));
-            }
-            parts[p] = Some((ops.share)((ops.decode)(&bytes)?)?);
-        }
         for (p, part) in parts.iter_mut().enumerate() {
             if owner_of(p, workers) == me && part.is_none() {
                 *part = Some((ops.empty)());
@@ -245,40 +256,39 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
     Ok(Some(stats))
 }
 
-/// The leader's messages for batch `t`: polls the sources when the batch runs and keeps its
-/// own partitions in `own_parts`.
+/// The leader's messages for batch `t`: polls the sources when the batch runs, keeps its
+/// own partitions in `own_parts` and those it sends in `sent`.
 fn leader_messages(
     inner: &Inner,
     t: BatchTime,
     run: bool,
     inputs: &[Arc<dyn super::context::AnyInput>],
     own_parts: &mut Vec<Vec<Option<SharedBatch>>>,
+    sent: &mut Vec<SharedBatch>,
     stats: &mut InputStats,
 ) -> Result<Vec<Vec<u8>>> {
     let workers = inner.sc.workers();
-    let mut messages: Vec<InputMessage> = (0..workers)
-        .map(|_| InputMessage {
-            run,
-            final_flush: inner.shared.is_final_flush(),
-            scheduling_delay_ms: 0,
-            limit: None,
-            inputs: Vec::new(),
-        })
-        .collect();
+    let mut header = InputHeader {
+        run,
+        final_flush: inner.shared.is_final_flush(),
+        scheduling_delay_ms: 0,
+        limit: None,
+        counts: Vec::new(),
+    };
+    // Per receiver: (source, partition) of what it is sent.
+    let mut to_send: Vec<Vec<(u32, u32, SharedBatch)>> = vec![Vec::new(); workers];
     if run {
         stats.scheduling_delay_ms = inner.clock.now_ms().saturating_sub(t.0);
         stats.limit = inner.rate_limit();
-        for message in &mut messages {
-            message.scheduling_delay_ms = stats.scheduling_delay_ms;
-            message.limit = stats.limit;
-        }
-        for input in inputs {
+        header.scheduling_delay_ms = stats.scheduling_delay_ms;
+        header.limit = stats.limit;
+        for (source, input) in inputs.iter().enumerate() {
             let (parts, counts) = input.poll_split(t, stats.limit, inner.partitions)?;
             stats.records += counts.0;
             stats.skipped += counts.1;
             stats.bytes += counts.2;
+            header.counts.push(counts);
             let ops = input.ops();
-            let mut encoded: Vec<Vec<(u32, ByteBuf)>> = vec![Vec::new(); workers];
             let mut mine = Vec::with_capacity(parts.len());
             for (p, part) in parts.into_iter().enumerate() {
                 let to = owner_of(p, workers);
@@ -287,26 +297,30 @@ fn leader_messages(
                 } else {
                     mine.push(None);
                     if (ops.len)(&part) > 0 {
-                        let bytes = (ops.encode_shared)(&part)?;
-                        encoded[to].push((p as u32, ByteBuf::from(bytes)));
+                        to_send[to].push((source as u32, p as u32, part));
                     }
                 }
             }
             own_parts.push(mine);
-            for (message, share) in messages.iter_mut().zip(encoded) {
-                message.inputs.push((counts, share));
-            }
         }
     }
-    messages
+    let messages = to_send
         .iter()
-        .map(|m| {
-            bincode::serialize(m).map_err(|e| Error::Serialization {
-                what: "input of a batch".into(),
-                message: e.to_string(),
-            })
+        .map(|parts| {
+            let mut size = 0_usize;
+            for (source, _, part) in parts {
+                let ops = inputs[*source as usize].ops();
+                size = size.saturating_add(crate::packed::encoded_len(&ops, [part])?);
+            }
+            let mut writer = crate::packed::PackedWriter::with_capacity(size);
+            for (source, p, part) in parts {
+                writer.push(*source, *p, &inputs[*source as usize].ops(), part)?;
+            }
+            writer.finish(&header)
         })
-        .collect()
+        .collect();
+    sent.extend(to_send.into_iter().flatten().map(|(_, _, part)| part));
+    messages
 }
 
 /// The batch-end round: every worker confirms batch `t` and shares its event-time
