@@ -80,48 +80,30 @@ impl TypeOps {
                 let v = b
                     .downcast_ref::<Vec<T>>()
                     .ok_or_else(|| type_error::<T>())?;
-                bincode::serialize(v).map_err(|e| Error::Serialization {
-                    what: format!("partition of {}", std::any::type_name::<T>()),
-                    message: e.to_string(),
-                })
+                bincode::serialize(v).map_err(codec_error::<T>)
             },
             decode: |bytes| {
-                let v: Vec<T> = bincode::deserialize(bytes).map_err(|e| Error::Serialization {
-                    what: format!("partition of {}", std::any::type_name::<T>()),
-                    message: e.to_string(),
-                })?;
+                let v: Vec<T> = bincode::deserialize(bytes).map_err(codec_error::<T>)?;
                 Ok(Box::new(v) as Batch)
             },
-            encode_shared: |s| {
-                let v = s
-                    .downcast_ref::<Vec<T>>()
-                    .ok_or_else(|| type_error::<T>())?;
-                bincode::serialize(v).map_err(|e| Error::Serialization {
-                    what: format!("partition of {}", std::any::type_name::<T>()),
-                    message: e.to_string(),
-                })
-            },
+            encode_shared: |s| bincode::serialize(view_shared::<T>(s)?).map_err(codec_error::<T>),
             encode_shared_into: |s, out| {
-                let v = s
-                    .downcast_ref::<Vec<T>>()
-                    .ok_or_else(|| type_error::<T>())?;
-                bincode::serialize_into(out, v).map_err(|e| Error::Serialization {
-                    what: format!("partition of {}", std::any::type_name::<T>()),
-                    message: e.to_string(),
-                })
+                bincode::serialize_into(out, view_shared::<T>(s)?).map_err(codec_error::<T>)
             },
             encoded_len: |s| {
-                let v = s
-                    .downcast_ref::<Vec<T>>()
-                    .ok_or_else(|| type_error::<T>())?;
-                bincode::serialized_size(v).map_err(|e| Error::Serialization {
-                    what: format!("partition of {}", std::any::type_name::<T>()),
-                    message: e.to_string(),
-                })
+                bincode::serialized_size(view_shared::<T>(s)?).map_err(codec_error::<T>)
             },
             empty: || Arc::new(Vec::<T>::new()) as SharedBatch,
             len: |s| s.downcast_ref::<Vec<T>>().map_or(0, Vec::len),
         }
+    }
+}
+
+/// A partition of `T` that bincode could not encode or decode.
+fn codec_error<T>(e: bincode::Error) -> Error {
+    Error::Serialization {
+        what: format!("partition of {}", std::any::type_name::<T>()),
+        message: e.to_string(),
     }
 }
 
