@@ -200,6 +200,17 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
                 model,
                 |m| (m.weights().to_vec(), m.intercept()),
                 |_| None,
+                move |m: &StreamingLeastSquares| {
+                    (m.rank() < d).then(|| {
+                        format!(
+                            "the least-squares solution is not unique: the features have rank \
+                             {} of {d} (some are collinear, or there are fewer distinct rows \
+                             than features); the weights written give the dependent features \
+                             weight 0. Drop a feature, or add rows",
+                            m.rank()
+                        )
+                    })
+                },
             )
         }
         Method::Sgd => {
@@ -231,6 +242,7 @@ pub fn run(args: Args) -> anyhow::Result<RunEnd> {
                         )
                     })
                 },
+                |_| None,
             )
         }
     }
@@ -250,12 +262,13 @@ type Handles<M> = Arc<Mutex<Option<(ManagedState<Summary>, spate::ml::TrainedMod
 
 /// Trains `model` on the stream, writes its weights and prints the summary; `diverged` says
 /// whether a batch's report shows a model that cannot go on (the job then fails with that
-/// message).
+/// message), `caveat` what to warn of about the final model.
 fn fit<M>(
     fit: &Fit<'_>,
     model: M,
     weights: impl Fn(&M) -> (Vec<f64>, f64),
     diverged: impl Fn(&M::Report) -> Option<String> + Send + 'static,
+    caveat: impl Fn(&M) -> Option<String>,
 ) -> anyhow::Result<RunEnd>
 where
     M: TrainOn<Record = (Vec<f64>, f64)> + EvaluateOn<Metrics = RegressionMetrics>,
@@ -359,6 +372,9 @@ where
         );
     }
     let fitted = trained.latest_model();
+    if let Some(caveat) = caveat(&fitted) {
+        tracing::warn!("{caveat}");
+    }
     let (w, b) = weights(&fitted);
     let (w, b) = match &standardizer {
         Some(s) => {

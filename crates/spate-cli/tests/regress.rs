@@ -163,3 +163,52 @@ fn sgd_recovers_known_weights() {
     assert!((b - 10.0).abs() < 1.0, "intercept {b}");
     assert!(stdout.contains("62 skipped by the CSV reader"), "{stdout}");
 }
+
+#[test]
+fn collinear_features_are_warned_of_and_get_weight_zero() {
+    // b = 2·a exactly, so y = 3·a + c + 1 has many least-squares solutions (any w_a + 2·w_b
+    // = 3). The CLI writes the one with the dependent feature at 0 and says the solution is
+    // not unique; without b the same data fits with no warning.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("collinear.csv");
+    let mut csv = String::from("a,b,c,y\n");
+    for i in 0..60_u32 {
+        let a = f64::from(i % 13) - 4.0;
+        let c = f64::from((i * 7) % 11) * 0.5;
+        csv.push_str(&format!("{a},{},{c},{}\n", 2.0 * a, 3.0 * a + c + 1.0));
+    }
+    std::fs::write(&input, csv).unwrap();
+    for (columns, collinear) in [("a,b,c", true), ("a,c", false)] {
+        let out = dir.path().join(format!("w-{collinear}.csv"));
+        let output = spate()
+            .args(["regress", "--target", "y", "--method", "ols"])
+            .args(["--columns", columns, "--batch-rows", "25"])
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert_eq!(
+            stderr.contains("the least-squares solution is not unique"),
+            collinear,
+            "{stderr}"
+        );
+        let features: Vec<&str> = columns.split(',').collect();
+        let (w, b) = weights(&out, &features);
+        let (wa, wc) = (w[0], w[w.len() - 1]);
+        if collinear {
+            assert!(stderr.contains("rank 2 of 3"), "{stderr}");
+            assert!(w.contains(&0.0), "one dependent weight is 0: {w:?}");
+            assert!((wa + 2.0 * w[1] - 3.0).abs() < 1e-9, "{w:?}");
+        } else {
+            assert!((wa - 3.0).abs() < 1e-9, "{w:?}");
+        }
+        assert!(
+            (wc - 1.0).abs() < 1e-9 && (b - 1.0).abs() < 1e-9,
+            "{w:?} {b}"
+        );
+    }
+}

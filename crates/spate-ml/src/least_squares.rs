@@ -408,6 +408,14 @@ impl StreamingLeastSquares {
         self.state.rows
     }
 
+    /// The numerical rank of the system the weights solve (as in
+    /// [`LeastSquaresReport::rank`]): below the number of features — collinear features,
+    /// or fewer distinct rows than features — the least-squares solution is not unique and
+    /// the weights are the one that gives the dependent features weight 0.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
     /// Predict the target of every row; NaN for rows with a non-finite feature.
     ///
     /// # Errors
