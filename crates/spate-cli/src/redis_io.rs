@@ -188,29 +188,14 @@ impl RedisCsv {
         })
     }
 
-    /// The columns whose values in the first 100 rows are all numbers or missing, and at
-    /// least one a number (the rule a CSV file's columns are chosen by).
+    /// The columns to read when none are named, by the rule a CSV file's are chosen by
+    /// ([`CsvRowParser::numeric_columns`]) over the first 100 rows.
     pub fn numeric_columns(&self) -> spate::Result<Vec<String>> {
-        let all = CsvRowParser::new(&self.header, None, b',')?;
-        let mut chosen = Vec::new();
-        for name in all.header() {
-            let mut parser = CsvRowParser::new(&self.header, Some(&[name.as_str()]), b',')?;
-            let (mut numeric, mut seen) = (true, false);
-            for row in &self.sample {
-                match parser.parse(row.as_bytes()) {
-                    Ok(_) => seen = true,
-                    Err(spate::io::SkipReason::Missing { .. }) => {}
-                    Err(
-                        spate::io::SkipReason::NotNumeric { .. }
-                        | spate::io::SkipReason::NonFinite { .. },
-                    ) => numeric = false,
-                    Err(_) => {} // a malformed row says nothing about the column
-                }
-            }
-            if numeric && seen {
-                chosen.push(name.clone());
-            }
-        }
+        let mut all = CsvRowParser::new(&self.header, None, b',')?;
+        let chosen = all.numeric_columns(
+            self.sample.iter().map(|row| Some(row.as_bytes())),
+            &self.url,
+        );
         if chosen.is_empty() {
             return Err(input_error(
                 &self.url,

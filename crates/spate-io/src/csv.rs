@@ -86,6 +86,80 @@ impl CsvRowParser {
         Ok(parser)
     }
 
+    /// The columns to read when none are named: those whose values in `rows` (the first
+    /// data rows, at most 100 are looked at) are all numbers or missing, with at least one
+    /// number — as polars infers a column's type from its first rows. A row with no number
+    /// at all (a repeated header) says nothing about the columns and is left out, as is a
+    /// row of another number of fields or one that could not be read (`None`, which still
+    /// counts in the row numbers). A column left out for a text among its numbers is
+    /// logged, naming `source`, the row and the text. Empty when no column qualifies.
+    ///
+    /// Both the CSV file source and the CLI's Redis input choose their columns by this rule.
+    pub fn numeric_columns<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = Option<&'a [u8]>>,
+        source: &dyn std::fmt::Display,
+    ) -> Vec<String> {
+        self.numeric_column_indices(rows, source)
+            .into_iter()
+            .map(|c| self.header[c].clone())
+            .collect()
+    }
+
+    fn numeric_column_indices<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = Option<&'a [u8]>>,
+        source: &dyn std::fmt::Display,
+    ) -> Vec<usize> {
+        let n = self.header.len();
+        let (mut seen, mut text_at) = (vec![false; n], vec![None; n]);
+        let mut fields: Vec<Option<Result<(), String>>> = Vec::with_capacity(n);
+        for (row, line) in (1..=INFER_ROWS).zip(rows) {
+            let Some(bytes) = line else {
+                continue;
+            };
+            if self.split(bytes) != n {
+                continue;
+            }
+            // Per column: None missing, Ok a number, Err a text.
+            fields.clear();
+            fields.extend((0..n).map(|column| {
+                match std::str::from_utf8(self.field(column)).map(str::trim) {
+                    Ok("" | "NA") => None,
+                    Ok(t) if t.parse::<f64>().is_ok() => Some(Ok(())),
+                    Ok(t) => Some(Err(t.chars().take(40).collect())),
+                    Err(_) => Some(Err("(not UTF-8)".to_string())),
+                }
+            }));
+            if !fields.iter().any(|f| matches!(f, Some(Ok(_)))) {
+                continue;
+            }
+            for (column, field) in fields.drain(..).enumerate() {
+                match field {
+                    Some(Ok(())) => seen[column] = true,
+                    Some(Err(text)) if text_at[column].is_none() => {
+                        text_at[column] = Some((row, text));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for column in 0..n {
+            if let (true, Some((row, text))) = (seen[column], &text_at[column]) {
+                tracing::warn!(
+                    source = %source,
+                    "column `{}` is left out of the default columns: data row {row} holds \
+                     `{text}`, not a number; name the columns to read it (rows without a \
+                     number in it are then skipped and counted)",
+                    self.header[column]
+                );
+            }
+        }
+        (0..n)
+            .filter(|&c| seen[c] && text_at[c].is_none())
+            .collect()
+    }
+
     /// Refuses a selected column whose name is empty or appears more than once in the
     /// header: its values could not be told apart from another column's by name.
     fn check_selected(&self, path: &Path) -> Result<(), IoError> {
@@ -441,65 +515,23 @@ fn header_end(path: &Path, max_line_bytes: usize) -> Result<u64, IoError> {
     Ok(file.lines.position())
 }
 
-/// The columns whose values in the first data rows are all numbers or missing, and at
-/// least one a number (as polars infers a column's type from its first rows). A row with no
-/// number at all (a repeated header) says nothing about the columns and is left out; a
-/// column left out for a text among its numbers is logged, with that text.
+/// The columns of the first data rows of a file to read by default (see
+/// [`CsvRowParser::numeric_columns`]).
 fn infer_numeric(
     parser: &mut CsvRowParser,
     file: &mut TextFile,
     path: &Path,
 ) -> Result<Vec<usize>, IoError> {
-    let n = parser.header.len();
-    let (mut seen, mut text_at) = (vec![false; n], vec![None; n]);
-    let mut fields: Vec<Option<Result<(), String>>> = Vec::with_capacity(n);
-    for row in 1..=INFER_ROWS {
-        let Some(line) = file.lines.next_raw().map_err(|e| IoError::io(path, e))? else {
-            break;
-        };
-        let RawLine::Bytes(bytes) = line else {
-            continue;
-        };
-        if parser.split(bytes) != n {
-            continue;
-        }
-        // Per column: None missing, Ok a number, Err a text.
-        fields.clear();
-        fields.extend((0..n).map(|column| {
-            match std::str::from_utf8(parser.field(column)).map(str::trim) {
-                Ok("" | "NA") => None,
-                Ok(t) if t.parse::<f64>().is_ok() => Some(Ok(())),
-                Ok(t) => Some(Err(t.chars().take(40).collect())),
-                Err(_) => Some(Err("(not UTF-8)".to_string())),
-            }
-        }));
-        if !fields.iter().any(|f| matches!(f, Some(Ok(_)))) {
-            continue;
-        }
-        for (column, field) in fields.drain(..).enumerate() {
-            match field {
-                Some(Ok(())) => seen[column] = true,
-                Some(Err(text)) if text_at[column].is_none() => {
-                    text_at[column] = Some((row, text));
-                }
-                _ => {}
-            }
+    let mut sample: Vec<Option<Vec<u8>>> = Vec::with_capacity(INFER_ROWS);
+    while sample.len() < INFER_ROWS {
+        match file.lines.next_raw().map_err(|e| IoError::io(path, e))? {
+            None => break,
+            Some(RawLine::Bytes(bytes)) => sample.push(Some(bytes.to_vec())),
+            Some(_) => sample.push(None),
         }
     }
-    for column in 0..n {
-        if let (true, Some((row, text))) = (seen[column], &text_at[column]) {
-            tracing::warn!(
-                path = %path.display(),
-                "column `{}` is left out of the default columns: data row {row} holds `{text}`, \
-                 not a number; name the columns to read it (rows without a number in it are \
-                 then skipped and counted)",
-                parser.header[column]
-            );
-        }
-    }
-    let columns: Vec<usize> = (0..n)
-        .filter(|&c| seen[c] && text_at[c].is_none())
-        .collect();
+    let columns =
+        parser.numeric_column_indices(sample.iter().map(Option::as_deref), &path.display());
     if columns.is_empty() {
         return Err(bad_header(
             path,
