@@ -67,6 +67,16 @@ struct Figures {
     empty_batch: Duration,
 }
 
+/// Returns once every worker has called it, so that all start their clocks together: a job
+/// whose result needs a task of every worker. Without it, a process that reached the clock
+/// later (its own start-up and input copy) would count the wait for it — up to 70 ms seen —
+/// as the program's time.
+fn barrier(sc: &SpateContext) {
+    sc.parallelize(vec![0_u8; sc.workers()], sc.workers())
+        .count()
+        .expect("barrier");
+}
+
 /// The measured programs, run by every worker (SPMD): the windowed word count over
 /// `batches`, then `empty_batches` empty batches through queue → map → reduce_by_key →
 /// foreach_rdd.
@@ -75,6 +85,7 @@ fn program(sc: &SpateContext, batches: &[Vec<String>], empty_batches: u32) -> Fi
     // of its own it costs 2–3× what it does on a warm one (fresh malloc arena, page faults),
     // which is no part of the runtime's work.
     let input = batches.to_vec();
+    barrier(sc);
     let started = Instant::now();
     let distinct = dstream_wordcount(sc, input, PARTITIONS);
     let windowed = started.elapsed();
@@ -95,6 +106,7 @@ fn program(sc: &SpateContext, batches: &[Vec<String>], empty_batches: u32) -> Fi
         .reduce_by_key(|a, b| a + b)
         .foreach_rdd(|rdd, _| rdd.count().map(drop))
         .expect("output");
+    barrier(sc);
     let started = Instant::now();
     ssc.start().expect("start");
     ssc.await_termination().expect("run");
