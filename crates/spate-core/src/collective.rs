@@ -61,7 +61,7 @@ impl Round {
 /// The trailer, at the end of every message so that framing neither copies nor moves the
 /// payload: after the payload, for a failure the UTF-8 text and its u32 length, then the
 /// status (1: 0 ok, 1 failed), the sequence (8) and the round (1). Its fixed part:
-const TRAILER: usize = 1 + 8 + 1;
+pub(crate) const TRAILER: usize = 1 + 8 + 1;
 
 struct State {
     next_seq: u64,

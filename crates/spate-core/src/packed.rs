@@ -27,49 +27,31 @@ pub(crate) const SPARE: usize = 64;
 /// One entry of the index: what the partition is, and how many bytes it takes.
 type Entry = (u32, u32, u64);
 
-/// A message being packed: the partitions encoded so far and their index.
-pub(crate) struct PackedWriter {
-    buf: Vec<u8>,
-    index: Vec<Entry>,
-}
-
-impl PackedWriter {
-    /// A writer for partitions taking about `bytes` in all (their encoded length).
-    pub fn with_capacity(bytes: usize) -> PackedWriter {
-        PackedWriter {
-            buf: Vec::with_capacity(bytes.saturating_add(SPARE)),
-            index: Vec::new(),
-        }
+/// Packs `parts` — `(a, b, partition)`, each encoded with the [`TypeOps`] that `ops_of(a)`
+/// gives — then `header` and the index, into one message sized up front.
+pub(crate) fn pack<H: Serialize>(
+    parts: &[(u32, u32, SharedBatch)],
+    ops_of: impl Fn(u32) -> TypeOps,
+    header: &H,
+) -> Result<Vec<u8>> {
+    let mut size = 0_usize;
+    for (a, _, part) in parts {
+        size = size.saturating_add((ops_of(*a).encoded_len)(part)? as usize);
     }
-
-    /// Encodes `part` (a partition of the type of `ops`) as the entry `(a, b)`.
-    pub fn push(&mut self, a: u32, b: u32, ops: &TypeOps, part: &SharedBatch) -> Result<()> {
-        let start = self.buf.len();
-        (ops.encode_shared_into)(part, &mut self.buf)?;
-        self.index.push((a, b, (self.buf.len() - start) as u64));
-        Ok(())
+    let mut buf = Vec::with_capacity(size.saturating_add(SPARE));
+    let mut index: Vec<Entry> = Vec::with_capacity(parts.len());
+    for (a, b, part) in parts {
+        let start = buf.len();
+        (ops_of(*a).encode_shared_into)(part, &mut buf)?;
+        index.push((*a, *b, (buf.len() - start) as u64));
     }
-
-    /// The message: the partitions, then `header` and the index.
-    pub fn finish<H: Serialize>(mut self, header: &H) -> Result<Vec<u8>> {
-        let start = self.buf.len();
-        let need = bincode::serialized_size(&(header, &self.index)).map_err(serialization)?;
-        self.buf.reserve((need as usize).saturating_add(8 + SPARE));
-        bincode::serialize_into(&mut self.buf, &(header, &self.index)).map_err(serialization)?;
-        let len = (self.buf.len() - start) as u64;
-        self.buf.extend_from_slice(&len.to_le_bytes());
-        Ok(self.buf)
-    }
-}
-
-/// The encoded length of every partition in `parts` (of the type of `ops`), summed.
-pub(crate) fn encoded_len<'a>(
-    ops: &TypeOps,
-    parts: impl IntoIterator<Item = &'a SharedBatch>,
-) -> Result<usize> {
-    parts.into_iter().try_fold(0_usize, |sum, part| {
-        Ok(sum.saturating_add((ops.encoded_len)(part)? as usize))
-    })
+    let start = buf.len();
+    let need = bincode::serialized_size(&(header, &index)).map_err(serialization)?;
+    buf.reserve((need as usize).saturating_add(8 + SPARE));
+    bincode::serialize_into(&mut buf, &(header, &index)).map_err(serialization)?;
+    let len = (buf.len() - start) as u64;
+    buf.extend_from_slice(&len.to_le_bytes());
+    Ok(buf)
 }
 
 /// The header of a packed message and its partitions' bytes, each with its `(a, b)`:
@@ -126,38 +108,33 @@ mod tests {
     #[test]
     fn partitions_and_header_round_trip_in_place() {
         let ops = TypeOps::of::<String>();
-        let parts = [
-            shared(vec!["a".into(), "bc".into()]),
-            shared(Vec::new()),
-            shared(vec!["déjà vu".into()]),
-        ];
-        let size = encoded_len(&ops, &parts).unwrap();
-        let mut writer = PackedWriter::with_capacity(size);
-        for (i, part) in parts.iter().enumerate() {
-            writer.push(7, i as u32, &ops, part).unwrap();
-        }
-        let bytes = writer.finish(&("header", 42_u64)).unwrap();
+        let parts: Vec<(u32, u32, SharedBatch)> = [
+            vec!["a".into(), "bc".into()],
+            Vec::new(),
+            vec!["déjà vu".into()],
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (7, i as u32, shared(v)))
+        .collect();
+        let bytes = pack(&parts, |_| ops, &("header", 42_u64)).unwrap();
         assert!(bytes.capacity() >= bytes.len() + SPARE - 8);
         let (header, got): ((String, u64), _) = unpack(&bytes).unwrap();
         assert_eq!(header, ("header".to_string(), 42));
         assert_eq!(got.len(), 3);
-        for ((a, b, slice), part) in got.into_iter().zip(&parts) {
-            assert_eq!(a, 7);
+        for ((a, b, slice), (want_a, want_b, part)) in got.into_iter().zip(&parts) {
+            assert_eq!((a, b), (*want_a, *want_b));
             let decoded = (ops.decode)(slice).unwrap();
             let decoded = decoded.downcast_ref::<Vec<String>>().unwrap();
             assert_eq!(decoded, part.downcast_ref::<Vec<String>>().unwrap());
-            let _ = b;
         }
     }
 
     #[test]
     fn malformed_messages_are_errors_not_panics() {
         let ops = TypeOps::of::<u64>();
-        let mut writer = PackedWriter::with_capacity(0);
-        writer
-            .push(0, 0, &ops, &(Arc::new(vec![1_u64, 2]) as SharedBatch))
-            .unwrap();
-        let bytes = writer.finish(&()).unwrap();
+        let parts = [(0, 0, Arc::new(vec![1_u64, 2]) as SharedBatch)];
+        let bytes = pack(&parts, |_| ops, &()).unwrap();
         assert!(unpack::<()>(&bytes).is_ok());
         for cut in [0, 3, 8, bytes.len() - 1] {
             assert!(unpack::<()>(&bytes[..cut]).is_err(), "cut at {cut}");

@@ -23,7 +23,7 @@ use crate::accumulator::{self, EncodedUpdate, TaskUpdates};
 use crate::collective::Round;
 use crate::data::Data;
 use crate::error::{Error, Result};
-use crate::packed::{self, PackedWriter};
+use crate::packed;
 use crate::plan::{Batch, Dep, NarrowFn, Node, Op, SharedBatch, ShuffleDep};
 use crate::runtime::{owner_of, run_collect};
 use crate::storage::{Env, MapOutput, lock};
@@ -331,7 +331,7 @@ pub(crate) fn round(env: &Env, kind: Round, mine: Result<Vec<Vec<u8>>>) -> Resul
             .map(|mut body| {
                 let len = body.len() as u64;
                 // Room for the collective's trailer too (packed messages have it already).
-                body.reserve(tail.len() + 8 + 16);
+                body.reserve(tail.len() + 8 + crate::collective::TRAILER);
                 body.extend_from_slice(&tail);
                 body.extend_from_slice(&len.to_le_bytes());
                 body
@@ -421,14 +421,7 @@ fn exchange_map_outputs(shuffle: &Arc<ShuffleDep>, missing: &[usize]) -> Result<
             }
         }
         sent.iter()
-            .map(|buckets| {
-                let size = packed::encoded_len(ops, buckets.iter().map(|(_, _, b)| b))?;
-                let mut writer = PackedWriter::with_capacity(size);
-                for (m, r, bucket) in buckets {
-                    writer.push(*m, *r, ops, bucket)?;
-                }
-                writer.finish(&shuffle.id)
-            })
+            .map(|buckets| packed::pack(buckets, |_| *ops, &shuffle.id))
             .collect::<Result<Vec<_>>>()
     });
     let received = round(env, Round::Shuffle, outgoing)?;

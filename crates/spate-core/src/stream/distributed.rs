@@ -306,18 +306,7 @@ fn leader_messages(
     }
     let messages = to_send
         .iter()
-        .map(|parts| {
-            let mut size = 0_usize;
-            for (source, _, part) in parts {
-                let ops = inputs[*source as usize].ops();
-                size = size.saturating_add(crate::packed::encoded_len(&ops, [part])?);
-            }
-            let mut writer = crate::packed::PackedWriter::with_capacity(size);
-            for (source, p, part) in parts {
-                writer.push(*source, *p, &inputs[*source as usize].ops(), part)?;
-            }
-            writer.finish(&header)
-        })
+        .map(|parts| crate::packed::pack(parts, |source| inputs[source as usize].ops(), &header))
         .collect();
     sent.extend(to_send.into_iter().flatten().map(|(_, _, part)| part));
     messages
