@@ -1,15 +1,19 @@
 //! The same windowed word count (and an empty-batch program) on the embedded runtime, on 2
 //! timely workers in one process, and on 2 timely processes of one worker each connected
 //! over loopback TCP — all on the same cores, in one run, taking turns repetition by
-//! repetition, so the ratios hold on a noisy machine.
+//! repetition, so the ratios hold on a noisy machine. The word count reads its lines twice:
+//! from an in-memory queue (the leader sends every worker its partitions) and from a file
+//! (`FileReplaySource`, as `spate wordcount` reads one: every worker reads the file and
+//! builds the lines of its own partitions).
 //!
 //! Run: `cargo bench -p spate-benches --bench distributed [-- --mb 20] [--batch-lines 20000]
 //! [--reps 5] [--empty-batches 2000]`. The bench starts its second process itself (this
 //! binary with `--child`).
 
 use spate::prelude::*;
-use spate_benches::{corpus, dstream_wordcount};
+use spate_benches::{corpus, dstream_wordcount, dstream_wordcount_file};
 use spate_timely::{TimelyConfig, execute};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +28,8 @@ struct Options {
     /// Empty batches per overhead measurement (0: none, e.g. to profile the word count).
     empty_batches: u32,
     child: Option<(usize, String)>,
+    /// The corpus as a file (given to the second process).
+    input: Option<PathBuf>,
 }
 
 fn options() -> Options {
@@ -33,6 +39,7 @@ fn options() -> Options {
         reps: 5,
         empty_batches: 2000,
         child: None,
+        input: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -43,6 +50,7 @@ fn options() -> Options {
             "--batch-lines" => o.batch_lines = value().parse().expect("--batch-lines N"),
             "--reps" => o.reps = value().parse().expect("--reps N"),
             "--empty-batches" => o.empty_batches = value().parse().expect("--empty-batches N"),
+            "--input" => o.input = Some(PathBuf::from(value())),
             "--child" => {
                 let process = value().parse().expect("--child PROCESS HOSTFILE");
                 let hosts = args.get(i + 2).cloned().expect("--child PROCESS HOSTFILE");
@@ -59,11 +67,12 @@ fn options() -> Options {
     o
 }
 
-/// What one program run measures: the windowed count's wall time and the mean time of an
-/// empty batch.
+/// What one program run measures: the windowed count's wall time (lines from a queue, and
+/// from a file) and the mean time of an empty batch.
 #[derive(Clone, Copy)]
 struct Figures {
     windowed: Duration,
+    windowed_file: Duration,
     empty_batch: Duration,
 }
 
@@ -80,7 +89,7 @@ fn barrier(sc: &SpateContext) {
 /// The measured programs, run by every worker (SPMD): the windowed word count over
 /// `batches`, then `empty_batches` empty batches through queue → map → reduce_by_key →
 /// foreach_rdd.
-fn program(sc: &SpateContext, batches: &[Vec<String>], empty_batches: u32) -> Figures {
+fn program(sc: &SpateContext, batches: &[Vec<String>], file: &Path, empty_batches: u32) -> Figures {
     // The run's own copy of the input is made before the clock starts: on a program thread
     // of its own it costs 2–3× what it does on a warm one (fresh malloc arena, page faults),
     // which is no part of the runtime's work.
@@ -90,6 +99,12 @@ fn program(sc: &SpateContext, batches: &[Vec<String>], empty_batches: u32) -> Fi
     let distinct = dstream_wordcount(sc, input, PARTITIONS);
     let windowed = started.elapsed();
     assert!(distinct > 0);
+    let lines_per_batch = batches.first().map_or(1, Vec::len) as u64;
+    barrier(sc);
+    let started = Instant::now();
+    let from_file = dstream_wordcount_file(sc, file, lines_per_batch, PARTITIONS);
+    let windowed_file = started.elapsed();
+    assert_eq!(from_file, distinct);
     let ssc = StreamingContext::builder(sc)
         .batch_interval(Duration::from_millis(100))
         .clock(FastForwardClock::new())
@@ -112,6 +127,7 @@ fn program(sc: &SpateContext, batches: &[Vec<String>], empty_batches: u32) -> Fi
     ssc.await_termination().expect("run");
     Figures {
         windowed,
+        windowed_file,
         empty_batch: started.elapsed() / empty_batches.max(1),
     }
 }
@@ -139,11 +155,14 @@ fn two_processes(
     process: usize,
     hosts: Vec<String>,
     batches: Arc<Vec<Vec<String>>>,
+    file: PathBuf,
     empty_batches: u32,
 ) -> Figures {
     let config = TimelyConfig::cluster(1, 2, process, hosts);
-    let figures =
-        execute(&config, move |sc| program(&sc, &batches, empty_batches)).expect("timely");
+    let figures = execute(&config, move |sc| {
+        program(&sc, &batches, &file, empty_batches)
+    })
+    .expect("timely");
     figures[0]
 }
 
@@ -152,11 +171,13 @@ fn main() {
     let batches = Arc::new(batches(&o));
     if let Some((process, hostfile)) = o.child {
         let hosts = TimelyConfig::read_hostfile(hostfile.as_ref()).expect("hostfile");
+        let file = o.input.clone().expect("--input FILE");
         for _ in 0..o.reps {
             two_processes(
                 process,
                 hosts.clone(),
                 Arc::clone(&batches),
+                file.clone(),
                 o.empty_batches,
             );
         }
@@ -177,11 +198,17 @@ fn main() {
     );
     let best = |runs: &[Figures]| Figures {
         windowed: runs.iter().map(|f| f.windowed).min().expect("a run"),
+        windowed_file: runs.iter().map(|f| f.windowed_file).min().expect("a run"),
         empty_batch: runs.iter().map(|f| f.empty_batch).min().expect("a run"),
     };
     // The slower worker's figures are a program's.
     let slowest = |figures: Vec<Figures>| Figures {
         windowed: figures.iter().map(|f| f.windowed).max().expect("a worker"),
+        windowed_file: figures
+            .iter()
+            .map(|f| f.windowed_file)
+            .max()
+            .expect("a worker"),
         empty_batch: figures
             .iter()
             .map(|f| f.empty_batch)
@@ -193,11 +220,24 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let hostfile = dir.path().join("hosts");
     std::fs::write(&hostfile, hosts.join("\n")).expect("hostfile");
+    let file = dir.path().join("corpus.txt");
+    let mut text = batches
+        .iter()
+        .flatten()
+        .fold(String::new(), |mut text, line| {
+            text.push_str(line);
+            text.push('\n');
+            text
+        });
+    text.shrink_to_fit();
+    std::fs::write(&file, text).expect("corpus file");
     let mut child = Command::new(std::env::current_exe().expect("this binary"))
         .args(["--mb", &o.mb.to_string()])
         .args(["--batch-lines", &o.batch_lines.to_string()])
         .args(["--reps", &o.reps.to_string()])
         .args(["--empty-batches", &o.empty_batches.to_string()])
+        .arg("--input")
+        .arg(&file)
         .arg("--child")
         .arg("1")
         .arg(&hostfile)
@@ -211,10 +251,10 @@ fn main() {
     let empty_batches = o.empty_batches;
     let mut runs: [Vec<Figures>; 3] = Default::default();
     for _ in 0..o.reps {
-        runs[0].push(program(&sc, &batches, empty_batches));
-        let b = Arc::clone(&batches);
+        runs[0].push(program(&sc, &batches, &file, empty_batches));
+        let (b, f) = (Arc::clone(&batches), file.clone());
         let figures = execute(&TimelyConfig::threads_in_process(2), move |sc| {
-            program(&sc, &b, empty_batches)
+            program(&sc, &b, &f, empty_batches)
         })
         .expect("timely");
         runs[1].push(slowest(figures));
@@ -222,6 +262,7 @@ fn main() {
             0,
             hosts.clone(),
             Arc::clone(&batches),
+            file.clone(),
             empty_batches,
         ));
     }
@@ -237,9 +278,9 @@ fn main() {
 
     let base = rows[0].1;
     println!(
-        "| runtime | windowed word count | M words/s | ÷ embedded | empty batch | ÷ embedded |"
+        "| runtime | word count, queue | M words/s | ÷ embedded | word count, file | ÷ embedded | empty batch | ÷ embedded |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, f) in &rows {
         let empty = if o.empty_batches == 0 {
             "– | –".to_string()
@@ -251,10 +292,12 @@ fn main() {
             )
         };
         println!(
-            "| {name} | {:.0} ms | {:.1} | {:.2}× | {empty} |",
+            "| {name} | {:.0} ms | {:.1} | {:.2}× | {:.0} ms | {:.2}× | {empty} |",
             f.windowed.as_secs_f64() * 1e3,
             words as f64 / f.windowed.as_secs_f64() / 1e6,
             f.windowed.as_secs_f64() / base.windowed.as_secs_f64(),
+            f.windowed_file.as_secs_f64() * 1e3,
+            f.windowed_file.as_secs_f64() / base.windowed_file.as_secs_f64(),
         );
     }
 }

@@ -141,6 +141,33 @@ pub fn dstream_wordcount_per_batch(
 /// `batches` on 1 s batches; returns the number of distinct words in the last window.
 pub fn dstream_wordcount(sc: &SpateContext, batches: Vec<Vec<String>>, partitions: usize) -> usize {
     let (ssc, lines) = replay(sc, batches, partitions);
+    windowed_wordcount(ssc, lines)
+}
+
+/// The windowed word count of [`dstream_wordcount`] over the lines of the file at `path`,
+/// `lines_per_batch` a batch (`FileReplaySource`, as `spate wordcount` reads a file): with
+/// several workers, every worker reads the file and builds the lines of its own partitions.
+pub fn dstream_wordcount_file(
+    sc: &SpateContext,
+    path: &std::path::Path,
+    lines_per_batch: u64,
+    partitions: usize,
+) -> usize {
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(partitions)
+        .build()
+        .expect("context");
+    let source = spate::io::FileReplaySource::options(path)
+        .lines_per_batch(lines_per_batch)
+        .build()
+        .expect("input file");
+    let lines = ssc.source_stream(source).expect("source");
+    windowed_wordcount(ssc, lines)
+}
+
+fn windowed_wordcount(ssc: StreamingContext, lines: DStream<String>) -> usize {
     let counts = lines
         .map_partitions_ref(spate::count_words)
         .reduce_by_key_and_window_inv(

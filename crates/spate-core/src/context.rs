@@ -347,8 +347,29 @@ pub(crate) fn split_even<T>(data: Vec<T>, partitions: usize) -> Vec<Vec<T>> {
     let mut parts = Vec::with_capacity(partitions);
     let mut rest = data.into_iter();
     for p in 0..partitions {
-        let size = (p + 1) * n / partitions - p * n / partitions;
-        parts.push(rest.by_ref().take(size).collect::<Vec<T>>());
+        parts.push(
+            rest.by_ref()
+                .take(split_range(n, partitions, p).len())
+                .collect::<Vec<T>>(),
+        );
     }
     parts
+}
+
+/// The records of partition `p` when `records` records are split into `partitions`
+/// partitions, as [`SpateContext::parallelize`] and the stream sources split them:
+/// contiguous ranges in order, whose sizes differ by at most one.
+///
+/// ```
+/// use spate_core::split_range;
+/// let parts: Vec<_> = (0..3).map(|p| split_range(10, 3, p)).collect();
+/// assert_eq!(parts, [0..3, 3..6, 6..10]);
+/// ```
+pub fn split_range(records: usize, partitions: usize, p: usize) -> std::ops::Range<usize> {
+    let partitions = partitions.max(1);
+    let bound = |p: usize| {
+        // records · p / partitions without overflow for any record count.
+        ((records as u128 * p.min(partitions) as u128) / partitions as u128) as usize
+    };
+    bound(p)..bound(p + 1)
 }

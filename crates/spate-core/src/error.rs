@@ -205,6 +205,24 @@ pub enum Error {
         theirs: String,
     },
 
+    /// A source that every worker reads itself gave another worker a different batch (a
+    /// file that differs between machines, say); the batch fails before its state commits.
+    #[error(
+        "worker {worker} read different input from source `{source_name}` (records, skipped, \
+         bytes, digest): {theirs}, this worker {ours}; a source every worker reads must be \
+         the same on every machine (the same file at the same path)"
+    )]
+    InputDiffers {
+        /// The source.
+        source_name: String,
+        /// The worker whose batch differs.
+        worker: usize,
+        /// What this worker read.
+        ours: String,
+        /// What that worker read.
+        theirs: String,
+    },
+
     /// The context was stopped while the call was waiting.
     #[error("the streaming context was stopped")]
     Stopped,

@@ -23,7 +23,7 @@ pub mod stream;
 mod time;
 
 pub use accumulator::{Accumulator, Broadcast};
-pub use context::{DEFAULT_PARALLELISM, SpateContext, SpateContextBuilder};
+pub use context::{DEFAULT_PARALLELISM, SpateContext, SpateContextBuilder, split_range};
 pub use data::{Data, Key, Merge, Retract};
 pub use error::{Error, Result};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};

@@ -4,8 +4,8 @@
 
 use crate::common::{Harness, on_every_runtime, on_workers};
 use spate_core::stream::{
-    CheckpointConfig, EmitMode, EventWindows, FastForwardClock, LateData, ReplaySource, StateSpec,
-    StreamingContext,
+    CheckpointConfig, EmitMode, EventWindows, FastForwardClock, LateData, PartedBatch,
+    ReplaySource, Source, SourceBatch, SourceOffset, StateSpec, StreamingContext,
 };
 use spate_core::{BatchTime, Error, SpateContext, TaskContext, Window};
 use std::sync::{Arc, Mutex};
@@ -159,6 +159,158 @@ fn stream_programs_give_identical_results_on_every_runtime_and_worker() {
     assert_all_equal(on_every_runtime(4, stream_program));
 }
 
+/// A replay source that every worker reads (see `Source::read_by_every_worker`), noting
+/// which partitions it built records for; its digest hashes the batch's records.
+struct EveryWorkerReplay {
+    replay: ReplaySource<String>,
+    built: Arc<Mutex<Vec<usize>>>,
+}
+
+impl EveryWorkerReplay {
+    fn new(batches: Vec<Vec<String>>) -> EveryWorkerReplay {
+        EveryWorkerReplay {
+            replay: ReplaySource::new(batches),
+            built: Arc::default(),
+        }
+    }
+}
+
+impl Source for EveryWorkerReplay {
+    type Item = String;
+
+    fn name(&self) -> String {
+        "every-worker replay".into()
+    }
+
+    fn next_batch(
+        &mut self,
+        time: BatchTime,
+        max_records: Option<u64>,
+    ) -> spate_core::Result<SourceBatch<String>> {
+        self.replay.next_batch(time, max_records)
+    }
+
+    fn read_by_every_worker(&self) -> bool {
+        true
+    }
+
+    fn next_batch_parts(
+        &mut self,
+        time: BatchTime,
+        max_records: Option<u64>,
+        partitions: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> spate_core::Result<PartedBatch<String>> {
+        use std::hash::{Hash, Hasher};
+        let batch = self.replay.next_batch(time, max_records)?;
+        let mut hasher = std::hash::DefaultHasher::new();
+        batch.records.hash(&mut hasher);
+        let mut parted = PartedBatch::split(batch, partitions, keep);
+        parted.digest = hasher.finish();
+        let mut built = self.built.lock().unwrap();
+        built.extend((0..partitions).filter(|&p| parted.parts[p].is_some()));
+        Ok(parted)
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.replay.is_exhausted()
+    }
+
+    fn offset(&self) -> Option<SourceOffset> {
+        self.replay.offset()
+    }
+
+    fn seek(&mut self, offset: &SourceOffset) -> spate_core::Result<()> {
+        self.replay.seek(offset)
+    }
+}
+
+/// Per-batch word counts (sorted) and the records each batch's metrics report, reading
+/// `batches` from a source the leader reads or, with `every_worker`, one every worker reads;
+/// and the partitions this worker built input records for.
+fn counts_by_batch(
+    sc: &SpateContext,
+    batches: Vec<Vec<String>>,
+    every_worker: bool,
+) -> spate_core::Result<(Vec<String>, Vec<usize>)> {
+    let ssc = StreamingContext::builder(sc)
+        .batch_interval(secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(5)
+        .build()?;
+    let source = EveryWorkerReplay::new(batches.clone());
+    let built = Arc::clone(&source.built);
+    let input = if every_worker {
+        ssc.source_stream(source)?
+    } else {
+        ssc.source_stream(ReplaySource::new(batches))?
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    input
+        .map(|w| (w, 1_u64))
+        .reduce_by_key(|a, b| a + b)
+        .foreach_rdd(move |rdd, t| {
+            let mut all = rdd.collect()?;
+            all.sort();
+            sink.lock().unwrap().push(format!("{} {all:?}", t.0));
+            Ok(())
+        })?;
+    ssc.start()?;
+    ssc.await_termination()?;
+    let mut out = seen.lock().unwrap().clone();
+    let records: Vec<u64> = ssc.batch_history().iter().map(|b| b.records_in).collect();
+    out.push(format!("records {records:?}"));
+    let built = built.lock().unwrap().clone();
+    Ok((out, built))
+}
+
+#[test]
+fn a_source_every_worker_reads_gives_the_results_of_one_the_leader_reads() {
+    let batches = word_batches();
+    let reference = counts_by_batch(&SpateContext::sequential(5), batches.clone(), false)
+        .unwrap()
+        .0;
+    let results = on_every_runtime(5, |sc| {
+        let (out, built) = counts_by_batch(&sc, batches.clone(), true).unwrap();
+        (out, built, sc.worker(), sc.workers())
+    });
+    for (setup, workers) in results.iter().enumerate() {
+        for (out, built, worker, of) in workers {
+            assert_eq!(*out, reference, "setup {setup}, worker {worker}");
+            // Every batch, each of several workers built exactly the partitions it owns
+            // (one worker reads whole batches).
+            let owned: Vec<usize> = (0..5).filter(|p| p % of == *worker).collect();
+            let expected = if *of == 1 {
+                Vec::new()
+            } else {
+                owned.repeat(batches.len())
+            };
+            assert_eq!(*built, expected, "setup {setup}, worker {worker} of {of}");
+        }
+    }
+}
+
+#[test]
+fn workers_reading_different_input_fail_the_batch_with_a_clear_error() {
+    let results = on_workers(2, 4, |sc| {
+        let mut batches = word_batches();
+        if sc.worker() == 1 {
+            // Same sizes, one word different: only the digest tells.
+            batches[2][0].push('x');
+        }
+        counts_by_batch(&sc, batches, true).map_err(|e| e.to_string())
+    });
+    for (worker, r) in results.iter().enumerate() {
+        let text = r.as_ref().unwrap_err();
+        assert!(
+            text.contains("batch at 3000 ms")
+                && text.contains("read different input from source `every-worker replay`"),
+            "worker {worker}: {text}"
+        );
+    }
+}
+
 /// A stream on a fast-forward clock that replays `batches` (a replayable source), counts words
 /// per batch into a managed total, checkpoints every 2 batches into `dir`, and stops after
 /// `stop_after` batches (if given). Returns the totals after each batch it ran, the
@@ -168,6 +320,7 @@ fn checkpointed_counts(
     dir: &std::path::Path,
     batches: &[Vec<String>],
     stop_after: Option<u64>,
+    every_worker: bool,
 ) -> Counts {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let build = || {
@@ -176,7 +329,11 @@ fn checkpointed_counts(
             .clock(FastForwardClock::new())
             .partitions(3)
             .build()?;
-        let input = ssc.source_stream(ReplaySource::new(batches.to_vec()))?;
+        let input = if every_worker {
+            ssc.source_stream(EveryWorkerReplay::new(batches.to_vec()))?
+        } else {
+            ssc.source_stream(ReplaySource::new(batches.to_vec()))?
+        };
         let sink = Arc::clone(&seen);
         input
             .map(|w| (w, 1_u64))
@@ -231,10 +388,20 @@ fn checkpoints_restore_on_the_same_or_another_number_of_workers() {
     // The reference: one uninterrupted run on one worker.
     let reference = {
         let dir = tempfile::tempdir().unwrap();
-        checkpointed_counts(&SpateContext::sequential(4), dir.path(), &batches, None).0
+        checkpointed_counts(
+            &SpateContext::sequential(4),
+            dir.path(),
+            &batches,
+            None,
+            false,
+        )
+        .0
     };
     assert_eq!(reference.len(), 9);
-    for (first, second) in [(2, 2), (2, 3), (3, 1), (1, 2)] {
+    // The second half of the cases reads a source every worker reads (each seeks its own).
+    let cases = [(2, 2), (2, 3), (3, 1), (1, 2)];
+    for (case, (first, second)) in cases.into_iter().chain(cases).enumerate() {
+        let every_worker = case >= cases.len();
         let dir = tempfile::tempdir().unwrap();
         let run = |workers: usize, stop: Option<u64>| {
             if workers == 1 {
@@ -243,10 +410,11 @@ fn checkpoints_restore_on_the_same_or_another_number_of_workers() {
                     dir.path(),
                     &batches,
                     stop,
+                    every_worker,
                 )]
             } else {
                 on_workers(workers, 4, |sc| {
-                    checkpointed_counts(&sc, dir.path(), &batches, stop)
+                    checkpointed_counts(&sc, dir.path(), &batches, stop, every_worker)
                 })
             }
         };
@@ -273,7 +441,7 @@ fn every_worker_reports_a_checkpoint_with_the_bytes_of_all_its_files_once_all_ar
     let batches = word_batches();
     let dir = tempfile::tempdir().unwrap();
     let runs = on_workers(3, 2, |sc| {
-        checkpointed_counts(&sc, dir.path(), &batches, None)
+        checkpointed_counts(&sc, dir.path(), &batches, None, false)
     });
     // Every 2 batches of 9 (and one at the start); the last may still be in flight when
     // the stream ends. The directory keeps the newest 3.

@@ -5,7 +5,7 @@ use crate::lines::{DEFAULT_MAX_LINE_BYTES, SkipReason, check_max_line_bytes};
 use crate::replay::LineReplay;
 use crate::text::{FilePosition, Quota};
 use spate_core::BatchTime;
-use spate_core::stream::{Source, SourceBatch, SourceOffset};
+use spate_core::stream::{PartedBatch, Source, SourceBatch, SourceOffset};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -178,6 +178,36 @@ impl Source for FileReplaySource {
                     valid_up_to: e.valid_up_to(),
                 })
         })?;
+        Ok(batch)
+    }
+
+    /// Every worker reads the file itself unless skipped lines go to a dead-letter file
+    /// (which one writer must own): each builds the lines of its own partitions only.
+    fn read_by_every_worker(&self) -> bool {
+        !self.replay.has_dead_letter()
+    }
+
+    fn next_batch_parts(
+        &mut self,
+        _time: BatchTime,
+        max_records: Option<u64>,
+        partitions: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> spate_core::Result<PartedBatch<String>> {
+        let batch = self.replay.next_batch_parts(
+            max_records,
+            partitions,
+            keep,
+            |bytes| {
+                std::str::from_utf8(bytes)
+                    .map(drop)
+                    .map_err(|e| SkipReason::InvalidUtf8 {
+                        valid_up_to: e.valid_up_to(),
+                    })
+            },
+            // Checked above: the conversion is lossless.
+            |bytes| String::from_utf8_lossy(bytes).into_owned(),
+        )?;
         Ok(batch)
     }
 

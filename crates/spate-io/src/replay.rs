@@ -5,7 +5,7 @@ use crate::error::IoError;
 use crate::lines::{DeadLetter, RawLine, SkipReason};
 use crate::text::{FilePosition, Quota, TextFile};
 use serde::{Deserialize, Serialize};
-use spate_core::stream::{SourceBatch, SourceOffset};
+use spate_core::stream::{PartedBatch, SourceBatch, SourceOffset};
 use std::path::{Path, PathBuf};
 
 #[derive(Serialize, Deserialize)]
@@ -86,11 +86,78 @@ impl LineReplay {
         mut convert: impl FnMut(&[u8]) -> Result<T, SkipReason>,
     ) -> Result<SourceBatch<T>, IoError> {
         let quota = self.quota.for_batch(self.batches);
+        let budget = max_records.map_or(quota, |m| m.min(quota));
+        // Cap the up-front reservation: a huge quota over a short file must not allocate.
+        let mut records = Vec::with_capacity(budget.min(1 << 16) as usize);
+        let (skipped, bytes) = self.read_batch(max_records, |line| {
+            records.push(convert(line)?);
+            Ok(())
+        })?;
+        Ok(SourceBatch {
+            records,
+            skipped,
+            bytes,
+        })
+    }
+
+    /// The batch [`next_batch`](Self::next_batch) would read, split into `partitions`
+    /// partitions, with records built (by `build`) only for the partitions `keep` selects.
+    /// `check` decides, for every line, whether it is a record or skipped. The digest covers
+    /// the record lines and where each ends.
+    pub(crate) fn next_batch_parts<T>(
+        &mut self,
+        max_records: Option<u64>,
+        partitions: usize,
+        keep: &dyn Fn(usize) -> bool,
+        mut check: impl FnMut(&[u8]) -> Result<(), SkipReason>,
+        mut build: impl FnMut(&[u8]) -> T,
+    ) -> Result<PartedBatch<T>, IoError> {
+        // The record lines back to back, each followed by `\n` (which no line contains), so
+        // the digest of `text` also fixes where the lines end.
+        let mut text = Vec::new();
+        let mut ends = Vec::new();
+        let (skipped, bytes) = self.read_batch(max_records, |line| {
+            check(line)?;
+            text.extend_from_slice(line);
+            text.push(b'\n');
+            ends.push(text.len());
+            Ok(())
+        })?;
+        let records = ends.len();
+        let line = |i: usize| {
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            &text[start..ends[i] - 1]
+        };
+        let parts = (0..partitions.max(1))
+            .map(|p| {
+                keep(p).then(|| {
+                    spate_core::split_range(records, partitions, p)
+                        .map(|i| build(line(i)))
+                        .collect()
+                })
+            })
+            .collect();
+        Ok(PartedBatch {
+            parts,
+            records: records as u64,
+            skipped,
+            bytes,
+            digest: xxhash_rust::xxh3::xxh3_64(&text),
+        })
+    }
+
+    /// Consumes at most `min(quota, max_records)` lines, handing each complete one to
+    /// `record` (which may refuse it) and counting, logging and dead-lettering the skipped
+    /// ones; returns (skipped, bytes read).
+    fn read_batch(
+        &mut self,
+        max_records: Option<u64>,
+        mut record: impl FnMut(&[u8]) -> Result<(), SkipReason>,
+    ) -> Result<(u64, u64), IoError> {
+        let quota = self.quota.for_batch(self.batches);
         self.batches += 1;
         let budget = max_records.map_or(quota, |m| m.min(quota));
         let start = self.input.lines.position();
-        // Cap the up-front reservation: a huge quota over a short file must not allocate.
-        let mut records = Vec::with_capacity(budget.min(1 << 16) as usize);
         let mut skipped = 0;
         let mut taken = 0;
         while taken < budget {
@@ -107,11 +174,8 @@ impl LineReplay {
             }
             taken += 1;
             let (reason, raw) = match line {
-                RawLine::Bytes(bytes) => match convert(bytes) {
-                    Ok(record) => {
-                        records.push(record);
-                        continue;
-                    }
+                RawLine::Bytes(bytes) => match record(bytes) {
+                    Ok(()) => continue,
                     Err(reason) => (reason, bytes),
                 },
                 RawLine::TooLong { bytes, raw } => (
@@ -143,11 +207,12 @@ impl LineReplay {
             }
         }
         self.exhausted = self.at_eof()?;
-        Ok(SourceBatch {
-            records,
-            skipped,
-            bytes: self.input.lines.position() - start,
-        })
+        Ok((skipped, self.input.lines.position() - start))
+    }
+
+    /// Whether lines skipped are written to a dead-letter file.
+    pub(crate) fn has_dead_letter(&self) -> bool {
+        self.dead_letter.is_some()
     }
 
     pub(crate) fn offset(&self) -> Option<SourceOffset> {

@@ -45,6 +45,17 @@ pub(crate) trait AnyInput: Send + Sync {
         max_records: Option<u64>,
         partitions: usize,
     ) -> Result<(Vec<SharedBatch>, (u64, u64, u64))>;
+    /// Whether every worker reads this source itself (see [`Source::read_by_every_worker`]).
+    fn read_by_every_worker(&self) -> bool;
+    /// Reads batch `t` on this worker, keeping the partitions `keep` selects; returns them
+    /// (`None` for the others) with what the whole batch held.
+    fn poll_parts(
+        &self,
+        t: BatchTime,
+        max_records: Option<u64>,
+        partitions: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> Result<(Vec<Option<SharedBatch>>, InputCounts)>;
     /// The operations of the record type, to ship partitions between workers.
     fn ops(&self) -> TypeOps;
     /// Installs the batch of `t` from the partitions this worker owns.
@@ -113,6 +124,41 @@ impl<S: Source> AnyInput for InputNode<S> {
             .map(|p| Arc::new(p) as SharedBatch)
             .collect();
         Ok((parts, (n, batch.skipped, batch.bytes)))
+    }
+
+    fn read_by_every_worker(&self) -> bool {
+        lock(&self.source).read_by_every_worker()
+    }
+
+    fn poll_parts(
+        &self,
+        t: BatchTime,
+        max_records: Option<u64>,
+        partitions: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> Result<(Vec<Option<SharedBatch>>, InputCounts)> {
+        let batch = lock(&self.source).next_batch_parts(t, max_records, partitions, keep)?;
+        if batch.parts.len() != partitions {
+            return Err(Error::Source {
+                source_name: self.name.clone(),
+                message: format!(
+                    "next_batch_parts returned {} partitions for {partitions}",
+                    batch.parts.len()
+                ),
+            });
+        }
+        let parts = batch
+            .parts
+            .into_iter()
+            .map(|p| p.map(|records| Arc::new(records) as SharedBatch))
+            .collect();
+        let counts = InputCounts {
+            records: batch.records,
+            skipped: batch.skipped,
+            bytes: batch.bytes,
+            digest: batch.digest,
+        };
+        Ok((parts, counts))
     }
 
     fn ops(&self) -> TypeOps {
@@ -549,13 +595,13 @@ impl StreamingContext {
             }
         }
         let offsets = std::mem::take(&mut *lock(&inner.resume_offsets));
-        // Only the leader reads the sources; with several workers it scatters each batch.
-        let polled = if inner.sc.is_leader() {
-            &inputs[..]
-        } else {
-            &[]
-        };
-        for (i, input) in polled.iter().enumerate() {
+        // The leader reads every source (and scatters the batches of most); the other
+        // workers read only those every worker reads.
+        let leader = inner.sc.is_leader();
+        for (i, input) in inputs.iter().enumerate() {
+            if !leader && !input.read_by_every_worker() {
+                continue;
+            }
             input.start()?;
             match offsets.get(i) {
                 Some(Some(offset)) => input.seek(offset)?,
@@ -751,11 +797,12 @@ fn run_loop(inner: Arc<Inner>, first: BatchTime) {
         termination.failure.get_or_insert(e);
     }
     let inputs = lock(&inner.graph).inputs.clone();
-    if inner.sc.is_leader() {
-        for input in inputs {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| input.stop())) {
-                tracing::error!("stopping a source panicked: {}", panic_message(&*payload));
-            }
+    let leader = inner.sc.is_leader();
+    for input in inputs {
+        if (leader || input.read_by_every_worker())
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(|| input.stop()))
+        {
+            tracing::error!("stopping a source panicked: {}", panic_message(&*payload));
         }
     }
     let listeners = lock(&inner.listeners).clone();
@@ -918,13 +965,25 @@ fn all_exhausted(inner: &Inner) -> bool {
 }
 
 /// What the sources delivered for a batch, for its metrics.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct InputStats {
     pub records: u64,
     pub skipped: u64,
     pub bytes: u64,
     pub limit: Option<u64>,
     pub scheduling_delay_ms: u64,
+    /// What each source read by every worker held, by source: the workers compare these
+    /// before committing the batch.
+    pub read_by_every_worker: Vec<(usize, InputCounts)>,
+}
+
+/// What the whole batch of a source held, as one worker read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct InputCounts {
+    pub records: u64,
+    pub skipped: u64,
+    pub bytes: u64,
+    pub digest: u64,
 }
 
 /// Runs every step of one batch on a single worker.
@@ -982,7 +1041,7 @@ pub(crate) fn finish_batch(
         })?;
     }
     if inner.sc.workers() > 1 {
-        super::distributed::confirm_batch(inner, t, &nodes)?;
+        super::distributed::confirm_batch(inner, t, &nodes, &input.read_by_every_worker)?;
     }
     let (mut state_size, mut records_late) = (0, 0);
     for node in &nodes {

@@ -9,16 +9,21 @@
 //!    requests, the requested last batch, exhausted sources, the final event-time flush),
 //!    polls every source, splits each batch into the stream's partitions exactly as a
 //!    single worker does, and sends every worker the partitions it owns. The others send
-//!    their stop requests, which the leader honours from the next batch on.
+//!    their stop requests, which the leader honours from the next batch on. Sources that
+//!    every worker reads ([`Source::read_by_every_worker`](super::Source::read_by_every_worker))
+//!    are read after the round by every worker, each keeping its own partitions.
 //! 3. The output operations run on every worker, in lockstep (their jobs' rounds).
 //! 4. **Batch-end round**: every worker confirms the batch and shares what its tasks
-//!    observed for event-time operators; only then is state committed, on every worker, and
-//!    the watermarks advance identically everywhere.
+//!    observed for event-time operators, and the counts and digest of every batch it read
+//!    itself (any difference fails the batch with [`Error::InputDiffers`]); only then is
+//!    state committed, on every worker, and the watermarks advance identically everywhere.
 //!
 //! A worker whose batch fails outside a round announces it in an abort round (see
 //! [`crate::collective`]), so every worker stops with the error instead of waiting.
 
-use super::context::{Inner, InputStats, Next, Progress, driver_panic, finish_batch, publish};
+use super::context::{
+    Inner, InputCounts, InputStats, Next, Progress, driver_panic, finish_batch, publish,
+};
 use super::node::AnyNode;
 use crate::collective::Round;
 use crate::error::{Error, Result};
@@ -208,8 +213,12 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         if !run {
             return Ok(None);
         }
-        for (input, parts) in inputs.iter().zip(own_parts) {
-            input.install(t, parts)?;
+        for (source, (input, parts)) in inputs.iter().zip(own_parts).enumerate() {
+            if input.read_by_every_worker() {
+                read_own_parts(inner, t, source, input.as_ref(), &mut stats)?;
+            } else {
+                input.install(t, parts)?;
+            }
         }
         return Ok(Some(stats));
     }
@@ -239,9 +248,13 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         let ops = inputs[source].ops();
         parts[source][p] = Some((ops.share)((ops.decode)(bytes)?)?);
     }
-    for ((input, (records, skipped, bytes)), mut parts) in
-        inputs.iter().zip(header.counts).zip(parts)
+    for (source, ((input, (records, skipped, bytes)), mut parts)) in
+        inputs.iter().zip(header.counts).zip(parts).enumerate()
     {
+        if input.read_by_every_worker() {
+            read_own_parts(inner, t, source, input.as_ref(), &mut stats)?;
+            continue;
+        }
         stats.records += records;
         stats.skipped += skipped;
         stats.bytes += bytes;
@@ -254,6 +267,27 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         input.install(t, parts)?;
     }
     Ok(Some(stats))
+}
+
+/// Reads batch `t` of a source every worker reads, installs the partitions this worker
+/// owns, and notes what the whole batch held for the batch-end comparison.
+fn read_own_parts(
+    inner: &Inner,
+    t: BatchTime,
+    source: usize,
+    input: &dyn super::context::AnyInput,
+    stats: &mut InputStats,
+) -> Result<()> {
+    let env = &inner.sc.env;
+    let (me, workers) = (env.worker(), env.workers());
+    let (parts, counts) = input.poll_parts(t, stats.limit, inner.partitions, &|p| {
+        owner_of(p, workers) == me
+    })?;
+    stats.records += counts.records;
+    stats.skipped += counts.skipped;
+    stats.bytes += counts.bytes;
+    stats.read_by_every_worker.push((source, counts));
+    input.install(t, parts)
 }
 
 /// The leader's messages for batch `t`: polls the sources when the batch runs, keeps its
@@ -283,6 +317,12 @@ fn leader_messages(
         header.scheduling_delay_ms = stats.scheduling_delay_ms;
         header.limit = stats.limit;
         for (source, input) in inputs.iter().enumerate() {
+            if input.read_by_every_worker() {
+                // Read by every worker after the round.
+                header.counts.push((0, 0, 0));
+                own_parts.push(Vec::new());
+                continue;
+            }
             let (parts, counts) = input.poll_split(t, stats.limit, inner.partitions)?;
             stats.records += counts.0;
             stats.skipped += counts.1;
@@ -314,7 +354,12 @@ fn leader_messages(
 
 /// The batch-end round: every worker confirms batch `t` and shares its event-time
 /// observations, which every worker takes in before committing.
-pub(crate) fn confirm_batch(inner: &Inner, t: BatchTime, nodes: &[Arc<dyn AnyNode>]) -> Result<()> {
+pub(crate) fn confirm_batch(
+    inner: &Inner,
+    t: BatchTime,
+    nodes: &[Arc<dyn AnyNode>],
+    read: &[(usize, InputCounts)],
+) -> Result<()> {
     let env = &inner.sc.env;
     let mine: Result<Vec<u8>> = nodes
         .iter()
@@ -322,7 +367,7 @@ pub(crate) fn confirm_batch(inner: &Inner, t: BatchTime, nodes: &[Arc<dyn AnyNod
         .map(|(id, s)| Ok((id, s.batch_observations(t)?)))
         .collect::<Result<Vec<(usize, Vec<u8>)>>>()
         .and_then(|obs| {
-            bincode::serialize(&obs).map_err(|e| Error::Serialization {
+            bincode::serialize(&(read, obs)).map_err(|e| Error::Serialization {
                 what: "batch observations".into(),
                 message: e.to_string(),
             })
@@ -332,11 +377,35 @@ pub(crate) fn confirm_batch(inner: &Inner, t: BatchTime, nodes: &[Arc<dyn AnyNod
         if worker == env.worker() {
             continue;
         }
-        let theirs: Vec<(usize, Vec<u8>)> =
+        let (their_read, theirs): (Vec<(usize, InputCounts)>, Vec<(usize, Vec<u8>)>) =
             bincode::deserialize(bytes).map_err(|e| Error::Serialization {
                 what: format!("batch observations of worker {worker}"),
                 message: e.to_string(),
             })?;
+        if their_read.len() != read.len() {
+            return Err(Error::internal(format!(
+                "worker {worker} read {} sources every worker reads, this worker {}",
+                their_read.len(),
+                read.len()
+            )));
+        }
+        for (&(source, ours), &(_, theirs)) in read.iter().zip(&their_read) {
+            if ours != theirs {
+                let show = |c: InputCounts| {
+                    format!(
+                        "{}, {}, {}, {:016x}",
+                        c.records, c.skipped, c.bytes, c.digest
+                    )
+                };
+                let inputs = lock(&inner.graph).inputs.clone();
+                return Err(Error::InputDiffers {
+                    source_name: inputs.get(source).map(|i| i.name()).unwrap_or_default(),
+                    worker,
+                    ours: show(ours),
+                    theirs: show(theirs),
+                });
+            }
+        }
         for (id, obs) in theirs {
             let node = nodes
                 .iter()

@@ -35,7 +35,9 @@ pub use event_time::{
 pub use managed::ManagedState;
 pub use metrics::{BatchInfo, StreamingListener};
 pub use output::batch_path;
-pub use source::{QueueHandle, QueueSource, ReplaySource, Source, SourceBatch, SourceOffset};
+pub use source::{
+    PartedBatch, QueueHandle, QueueSource, ReplaySource, Source, SourceBatch, SourceOffset,
+};
 pub use state::{MapWithStateStream, State, StateSpec};
 
 use crate::data::{Data, Key, Merge};

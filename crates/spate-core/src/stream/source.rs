@@ -45,6 +45,52 @@ impl<T> Default for SourceBatch<T> {
     }
 }
 
+/// A batch read by one of several workers: the partitions it owns, and what the whole batch
+/// held (see [`Source::next_batch_parts`]).
+#[derive(Debug)]
+pub struct PartedBatch<T> {
+    /// By partition: its records if the worker asked for it, `None` otherwise.
+    pub parts: Vec<Option<Vec<T>>>,
+    /// Records of the whole batch.
+    pub records: u64,
+    /// Input units skipped in the whole batch (see [`SourceBatch::skipped`]).
+    pub skipped: u64,
+    /// Bytes read for the whole batch, if the source knows.
+    pub bytes: u64,
+    /// A digest of the batch's raw input (0 if the source has none): every worker must find
+    /// the same, or they read different inputs and the batch fails.
+    pub digest: u64,
+}
+
+impl<T> PartedBatch<T> {
+    /// Splits a whole batch into `partitions` as [`crate::split_range`] does, keeping the
+    /// partitions `keep` selects.
+    pub fn split(batch: SourceBatch<T>, partitions: usize, keep: &dyn Fn(usize) -> bool) -> Self {
+        let records = batch.records.len();
+        let mut rest = batch.records.into_iter();
+        let parts = (0..partitions.max(1))
+            .map(|p| {
+                let part = rest
+                    .by_ref()
+                    .take(crate::split_range(records, partitions, p).len());
+                if keep(p) {
+                    Some(part.collect())
+                } else {
+                    part.for_each(drop);
+                    None
+                }
+            })
+            .collect();
+        PartedBatch {
+            parts,
+            records: records as u64,
+            skipped: batch.skipped,
+            bytes: batch.bytes,
+            digest: 0,
+        }
+    }
+}
+
 /// A serialized position in a replayable source (a byte offset, a file list …).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceOffset(pub Vec<u8>);
@@ -93,6 +139,33 @@ pub trait Source: Send + 'static {
         time: BatchTime,
         max_records: Option<u64>,
     ) -> Result<SourceBatch<Self::Item>>;
+
+    /// Whether every worker may read this source itself when several workers run the
+    /// stream: each then reads the whole batch with
+    /// [`next_batch_parts`](Source::next_batch_parts) and keeps the partitions it owns,
+    /// instead of the leader reading it and sending every worker its partitions. Only for
+    /// input every process reaches alike (the same file at the same path); the workers
+    /// compare each batch's counts and [`digest`](PartedBatch::digest) before committing
+    /// it. Every worker then also starts, seeks and stops the source. Default: `false`.
+    fn read_by_every_worker(&self) -> bool {
+        false
+    }
+
+    /// What [`next_batch`](Source::next_batch) returns, split into `partitions` partitions
+    /// as [`crate::split_range`] splits a batch, keeping only those `keep` selects: a
+    /// source that can should skip building the records of the others. Called instead of
+    /// `next_batch` on every worker when [`read_by_every_worker`](Source::read_by_every_worker).
+    /// Default: `next_batch`, split, with digest 0.
+    fn next_batch_parts(
+        &mut self,
+        time: BatchTime,
+        max_records: Option<u64>,
+        partitions: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> Result<PartedBatch<Self::Item>> {
+        let batch = self.next_batch(time, max_records)?;
+        Ok(PartedBatch::split(batch, partitions, keep))
+    }
 
     /// Whether the source is finished and will never produce another record. A context
     /// whose sources are all finished stops by itself after processing the last batch.
