@@ -171,14 +171,22 @@ impl Source for FileReplaySource {
         _time: BatchTime,
         max_records: Option<u64>,
     ) -> spate_core::Result<SourceBatch<String>> {
-        let batch = self.replay.next_batch(max_records, |bytes| {
-            std::str::from_utf8(bytes)
-                .map(str::to_owned)
-                .map_err(|e| SkipReason::InvalidUtf8 {
-                    valid_up_to: e.valid_up_to(),
-                })
-        })?;
-        Ok(batch)
+        if self.replay.has_dead_letter() {
+            // Line by line, so the dead-letter entries come in file order.
+            return Ok(self.replay.next_batch(max_records, |bytes| {
+                std::str::from_utf8(bytes)
+                    .map(str::to_owned)
+                    .map_err(|e| SkipReason::InvalidUtf8 {
+                        valid_up_to: e.valid_up_to(),
+                    })
+            })?);
+        }
+        let batch = self.replay.next_lines_parts(max_records, 1, &|_| true)?;
+        Ok(SourceBatch {
+            records: batch.parts.into_iter().next().flatten().unwrap_or_default(),
+            skipped: batch.skipped,
+            bytes: batch.bytes,
+        })
     }
 
     /// Every worker reads the file itself unless skipped lines go to a dead-letter file
@@ -189,26 +197,18 @@ impl Source for FileReplaySource {
 
     fn next_batch_parts(
         &mut self,
-        _time: BatchTime,
+        time: BatchTime,
         max_records: Option<u64>,
         partitions: usize,
         keep: &dyn Fn(usize) -> bool,
     ) -> spate_core::Result<PartedBatch<String>> {
-        let batch = self.replay.next_batch_parts(
-            max_records,
-            partitions,
-            keep,
-            |bytes| {
-                std::str::from_utf8(bytes)
-                    .map(drop)
-                    .map_err(|e| SkipReason::InvalidUtf8 {
-                        valid_up_to: e.valid_up_to(),
-                    })
-            },
-            // Checked above: the conversion is lossless.
-            |bytes| String::from_utf8_lossy(bytes).into_owned(),
-        )?;
-        Ok(batch)
+        if self.replay.has_dead_letter() {
+            let batch = self.next_batch(time, max_records)?;
+            return Ok(PartedBatch::split(batch, partitions, keep));
+        }
+        Ok(self
+            .replay
+            .next_lines_parts(max_records, partitions, keep)?)
     }
 
     fn is_exhausted(&self) -> bool {

@@ -89,7 +89,7 @@ impl LineReplay {
         let budget = max_records.map_or(quota, |m| m.min(quota));
         // Cap the up-front reservation: a huge quota over a short file must not allocate.
         let mut records = Vec::with_capacity(budget.min(1 << 16) as usize);
-        let (skipped, bytes) = self.read_batch(max_records, |line| {
+        let (skipped, bytes) = self.read_batch(max_records, |_, line| {
             records.push(convert(line)?);
             Ok(())
         })?;
@@ -100,29 +100,38 @@ impl LineReplay {
         })
     }
 
-    /// The batch [`next_batch`](Self::next_batch) would read, split into `partitions`
-    /// partitions, with records built (by `build`) only for the partitions `keep` selects.
-    /// `check` decides, for every line, whether it is a record or skipped. The digest covers
-    /// the record lines and where each ends.
-    pub(crate) fn next_batch_parts<T>(
+    /// The lines [`next_batch`](Self::next_batch) would return as `String`s (invalid UTF-8
+    /// skipped), split into `partitions` partitions, built only for the partitions `keep`
+    /// selects. The batch's lines are gathered into one buffer and checked as UTF-8 at once
+    /// (one call, not one per line); only a batch holding invalid UTF-8 is checked line by
+    /// line. The digest covers the record lines and where each ends.
+    pub(crate) fn next_lines_parts(
         &mut self,
         max_records: Option<u64>,
         partitions: usize,
         keep: &dyn Fn(usize) -> bool,
-        mut check: impl FnMut(&[u8]) -> Result<(), SkipReason>,
-        mut build: impl FnMut(&[u8]) -> T,
-    ) -> Result<PartedBatch<T>, IoError> {
-        // The record lines back to back, each followed by `\n` (which no line contains), so
-        // the digest of `text` also fixes where the lines end.
+    ) -> Result<PartedBatch<String>, IoError> {
+        // The lines back to back, each followed by `\n` (which no line contains): the digest
+        // of the buffer also fixes where the lines end, and each line is a `str` slice.
         let mut text = Vec::new();
         let mut ends = Vec::new();
-        let (skipped, bytes) = self.read_batch(max_records, |line| {
-            check(line)?;
+        let mut numbers = Vec::new();
+        let (mut skipped, bytes) = self.read_batch(max_records, |number, line| {
             text.extend_from_slice(line);
             text.push(b'\n');
             ends.push(text.len());
+            numbers.push(number);
             Ok(())
         })?;
+        let text = match String::from_utf8(text) {
+            Ok(text) => text,
+            Err(e) => {
+                let (text, dropped) =
+                    self.drop_invalid_lines(&e.into_bytes(), &mut ends, &numbers)?;
+                skipped += dropped;
+                text
+            }
+        };
         let records = ends.len();
         let line = |i: usize| {
             let start = if i == 0 { 0 } else { ends[i - 1] };
@@ -132,7 +141,7 @@ impl LineReplay {
             .map(|p| {
                 keep(p).then(|| {
                     spate_core::split_range(records, partitions, p)
-                        .map(|i| build(line(i)))
+                        .map(|i| line(i).to_owned())
                         .collect()
                 })
             })
@@ -142,17 +151,56 @@ impl LineReplay {
             records: records as u64,
             skipped,
             bytes,
-            digest: xxhash_rust::xxh3::xxh3_64(&text),
+            digest: xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
         })
     }
 
+    /// Keeps the lines of `text` (each ending at its `ends` entry, `\n` included, with its
+    /// line number in `numbers`) that are valid UTF-8, skipping (counting, logging,
+    /// dead-lettering) the others; returns the kept text and the number skipped, and leaves
+    /// the kept lines' ends in `ends`.
+    fn drop_invalid_lines(
+        &mut self,
+        text: &[u8],
+        ends: &mut Vec<usize>,
+        numbers: &[u64],
+    ) -> Result<(String, u64), IoError> {
+        let mut kept = String::with_capacity(text.len());
+        let mut kept_ends = Vec::with_capacity(ends.len());
+        let mut skipped = 0;
+        let mut start = 0;
+        for (&end, &number) in ends.iter().zip(numbers) {
+            let line = &text[start..end - 1];
+            start = end;
+            match std::str::from_utf8(line) {
+                Ok(line) => {
+                    kept.push_str(line);
+                    kept.push('\n');
+                    kept_ends.push(kept.len());
+                }
+                Err(e) => {
+                    skipped += 1;
+                    let reason = SkipReason::InvalidUtf8 {
+                        valid_up_to: e.valid_up_to(),
+                    };
+                    tracing::debug!(source = %self.name, line = number, %reason, "line skipped");
+                    if let Some(dead) = &mut self.dead_letter {
+                        dead.record(&self.path.to_string_lossy(), number, &reason, line)?;
+                    }
+                }
+            }
+        }
+        *ends = kept_ends;
+        Ok((kept, skipped))
+    }
+
     /// Consumes at most `min(quota, max_records)` lines, handing each complete one to
-    /// `record` (which may refuse it) and counting, logging and dead-lettering the skipped
-    /// ones; returns (skipped, bytes read).
+    /// `record` with its line number (which may refuse it) and counting, logging and
+    /// dead-lettering the skipped ones; returns (skipped, bytes read).
     fn read_batch(
         &mut self,
         max_records: Option<u64>,
-        mut record: impl FnMut(&[u8]) -> Result<(), SkipReason>,
+        mut record: impl FnMut(u64, &[u8]) -> Result<(), SkipReason>,
     ) -> Result<(u64, u64), IoError> {
         let quota = self.quota.for_batch(self.batches);
         self.batches += 1;
@@ -174,7 +222,7 @@ impl LineReplay {
             }
             taken += 1;
             let (reason, raw) = match line {
-                RawLine::Bytes(bytes) => match record(bytes) {
+                RawLine::Bytes(bytes) => match record(number, bytes) {
                     Ok(()) => continue,
                     Err(reason) => (reason, bytes),
                 },
