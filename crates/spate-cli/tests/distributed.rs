@@ -2,7 +2,8 @@
 //! timings, its stdout) are identical under `--runtime local`, `--runtime timely -w 2`, and
 //! 2 processes of 2 workers on 127.0.0.1 started by `spate cluster`; a process killed with
 //! SIGKILL under `spate cluster` is recovered from the checkpoint with the output of an
-//! uninterrupted run; processes started with different worker counts fail fast.
+//! uninterrupted run; processes started with different worker counts fail fast, and
+//! processes whose input files differ fail with the source named.
 
 use crate::kmeans::{dataset, flights};
 use std::collections::BTreeMap;
@@ -381,5 +382,64 @@ fn a_process_killed_under_spate_cluster_is_recovered_with_the_uninterrupted_outp
     assert!(got["final.csv"] == want["final.csv"], "final.csv differs");
     for (i, (w, g)) in want.values().zip(got.values()).enumerate() {
         assert!(w == g, "batch file {i} differs after the recovery");
+    }
+}
+
+/// `host:port` of `n` loopback ports free a moment ago.
+fn free_loopback_hosts(n: usize) -> Vec<String> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_text_file_that_differs_between_processes_fails_the_job_with_a_clear_error() {
+    // Two "machines": the same relative path `in.txt` holds one different word in the
+    // second batch of 100 lines.
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..300)
+        .map(|i| format!("w{} w{} w{}\n", i % 7, i % 11, i % 13))
+        .collect();
+    // Line 150 (the first batch holds lines 1..=100).
+    let at = text.match_indices('\n').nth(148).unwrap().0 + 1;
+    let mut changed = text.clone();
+    changed.replace_range(at..at + 1, "x");
+    let hosts = free_loopback_hosts(2);
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(&hostfile, hosts.join("\n")).unwrap();
+    let processes: Vec<_> = [text, changed]
+        .into_iter()
+        .enumerate()
+        .map(|(process, text)| {
+            let machine = dir.path().join(format!("machine-{process}"));
+            std::fs::create_dir(&machine).unwrap();
+            std::fs::write(machine.join("in.txt"), text).unwrap();
+            spate()
+                .current_dir(&machine)
+                .args(["wordcount", "-i", "in.txt", "-o", "out", "-n", "100"])
+                .args(["--runtime", "timely", "--processes", "2"])
+                .args(["--process", &process.to_string()])
+                .arg("--hostfile")
+                .arg(&hostfile)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (process, child) in processes.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "process {process}: {stderr}");
+        assert!(
+            stderr.contains("batch at 2000 ms failed")
+                && stderr.contains("read different input from source `file-replay(in.txt)`"),
+            "process {process}: {stderr}"
+        );
     }
 }

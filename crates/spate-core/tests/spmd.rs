@@ -164,6 +164,8 @@ fn stream_programs_give_identical_results_on_every_runtime_and_worker() {
 struct EveryWorkerReplay {
     replay: ReplaySource<String>,
     built: Arc<Mutex<Vec<usize>>>,
+    /// What `read_by_every_worker` answers (true but in one test).
+    every_worker: bool,
 }
 
 impl EveryWorkerReplay {
@@ -171,6 +173,7 @@ impl EveryWorkerReplay {
         EveryWorkerReplay {
             replay: ReplaySource::new(batches),
             built: Arc::default(),
+            every_worker: true,
         }
     }
 }
@@ -191,7 +194,7 @@ impl Source for EveryWorkerReplay {
     }
 
     fn read_by_every_worker(&self) -> bool {
-        true
+        self.every_worker
     }
 
     fn next_batch_parts(
@@ -306,6 +309,30 @@ fn workers_reading_different_input_fail_the_batch_with_a_clear_error() {
         assert!(
             text.contains("batch at 3000 ms")
                 && text.contains("read different input from source `every-worker replay`"),
+            "worker {worker}: {text}"
+        );
+    }
+}
+
+#[test]
+fn workers_disagreeing_on_who_reads_a_source_fail_at_start() {
+    let results = on_workers(2, 4, |sc| {
+        let ssc = StreamingContext::builder(&sc)
+            .batch_interval(secs(1))
+            .clock(FastForwardClock::new())
+            .build()
+            .unwrap();
+        let mut source = EveryWorkerReplay::new(word_batches());
+        // Worker 1's source would be read by the leader alone.
+        source.every_worker = sc.worker() != 1;
+        let input = ssc.source_stream(source).unwrap();
+        input.foreach_rdd(|rdd, _| rdd.count().map(drop)).unwrap();
+        ssc.start().map_err(|e| e.to_string())
+    });
+    for (worker, started) in results.iter().enumerate() {
+        let text = started.as_ref().unwrap_err();
+        assert!(
+            text.contains("sources every worker reads") && text.contains("[true]"),
             "worker {worker}: {text}"
         );
     }

@@ -579,6 +579,7 @@ impl StreamingContext {
                     default_parallelism: inner.sc.default_parallelism(),
                     batch_ms: inner.batch_ms,
                     recovered_from: recovered_from.map(|t| t.0),
+                    read_by_every_worker: inputs.iter().map(|i| i.read_by_every_worker()).collect(),
                     zero_ms: inner.shared.zero(),
                 },
             )?;

@@ -46,6 +46,8 @@ pub(crate) struct StartReport {
     pub default_parallelism: usize,
     pub batch_ms: u64,
     pub recovered_from: Option<u64>,
+    /// By source, whether every worker reads it.
+    pub read_by_every_worker: Vec<bool>,
     /// The leader's zero time (ignored from the others).
     pub zero_ms: u64,
 }
@@ -108,6 +110,14 @@ pub(crate) fn start_round(inner: &Inner, mine: StartReport) -> Result<u64> {
                 "restored checkpoint (batch time)",
                 format!("{:?}", mine.recovered_from),
                 format!("{:?}", theirs.recovered_from),
+            );
+        }
+        if theirs.read_by_every_worker != mine.read_by_every_worker {
+            return differ(
+                "sources every worker reads (by source; a dead-letter file makes the leader \
+                 read a file alone)",
+                format!("{:?}", mine.read_by_every_worker),
+                format!("{:?}", theirs.read_by_every_worker),
             );
         }
         if worker == 0 {
@@ -383,6 +393,7 @@ pub(crate) fn confirm_batch(
                 message: e.to_string(),
             })?;
         if their_read.len() != read.len() {
+            // The start round compared which sources every worker reads.
             return Err(Error::internal(format!(
                 "worker {worker} read {} sources every worker reads, this worker {}",
                 their_read.len(),
