@@ -442,4 +442,9 @@ fn a_text_file_that_differs_between_processes_fails_the_job_with_a_clear_error()
             "process {process}: {stderr}"
         );
     }
+    // The workers compared what they read before the batch's outputs ran: the first
+    // batch's counts are written, the second's are not.
+    let out = dir.path().join("machine-0").join("out");
+    assert!(out.join("counts-1000.csv").exists());
+    assert!(!out.join("counts-2000.csv").exists());
 }

@@ -235,12 +235,17 @@ fn counts_by_batch(
     sc: &SpateContext,
     batches: Vec<Vec<String>>,
     every_worker: bool,
+    max_records_per_batch: Option<u64>,
 ) -> spate_core::Result<(Vec<String>, Vec<usize>)> {
-    let ssc = StreamingContext::builder(sc)
+    let mut builder = StreamingContext::builder(sc)
         .batch_interval(secs(1))
         .clock(FastForwardClock::new())
-        .partitions(5)
-        .build()?;
+        .partitions(5);
+    if let Some(max) = max_records_per_batch {
+        // The workers then read after the input round, with the leader's limit.
+        builder = builder.max_records_per_batch(max);
+    }
+    let ssc = builder.build()?;
     let source = EveryWorkerReplay::new(batches.clone());
     let built = Arc::clone(&source.built);
     let input = if every_worker {
@@ -271,46 +276,71 @@ fn counts_by_batch(
 #[test]
 fn a_source_every_worker_reads_gives_the_results_of_one_the_leader_reads() {
     let batches = word_batches();
-    let reference = counts_by_batch(&SpateContext::sequential(5), batches.clone(), false)
-        .unwrap()
-        .0;
-    let results = on_every_runtime(5, |sc| {
-        let (out, built) = counts_by_batch(&sc, batches.clone(), true).unwrap();
-        (out, built, sc.worker(), sc.workers())
-    });
+    for limit in [None, Some(1000)] {
+        let reference =
+            counts_by_batch(&SpateContext::sequential(5), batches.clone(), false, limit)
+                .unwrap()
+                .0;
+        let results = on_every_runtime(5, |sc| {
+            let (out, built) = counts_by_batch(&sc, batches.clone(), true, limit).unwrap();
+            (out, built, sc.worker(), sc.workers())
+        });
+        check_own_partitions(&results, &reference, batches.len());
+    }
+}
+
+/// Every worker of every setup got `reference` and built the partitions it owns only.
+fn check_own_partitions(
+    results: &[Vec<(Vec<String>, Vec<usize>, usize, usize)>],
+    reference: &[String],
+    batches: usize,
+) {
     for (setup, workers) in results.iter().enumerate() {
         for (out, built, worker, of) in workers {
             assert_eq!(*out, reference, "setup {setup}, worker {worker}");
             // Every batch, each of several workers built exactly the partitions it owns
-            // (one worker reads whole batches).
+            // (one worker reads whole batches). Workers other than the leader may have
+            // read one batch more (reading before the input round, the batch after the
+            // last, which the leader then did not run).
             let owned: Vec<usize> = (0..5).filter(|p| p % of == *worker).collect();
-            let expected = if *of == 1 {
-                Vec::new()
-            } else {
-                owned.repeat(batches.len())
-            };
-            assert_eq!(*built, expected, "setup {setup}, worker {worker} of {of}");
+            if *of == 1 {
+                assert!(built.is_empty(), "setup {setup}");
+                continue;
+            }
+            let reads = built.len() / owned.len();
+            assert_eq!(
+                *built,
+                owned.repeat(reads),
+                "setup {setup}, worker {worker}"
+            );
+            assert!(
+                reads == batches || (reads == batches + 1 && *worker != 0),
+                "setup {setup}, worker {worker} of {of}: {reads} reads of {batches} batches"
+            );
         }
     }
 }
 
 #[test]
 fn workers_reading_different_input_fail_the_batch_with_a_clear_error() {
-    let results = on_workers(2, 4, |sc| {
-        let mut batches = word_batches();
-        if sc.worker() == 1 {
-            // Same sizes, one word different: only the digest tells.
-            batches[2][0].push('x');
+    // Compared in the input round (no limit), or at the batch end (a limit).
+    for limit in [None, Some(1000)] {
+        let results = on_workers(2, 4, |sc| {
+            let mut batches = word_batches();
+            if sc.worker() == 1 {
+                // Same sizes, one word different: only the digest tells.
+                batches[2][0].push('x');
+            }
+            counts_by_batch(&sc, batches, true, limit).map_err(|e| e.to_string())
+        });
+        for (worker, r) in results.iter().enumerate() {
+            let text = r.as_ref().unwrap_err();
+            assert!(
+                text.contains("batch at 3000 ms")
+                    && text.contains("read different input from source `every-worker replay`"),
+                "limit {limit:?}, worker {worker}: {text}"
+            );
         }
-        counts_by_batch(&sc, batches, true).map_err(|e| e.to_string())
-    });
-    for (worker, r) in results.iter().enumerate() {
-        let text = r.as_ref().unwrap_err();
-        assert!(
-            text.contains("batch at 3000 ms")
-                && text.contains("read different input from source `every-worker replay`"),
-            "worker {worker}: {text}"
-        );
     }
 }
 

@@ -212,7 +212,7 @@ pub(crate) struct Inner {
     pub shared: Arc<GraphShared>,
     pub graph: Mutex<Graph>,
     pub partitions: usize,
-    max_records_per_batch: Option<u64>,
+    pub(crate) max_records_per_batch: Option<u64>,
     pub(crate) rate: Mutex<Option<super::backpressure::RateController>>,
     run: Mutex<RunState>,
     run_signal: Condvar,

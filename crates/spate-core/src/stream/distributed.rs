@@ -11,11 +11,14 @@
 //!    single worker does, and sends every worker the partitions it owns. The others send
 //!    their stop requests, which the leader honours from the next batch on. Sources that
 //!    every worker reads ([`Source::read_by_every_worker`](super::Source::read_by_every_worker))
-//!    are read after the round by every worker, each keeping its own partitions.
+//!    are read by every worker, each keeping its own partitions: before the round when no
+//!    rate limit is configured (the round then compares what each read, before any output
+//!    runs), after it with the leader's limit otherwise.
 //! 3. The output operations run on every worker, in lockstep (their jobs' rounds).
 //! 4. **Batch-end round**: every worker confirms the batch and shares what its tasks
 //!    observed for event-time operators, and the counts and digest of every batch it read
-//!    itself (any difference fails the batch with [`Error::InputDiffers`]); only then is
+//!    itself after the input round (any difference fails the batch with
+//!    [`Error::InputDiffers`]); only then is
 //!    state committed, on every worker, and the watermarks advance identically everywhere.
 //!
 //! A worker whose batch fails outside a round announces it in an abort round (see
@@ -137,6 +140,104 @@ struct InputHeader {
     limit: Option<u64>,
     /// Per source: (records, skipped, bytes) of the whole batch.
     counts: Vec<(u64, u64, u64)>,
+    /// What the leader read of the sources every worker reads, when they are read before
+    /// the round (see [`reads_before_round`]).
+    read: Vec<(usize, InputCounts)>,
+}
+
+/// Whether the sources every worker reads are read before the input round, so that the
+/// workers compare what they read in that round, before any output runs: when no rate
+/// limit can apply (none is configured, the same on every worker). Otherwise they are
+/// read after it, with the leader's limit, and compared at the batch end.
+fn reads_before_round(inner: &Inner) -> bool {
+    inner.max_records_per_batch.is_none() && lock(&inner.rate).is_none()
+}
+
+/// Reads batch `t` of every source every worker reads, with no limit (see
+/// [`reads_before_round`]): by source, the partitions this worker owns (`None` for the
+/// other sources), and what each whole batch held.
+fn read_before_round(
+    inner: &Inner,
+    t: BatchTime,
+    inputs: &[Arc<dyn super::context::AnyInput>],
+) -> Result<EarlyRead> {
+    let env = &inner.sc.env;
+    let (me, workers) = (env.worker(), env.workers());
+    let mut parts = Vec::with_capacity(inputs.len());
+    let mut read = Vec::new();
+    for (source, input) in inputs.iter().enumerate() {
+        if !input.read_by_every_worker() {
+            parts.push(None);
+            continue;
+        }
+        let (own, counts) =
+            input.poll_parts(t, None, inner.partitions, &|p| owner_of(p, workers) == me)?;
+        parts.push(Some(own));
+        read.push((source, counts));
+    }
+    Ok((parts, read))
+}
+
+/// By source, the partitions read before the round (see [`read_before_round`]), and what
+/// each whole batch held.
+type EarlyRead = (
+    Vec<Option<Vec<Option<SharedBatch>>>>,
+    Vec<(usize, InputCounts)>,
+);
+
+/// Fails with [`Error::InputDiffers`] unless `worker` read what this worker read.
+fn compare_reads(
+    inner: &Inner,
+    worker: usize,
+    ours: &[(usize, InputCounts)],
+    theirs: &[(usize, InputCounts)],
+) -> Result<()> {
+    if theirs.len() != ours.len() {
+        // The start round compared which sources every worker reads.
+        return Err(Error::internal(format!(
+            "worker {worker} read {} sources every worker reads, this worker {}",
+            theirs.len(),
+            ours.len()
+        )));
+    }
+    for (&(source, ours), &(_, theirs)) in ours.iter().zip(theirs) {
+        if ours != theirs {
+            let show = |c: InputCounts| {
+                format!(
+                    "{}, {}, {}, {:016x}",
+                    c.records, c.skipped, c.bytes, c.digest
+                )
+            };
+            let inputs = lock(&inner.graph).inputs.clone();
+            return Err(Error::InputDiffers {
+                source_name: inputs.get(source).map(|i| i.name()).unwrap_or_default(),
+                worker,
+                ours: show(ours),
+                theirs: show(theirs),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Installs what a worker read before the round, adding its counts to `stats`.
+fn install_early(
+    t: BatchTime,
+    inputs: &[Arc<dyn super::context::AnyInput>],
+    (parts, read): EarlyRead,
+    stats: &mut InputStats,
+) -> Result<()> {
+    for (_, counts) in &read {
+        stats.records += counts.records;
+        stats.skipped += counts.skipped;
+        stats.bytes += counts.bytes;
+    }
+    for (input, parts) in inputs.iter().zip(parts) {
+        if let Some(parts) = parts {
+            input.install(t, parts)?;
+        }
+    }
+    Ok(())
 }
 
 /// The loop of one worker of several; returns the failure that stopped it, if any.
@@ -184,12 +285,14 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
     let epoch = t.0.saturating_sub(inner.shared.zero()) / inner.batch_ms.max(1);
     env.runtime.begin_epoch(epoch);
     let inputs = lock(&inner.graph).inputs.clone();
+    let early = reads_before_round(inner);
     let mut own_parts: Vec<Vec<Option<SharedBatch>>> = Vec::new();
     // The leader's copies of the partitions it sent, dropped once the round is over: the
     // receivers wait for the round, not for these frees.
     let mut sent: Vec<SharedBatch> = Vec::new();
     let mut stats = InputStats::default();
     let mut run = false;
+    let mut early_read: EarlyRead = (Vec::new(), Vec::new());
     let outgoing: Result<Vec<Vec<u8>>> = if me == 0 {
         run = loop {
             match progress.next(inner, t) {
@@ -198,21 +301,50 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
                 Next::Stop => break false,
             }
         };
+        if run && early {
+            match read_before_round(inner, t, &inputs) {
+                Ok(read) => early_read = read,
+                Err(e) => return round(env, Round::Input, Err(e)).map(|_| None),
+            }
+        }
         leader_messages(
             inner,
             t,
             run,
             &inputs,
+            &early_read.1,
             &mut own_parts,
             &mut sent,
             &mut stats,
         )
     } else {
         let stop = Progress::local_stop(inner);
-        Ok(vec![vec![stop]; workers])
+        let read = if early {
+            read_before_round(inner, t, &inputs)
+        } else {
+            Ok((Vec::new(), Vec::new()))
+        };
+        read.and_then(|read| {
+            let mut message = vec![stop];
+            bincode::serialize_into(&mut message, &read.1).map_err(|e| Error::Serialization {
+                what: "what a worker read".into(),
+                message: e.to_string(),
+            })?;
+            early_read = read;
+            Ok(vec![message; workers])
+        })
     };
     let received = round(env, Round::Input, outgoing)?;
     drop(sent);
+    // What the other workers read before the round; the leader's is in its header.
+    let read_by = |worker: usize| -> Result<Vec<(usize, InputCounts)>> {
+        bincode::deserialize(received[worker].get(1..).unwrap_or_default()).map_err(|e| {
+            Error::Serialization {
+                what: format!("what worker {worker} read"),
+                message: e.to_string(),
+            }
+        })
+    };
     if me == 0 {
         progress.peer_stop = received
             .iter()
@@ -223,13 +355,19 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         if !run {
             return Ok(None);
         }
-        for (source, (input, parts)) in inputs.iter().zip(own_parts).enumerate() {
-            if input.read_by_every_worker() {
-                read_own_parts(inner, t, source, input.as_ref(), &mut stats)?;
-            } else {
-                input.install(t, parts)?;
+        if early {
+            for worker in 1..workers {
+                compare_reads(inner, worker, &early_read.1, &read_by(worker)?)?;
             }
         }
+        for (source, (input, parts)) in inputs.iter().zip(own_parts).enumerate() {
+            if !input.read_by_every_worker() {
+                input.install(t, parts)?;
+            } else if !early {
+                read_own_parts(inner, t, source, input.as_ref(), &mut stats)?;
+            }
+        }
+        install_early(t, &inputs, early_read, &mut stats)?;
         return Ok(Some(stats));
     }
     let (header, encoded): (InputHeader, _) = crate::packed::unpack(&received[0])?;
@@ -243,6 +381,12 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         return Err(Error::internal(
             "the leader sent input for another number of sources",
         ));
+    }
+    if early {
+        compare_reads(inner, 0, &early_read.1, &header.read)?;
+        for worker in (1..workers).filter(|&w| w != me) {
+            compare_reads(inner, worker, &early_read.1, &read_by(worker)?)?;
+        }
     }
     let partitions = inner.partitions;
     stats.scheduling_delay_ms = header.scheduling_delay_ms;
@@ -262,7 +406,9 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         inputs.iter().zip(header.counts).zip(parts).enumerate()
     {
         if input.read_by_every_worker() {
-            read_own_parts(inner, t, source, input.as_ref(), &mut stats)?;
+            if !early {
+                read_own_parts(inner, t, source, input.as_ref(), &mut stats)?;
+            }
             continue;
         }
         stats.records += records;
@@ -276,6 +422,7 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         }
         input.install(t, parts)?;
     }
+    install_early(t, &inputs, early_read, &mut stats)?;
     Ok(Some(stats))
 }
 
@@ -302,11 +449,13 @@ fn read_own_parts(
 
 /// The leader's messages for batch `t`: polls the sources when the batch runs, keeps its
 /// own partitions in `own_parts` and those it sends in `sent`.
+#[allow(clippy::too_many_arguments)]
 fn leader_messages(
     inner: &Inner,
     t: BatchTime,
     run: bool,
     inputs: &[Arc<dyn super::context::AnyInput>],
+    read: &[(usize, InputCounts)],
     own_parts: &mut Vec<Vec<Option<SharedBatch>>>,
     sent: &mut Vec<SharedBatch>,
     stats: &mut InputStats,
@@ -318,6 +467,7 @@ fn leader_messages(
         scheduling_delay_ms: 0,
         limit: None,
         counts: Vec::new(),
+        read: read.to_vec(),
     };
     // Per receiver: (source, partition) of what it is sent.
     let mut to_send: Vec<Vec<(u32, u32, SharedBatch)>> = vec![Vec::new(); workers];
@@ -328,7 +478,7 @@ fn leader_messages(
         header.limit = stats.limit;
         for (source, input) in inputs.iter().enumerate() {
             if input.read_by_every_worker() {
-                // Read by every worker after the round.
+                // Every worker reads it itself, before or after the round.
                 header.counts.push((0, 0, 0));
                 own_parts.push(Vec::new());
                 continue;
@@ -392,31 +542,7 @@ pub(crate) fn confirm_batch(
                 what: format!("batch observations of worker {worker}"),
                 message: e.to_string(),
             })?;
-        if their_read.len() != read.len() {
-            // The start round compared which sources every worker reads.
-            return Err(Error::internal(format!(
-                "worker {worker} read {} sources every worker reads, this worker {}",
-                their_read.len(),
-                read.len()
-            )));
-        }
-        for (&(source, ours), &(_, theirs)) in read.iter().zip(&their_read) {
-            if ours != theirs {
-                let show = |c: InputCounts| {
-                    format!(
-                        "{}, {}, {}, {:016x}",
-                        c.records, c.skipped, c.bytes, c.digest
-                    )
-                };
-                let inputs = lock(&inner.graph).inputs.clone();
-                return Err(Error::InputDiffers {
-                    source_name: inputs.get(source).map(|i| i.name()).unwrap_or_default(),
-                    worker,
-                    ours: show(ours),
-                    theirs: show(theirs),
-                });
-            }
-        }
+        compare_reads(inner, worker, read, &their_read)?;
         for (id, obs) in theirs {
             let node = nodes
                 .iter()

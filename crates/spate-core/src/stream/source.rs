@@ -146,8 +146,12 @@ pub trait Source: Send + 'static {
     /// instead of the leader reading it and sending every worker its partitions. Only for
     /// input every process reaches alike (the same file at the same path); the workers
     /// compare each batch's counts and [`digest`](PartedBatch::digest) before committing
-    /// it. Every worker then also starts, seeks and stops the source. The answer must not
-    /// change once the source is built (the workers compare it at start). Default: `false`.
+    /// it. Every worker then also starts, seeks and stops the source. A batch must depend
+    /// on the source's position only, not on when it is read: the workers read at
+    /// different moments, and those other than the leader may read one batch the leader
+    /// then does not run (the stream stops; checkpoints hold the leader's offsets). The
+    /// answer must not change once the source is built (the workers compare it at start).
+    /// Default: `false`.
     fn read_by_every_worker(&self) -> bool {
         false
     }
