@@ -87,18 +87,23 @@ pub fn replay<T: Data>(
     batches: impl IntoIterator<Item = Vec<T>>,
     partitions: usize,
 ) -> (StreamingContext, DStream<T>) {
-    let ssc = StreamingContext::builder(sc)
-        .batch_interval(Duration::from_secs(1))
-        .clock(FastForwardClock::new())
-        .partitions(partitions)
-        .build()
-        .expect("context");
+    let ssc = fast_forward_context(sc, partitions);
     let (queue, records) = ssc.queue_stream::<T>(true).expect("queue");
     for batch in batches {
         queue.push(batch);
     }
     queue.close();
     (ssc, records)
+}
+
+/// A streaming context on 1 s batches and a fast-forward clock, `partitions` per batch.
+fn fast_forward_context(sc: &SpateContext, partitions: usize) -> StreamingContext {
+    StreamingContext::builder(sc)
+        .batch_interval(Duration::from_secs(1))
+        .clock(FastForwardClock::new())
+        .partitions(partitions)
+        .build()
+        .expect("context")
 }
 
 /// Registers an output that applies `record` to the record count of every RDD of
@@ -153,12 +158,7 @@ pub fn dstream_wordcount_file(
     lines_per_batch: u64,
     partitions: usize,
 ) -> usize {
-    let ssc = StreamingContext::builder(sc)
-        .batch_interval(Duration::from_secs(1))
-        .clock(FastForwardClock::new())
-        .partitions(partitions)
-        .build()
-        .expect("context");
+    let ssc = fast_forward_context(sc, partitions);
     let source = spate::io::FileReplaySource::options(path)
         .lines_per_batch(lines_per_batch)
         .build()
