@@ -153,14 +153,15 @@ fn reads_before_round(inner: &Inner) -> bool {
     inner.max_records_per_batch.is_none() && lock(&inner.rate).is_none()
 }
 
-/// Reads batch `t` of every source every worker reads, with no limit (see
-/// [`reads_before_round`]): by source, the partitions this worker owns (`None` for the
-/// other sources), and what each whole batch held.
-fn read_before_round(
+/// Reads batch `t` of every source every worker reads, at most `limit` records each: by
+/// source, the partitions this worker owns (`None` for the other sources), and what each
+/// whole batch held.
+fn read_own_parts(
     inner: &Inner,
     t: BatchTime,
     inputs: &[Arc<dyn super::context::AnyInput>],
-) -> Result<EarlyRead> {
+    limit: Option<u64>,
+) -> Result<OwnRead> {
     let env = &inner.sc.env;
     let (me, workers) = (env.worker(), env.workers());
     let mut parts = Vec::with_capacity(inputs.len());
@@ -171,16 +172,16 @@ fn read_before_round(
             continue;
         }
         let (own, counts) =
-            input.poll_parts(t, None, inner.partitions, &|p| owner_of(p, workers) == me)?;
+            input.poll_parts(t, limit, inner.partitions, &|p| owner_of(p, workers) == me)?;
         parts.push(Some(own));
         read.push((source, counts));
     }
     Ok((parts, read))
 }
 
-/// By source, the partitions read before the round (see [`read_before_round`]), and what
-/// each whole batch held.
-type EarlyRead = (
+/// By source, the partitions a worker read itself (see [`read_own_parts`]), and what each
+/// whole batch held.
+type OwnRead = (
     Vec<Option<Vec<Option<SharedBatch>>>>,
     Vec<(usize, InputCounts)>,
 );
@@ -220,11 +221,11 @@ fn compare_reads(
     Ok(())
 }
 
-/// Installs what a worker read before the round, adding its counts to `stats`.
-fn install_early(
+/// Installs what a worker read itself, adding its counts to `stats`.
+fn install_own(
     t: BatchTime,
     inputs: &[Arc<dyn super::context::AnyInput>],
-    (parts, read): EarlyRead,
+    (parts, read): OwnRead,
     stats: &mut InputStats,
 ) -> Result<()> {
     for (_, counts) in &read {
@@ -292,7 +293,8 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
     let mut sent: Vec<SharedBatch> = Vec::new();
     let mut stats = InputStats::default();
     let mut run = false;
-    let mut early_read: EarlyRead = (Vec::new(), Vec::new());
+    // What this worker read itself before the round (see `reads_before_round`).
+    let mut early_read: OwnRead = (Vec::new(), Vec::new());
     let outgoing: Result<Vec<Vec<u8>>> = if me == 0 {
         run = loop {
             match progress.next(inner, t) {
@@ -301,26 +303,28 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
                 Next::Stop => break false,
             }
         };
-        if run && early {
-            match read_before_round(inner, t, &inputs) {
-                Ok(read) => early_read = read,
-                Err(e) => return round(env, Round::Input, Err(e)).map(|_| None),
-            }
-        }
-        leader_messages(
-            inner,
-            t,
-            run,
-            &inputs,
-            &early_read.1,
-            &mut own_parts,
-            &mut sent,
-            &mut stats,
-        )
+        let read = if run && early {
+            read_own_parts(inner, t, &inputs, None)
+        } else {
+            Ok((Vec::new(), Vec::new()))
+        };
+        read.and_then(|read| {
+            early_read = read;
+            leader_messages(
+                inner,
+                t,
+                run,
+                &inputs,
+                &early_read.1,
+                &mut own_parts,
+                &mut sent,
+                &mut stats,
+            )
+        })
     } else {
         let stop = Progress::local_stop(inner);
         let read = if early {
-            read_before_round(inner, t, &inputs)
+            read_own_parts(inner, t, &inputs, None)
         } else {
             Ok((Vec::new(), Vec::new()))
         };
@@ -360,14 +364,13 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
                 compare_reads(inner, worker, &early_read.1, &read_by(worker)?)?;
             }
         }
-        for (source, (input, parts)) in inputs.iter().zip(own_parts).enumerate() {
+        for (input, parts) in inputs.iter().zip(own_parts) {
             if !input.read_by_every_worker() {
                 input.install(t, parts)?;
-            } else if !early {
-                read_own_parts(inner, t, source, input.as_ref(), &mut stats)?;
             }
         }
-        install_early(t, &inputs, early_read, &mut stats)?;
+        let own = own_read_after_round(inner, t, &inputs, early, early_read, &mut stats)?;
+        install_own(t, &inputs, own, &mut stats)?;
         return Ok(Some(stats));
     }
     let (header, encoded): (InputHeader, _) = crate::packed::unpack(&received[0])?;
@@ -402,13 +405,10 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         let ops = inputs[source].ops();
         parts[source][p] = Some((ops.share)((ops.decode)(bytes)?)?);
     }
-    for (source, ((input, (records, skipped, bytes)), mut parts)) in
-        inputs.iter().zip(header.counts).zip(parts).enumerate()
+    for ((input, (records, skipped, bytes)), mut parts) in
+        inputs.iter().zip(header.counts).zip(parts)
     {
         if input.read_by_every_worker() {
-            if !early {
-                read_own_parts(inner, t, source, input.as_ref(), &mut stats)?;
-            }
             continue;
         }
         stats.records += records;
@@ -422,29 +422,28 @@ fn input_round(inner: &Inner, t: BatchTime, progress: &mut Progress) -> Result<O
         }
         input.install(t, parts)?;
     }
-    install_early(t, &inputs, early_read, &mut stats)?;
+    let own = own_read_after_round(inner, t, &inputs, early, early_read, &mut stats)?;
+    install_own(t, &inputs, own, &mut stats)?;
     Ok(Some(stats))
 }
 
-/// Reads batch `t` of a source every worker reads, installs the partitions this worker
-/// owns, and notes what the whole batch held for the batch-end comparison.
-fn read_own_parts(
+/// What this worker reads itself of batch `t`: what it read before the round, or, when
+/// it reads after it, that read (with the leader's limit, now in `stats`), noted in
+/// `stats` for the batch-end comparison.
+fn own_read_after_round(
     inner: &Inner,
     t: BatchTime,
-    source: usize,
-    input: &dyn super::context::AnyInput,
+    inputs: &[Arc<dyn super::context::AnyInput>],
+    early: bool,
+    early_read: OwnRead,
     stats: &mut InputStats,
-) -> Result<()> {
-    let env = &inner.sc.env;
-    let (me, workers) = (env.worker(), env.workers());
-    let (parts, counts) = input.poll_parts(t, stats.limit, inner.partitions, &|p| {
-        owner_of(p, workers) == me
-    })?;
-    stats.records += counts.records;
-    stats.skipped += counts.skipped;
-    stats.bytes += counts.bytes;
-    stats.read_by_every_worker.push((source, counts));
-    input.install(t, parts)
+) -> Result<OwnRead> {
+    if early {
+        return Ok(early_read);
+    }
+    let read = read_own_parts(inner, t, inputs, stats.limit)?;
+    stats.read_by_every_worker = read.1.clone();
+    Ok(read)
 }
 
 /// The leader's messages for batch `t`: polls the sources when the batch runs, keeps its

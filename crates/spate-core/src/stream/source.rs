@@ -67,19 +67,10 @@ impl<T> PartedBatch<T> {
     /// partitions `keep` selects.
     pub fn split(batch: SourceBatch<T>, partitions: usize, keep: &dyn Fn(usize) -> bool) -> Self {
         let records = batch.records.len();
-        let mut rest = batch.records.into_iter();
-        let parts = (0..partitions.max(1))
-            .map(|p| {
-                let part = rest
-                    .by_ref()
-                    .take(crate::split_range(records, partitions, p).len());
-                if keep(p) {
-                    Some(part.collect())
-                } else {
-                    part.for_each(drop);
-                    None
-                }
-            })
+        let parts = crate::context::split_even(batch.records, partitions)
+            .into_iter()
+            .enumerate()
+            .map(|(p, part)| keep(p).then_some(part))
             .collect();
         PartedBatch {
             parts,
